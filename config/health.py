@@ -1,0 +1,56 @@
+"""/healthz: one line per piece the service depends on; 503 if any of them is down."""
+
+import uuid
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return connection.vendor
+
+
+def _check_channel_layer() -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    probe = {"type": "health.probe", "id": uuid.uuid4().hex}
+    async_to_sync(layer.send)(channel, probe)
+    received = async_to_sync(layer.receive)(channel)
+    if received.get("id") != probe["id"]:
+        raise RuntimeError("channel layer returned a different message")
+    return type(layer).__name__
+
+
+def _check_broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (in-process)"
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return conn.transport_cls if isinstance(conn.transport_cls, str) else "connected"
+
+
+@require_GET
+def healthz(request):
+    report: dict[str, dict[str, str]] = {}
+    healthy = True
+    for name, check in (
+        ("database", _check_database),
+        ("channel_layer", _check_channel_layer),
+        ("broker", _check_broker),
+    ):
+        try:
+            report[name] = {"status": "ok", "detail": str(check())}
+        except Exception as exc:  # report, don't raise: the page exists to say what is down
+            healthy = False
+            report[name] = {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
+    return JsonResponse(
+        {"status": "ok" if healthy else "down", "checks": report}, status=200 if healthy else 503
+    )

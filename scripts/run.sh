@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The run command: set up, migrate, load the demo tenant and serve HTTP + websockets on :8000.
+# Embedded by default (SQLite, in-memory channel layer, eager Celery, in-process ticker);
+# with DATABASE_URL and REDIS_URL set it uses PostgreSQL and Redis instead.
+source "$(dirname "$0")/bootstrap.sh"
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput --verbosity 0
+python manage.py demo_seed
+exec uvicorn config.asgi:application --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}" \
+  --lifespan off --log-level "${UVICORN_LOG_LEVEL:-info}"

@@ -1,0 +1,125 @@
+"""The permission matrix: grant role x object type -> actions (v=view, a=add, c=change, d=delete).
+
+Permissions are granted with django-guardian on the Tenant object (one group per tenant and
+grant role), so they never grow with traffic. docs/permissions.md is this table in prose; the
+tests walk every cell.
+"""
+
+ACTIONS: dict[str, str] = {"v": "view", "a": "add", "c": "change", "d": "delete"}
+
+# Object types, by the console that owns them.
+CONFIG_TYPES: tuple[str, ...] = (
+    "tenant",
+    "tenant_policy",
+    "membership",
+    "invitation",
+    "multimedia_profile",
+    "site",
+    "team",
+    "agent",
+    "idle_code",
+    "channel_asset",
+    "dead_letter",
+    "entry_point",
+    "queue",
+    "skill",
+    "skill_profile",
+    "business_calendar",
+    "global_variable",
+    "node_authorization",
+)
+WORKSPACE_TYPES: tuple[str, ...] = ("flow",)
+# The care side ("Engage"): transcripts, customers, channel templates. Never for partner admins.
+ENGAGE_TYPES: tuple[str, ...] = ("customer", "conversation", "task", "channel_template")
+OBJECT_TYPES: tuple[str, ...] = CONFIG_TYPES + WORKSPACE_TYPES + ENGAGE_TYPES
+
+
+def _all(types: tuple[str, ...], actions: str) -> dict[str, str]:
+    return {t: actions for t in types}
+
+
+MATRIX: dict[str, dict[str, str]] = {
+    # Customer tenant admins (platform admin role).
+    "admin:full_admin": {
+        **_all(CONFIG_TYPES, "vacd"),
+        "tenant": "vc",
+        **_all(WORKSPACE_TYPES, "v"),
+        **_all(ENGAGE_TYPES, "vacd"),
+    },
+    "admin:cc_admin": {
+        **_all(CONFIG_TYPES, "vacd"),
+        "tenant": "v",
+        "membership": "vac",
+        **_all(WORKSPACE_TYPES, "v"),
+        **_all(ENGAGE_TYPES, "vacd"),
+    },
+    "admin:read_only": {
+        **_all(CONFIG_TYPES, "v"),
+        **_all(WORKSPACE_TYPES, "v"),
+        **_all(ENGAGE_TYPES, "v"),
+    },
+    # Partner admins, in the partner tenant and in each of its customer tenants: no Engage.
+    "partner:full_admin": {**_all(CONFIG_TYPES, "vacd"), "tenant": "vc", **_all(WORKSPACE_TYPES, "v")},
+    "partner:provisioning_admin": {
+        **_all(CONFIG_TYPES, "vac"),
+        "tenant": "v",
+        **_all(WORKSPACE_TYPES, "v"),
+    },
+    "partner:read_only": {**_all(CONFIG_TYPES, "v"), **_all(WORKSPACE_TYPES, "v")},
+    # Flow workspace ("Connect") roles: only they may write flows.
+    "connect:tenant_owner": {
+        "flow": "vacd",
+        "node_authorization": "vacd",
+        "global_variable": "vacd",
+    },
+    "connect:full_access": {"flow": "vacd", "node_authorization": "v", "global_variable": "vac"},
+    "connect:limited_access": {"flow": "vac", "global_variable": "v"},
+    "connect:restricted_access": {"flow": "v"},
+    "connect:read_only": {"flow": "v"},
+    # Contact-center profiles.
+    "care:supervisor": {
+        "site": "v",
+        "team": "v",
+        "agent": "vc",
+        "idle_code": "v",
+        "entry_point": "v",
+        "queue": "v",
+        "skill": "v",
+        "skill_profile": "v",
+        "global_variable": "v",
+        "customer": "v",
+        "conversation": "vc",
+        "task": "vc",
+        "channel_template": "v",
+    },
+    # Agents reach their own conversations through ownership, not through a tenant-wide grant.
+    "care:agent": {"team": "v", "idle_code": "v", "queue": "v", "skill": "v", "global_variable": "v"},
+}
+
+GRANT_ROLES: tuple[str, ...] = tuple(MATRIX)
+
+
+def codename(action: str, object_type: str) -> str:
+    return f"{action}_{object_type}"
+
+
+def perm_name(action: str, object_type: str) -> str:
+    """The full permission name to pass to user.has_perm(..., tenant)."""
+    return f"tenants.{codename(action, object_type)}"
+
+
+def allowed(grant_role: str, action: str, object_type: str) -> bool:
+    letters = MATRIX.get(grant_role, {}).get(object_type, "")
+    return any(ACTIONS[letter] == action for letter in letters)
+
+
+def codenames_for(grant_role: str) -> set[str]:
+    return {
+        codename(ACTIONS[letter], object_type)
+        for object_type, letters in MATRIX[grant_role].items()
+        for letter in letters
+    }
+
+
+def all_codenames() -> set[str]:
+    return {codename(action, t) for t in OBJECT_TYPES for action in ACTIONS.values()}

@@ -1,0 +1,318 @@
+"""Writes for tenants, people, roles, invitations and agent setup."""
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from guardian.models import GroupObjectPermission
+
+from tenants import permissions
+from tenants.models import Invitation, Membership, Tenant, TenantPolicy, User
+from tenants.roles import (
+    AdminRole,
+    CareProfile,
+    ConnectRole,
+    TenantKind,
+    admin_role_for,
+    connect_role_for,
+)
+
+# --- permissions -------------------------------------------------------------------------
+
+
+def permissions_ensure(*, using: str = "default") -> None:
+    """Creates the matrix's permission rows and brings every existing role group up to date."""
+    ctype = ContentType.objects.db_manager(using).get_for_model(Tenant)
+    existing = set(
+        Permission.objects.using(using).filter(content_type=ctype).values_list("codename", flat=True)
+    )
+    Permission.objects.using(using).bulk_create(
+        [
+            Permission(content_type=ctype, codename=code, name=f"Can {code.replace('_', ' ')} in tenant")
+            for code in sorted(permissions.all_codenames() - existing)
+        ]
+    )
+    for group in Group.objects.using(using).filter(name__startswith="tenant-"):
+        tenant_id, _, grant_role = group.name.removeprefix("tenant-").partition(":")
+        if grant_role in permissions.MATRIX:
+            _role_group_sync(group=group, tenant_id=int(tenant_id), grant_role=grant_role, using=using)
+
+
+def _role_group_name(tenant_id: int, grant_role: str) -> str:
+    return f"tenant-{tenant_id}:{grant_role}"
+
+
+def _role_group_sync(*, group: Group, tenant_id: int, grant_role: str, using: str = "default") -> None:
+    ctype = ContentType.objects.db_manager(using).get_for_model(Tenant)
+    wanted = dict(
+        Permission.objects.using(using)
+        .filter(content_type=ctype, codename__in=permissions.codenames_for(grant_role))
+        .values_list("codename", "id")
+    )
+    granted = GroupObjectPermission.objects.using(using).filter(
+        group=group, content_type=ctype, object_pk=str(tenant_id)
+    )
+    have = set(granted.values_list("permission__codename", flat=True))
+    granted.exclude(permission__codename__in=wanted).delete()
+    GroupObjectPermission.objects.using(using).bulk_create(
+        [
+            GroupObjectPermission(
+                group=group, permission_id=wanted[code], content_type=ctype, object_pk=str(tenant_id)
+            )
+            for code in wanted.keys() - have
+        ]
+    )
+
+
+def _role_group(*, tenant_id: int, grant_role: str) -> Group:
+    group, created = Group.objects.get_or_create(name=_role_group_name(tenant_id, grant_role))
+    if created:
+        _role_group_sync(group=group, tenant_id=tenant_id, grant_role=grant_role)
+    return group
+
+
+def _grant_roles(membership: Membership) -> list[str]:
+    """The matrix rows a membership holds in its own tenant (and, for partners, their customers)."""
+    if membership.tenant.kind == TenantKind.PARTNER:
+        roles = [f"partner:{membership.admin_role}"] if membership.is_admin else []
+    else:
+        roles = [f"admin:{membership.admin_role}"] if membership.is_admin else []
+        if membership.care_profile != CareProfile.NONE:
+            roles.append(f"care:{membership.care_profile}")
+    if membership.connect_role != ConnectRole.NONE:
+        roles.append(f"connect:{membership.connect_role}")
+    return roles
+
+
+def membership_sync_groups(*, membership: Membership) -> None:
+    """Puts the user in exactly the role groups their membership calls for."""
+    tenant = membership.tenant
+    tenant_ids = [tenant.id]
+    if tenant.kind == TenantKind.PARTNER:
+        tenant_ids += list(tenant.customers.values_list("id", flat=True))
+    user = membership.user
+    stale = user.groups.filter(name__regex=r"^tenant-(%s):" % "|".join(map(str, tenant_ids)))
+    user.groups.remove(*stale)
+    grant_roles = _grant_roles(membership)
+    user.groups.add(
+        *[_role_group(tenant_id=tid, grant_role=role) for tid in tenant_ids for role in grant_roles]
+    )
+
+
+# --- tenants -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tenant_create(*, name: str, kind: str = TenantKind.CUSTOMER, partner: Tenant | None = None,
+                  slug: str | None = None) -> Tenant:
+    if partner is not None and partner.kind != TenantKind.PARTNER:
+        raise ValidationError({"partner": "only a partner tenant can manage customer tenants"})
+    if partner is not None and kind != TenantKind.CUSTOMER:
+        raise ValidationError({"kind": "a partner tenant cannot itself have a partner"})
+    tenant = Tenant(name=name, kind=kind, partner=partner, slug=slug or slugify(name)[:60])
+    tenant.full_clean()
+    tenant.save()
+    TenantPolicy.objects.create(tenant=tenant)
+    if partner is not None:
+        # The partner's admins manage the new customer at once.
+        for membership in partner.memberships.select_related("user", "tenant"):
+            membership_sync_groups(membership=membership)
+    return tenant
+
+
+# --- memberships and role sync -------------------------------------------------------------
+
+
+def _check_roles(*, tenant: Tenant, admin_role: str, care_profile: str) -> None:
+    if tenant.kind == TenantKind.PARTNER:
+        if admin_role == AdminRole.CC_ADMIN:
+            raise ValidationError({"admin_role": "a partner admin cannot be a contact-center admin"})
+        if care_profile != CareProfile.NONE:
+            raise ValidationError(
+                {"care_profile": "partner admins have no access to the care console"}
+            )
+    elif admin_role == AdminRole.PROVISIONING_ADMIN:
+        raise ValidationError({"admin_role": "provisioning admins exist only in partner tenants"})
+
+
+def _synced_roles(*, tenant: Tenant, admin_role: str | None, connect_role: str | None) -> tuple[str, str]:
+    """Applies the role tables: the role that was given decides the other one.
+
+    Given both, they must be a pair one of the tables makes (an invitation stores both).
+    """
+    try:
+        if admin_role is not None and connect_role is not None:
+            if connect_role != connect_role_for(
+                tenant_kind=tenant.kind, admin_role=admin_role
+            ) and admin_role != admin_role_for(tenant_kind=tenant.kind, connect_role=connect_role):
+                raise ValueError(
+                    f"admin role {admin_role!r} and workspace role {connect_role!r} do not go together"
+                )
+            return admin_role, connect_role
+        if admin_role is not None:
+            return admin_role, connect_role_for(tenant_kind=tenant.kind, admin_role=admin_role)
+        if connect_role is not None:
+            return admin_role_for(tenant_kind=tenant.kind, connect_role=connect_role), connect_role
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    return AdminRole.NONE, ConnectRole.NONE
+
+
+@transaction.atomic
+def membership_create(*, user: User, tenant: Tenant, admin_role: str | None = None,
+                      connect_role: str | None = None,
+                      care_profile: str = CareProfile.NONE) -> Membership:
+    admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
+    _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
+    if Membership.objects.filter(user=user, tenant=tenant).exists():
+        raise ValidationError(f"{user.email} is already a member of {tenant.name}")
+    membership = Membership.objects.create(
+        user=user, tenant=tenant, admin_role=admin, connect_role=connect, care_profile=care_profile
+    )
+    membership_sync_groups(membership=membership)
+    return membership
+
+
+@transaction.atomic
+def membership_set_admin_role(*, membership: Membership, admin_role: str) -> Membership:
+    """Table 1 (partner) or table 2 (customer): the admin role sets the workspace role."""
+    admin, connect = _synced_roles(tenant=membership.tenant, admin_role=admin_role, connect_role=None)
+    _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
+    membership.admin_role, membership.connect_role = admin, connect
+    membership.save(update_fields=["admin_role", "connect_role"])
+    membership_sync_groups(membership=membership)
+    return membership
+
+
+@transaction.atomic
+def membership_set_connect_role(*, membership: Membership, connect_role: str) -> Membership:
+    """Table 3 (customer) or table 1 read backwards (partner): the workspace role sets the admin role."""
+    admin, connect = _synced_roles(tenant=membership.tenant, admin_role=None, connect_role=connect_role)
+    _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
+    membership.admin_role, membership.connect_role = admin, connect
+    membership.save(update_fields=["admin_role", "connect_role"])
+    membership_sync_groups(membership=membership)
+    return membership
+
+
+@transaction.atomic
+def membership_set_care_profile(*, membership: Membership, care_profile: str) -> Membership:
+    _check_roles(tenant=membership.tenant, admin_role=membership.admin_role, care_profile=care_profile)
+    membership.care_profile = care_profile
+    membership.save(update_fields=["care_profile"])
+    membership_sync_groups(membership=membership)
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership) -> None:
+    membership.admin_role = AdminRole.NONE
+    membership.connect_role = ConnectRole.NONE
+    membership.care_profile = CareProfile.NONE
+    membership_sync_groups(membership=membership)
+    membership.delete()
+
+
+# --- invitations ---------------------------------------------------------------------------
+
+
+class InvitationExpired(Exception):
+    pass
+
+
+class InvitationUsed(Exception):
+    pass
+
+
+def _invitation_expiry() -> datetime:
+    return timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS)
+
+
+def _invitation_mail(invitation: Invitation) -> None:
+    link = f"{settings.PUBLIC_BASE_URL}/invitations/{invitation.token}/"
+    send_mail(
+        subject=f"You are invited to {invitation.tenant.name}",
+        message=(
+            f"You have been invited to the contact center of {invitation.tenant.name}.\n\n"
+            f"Create your account and sign in within {settings.INVITATION_VALID_DAYS} days:\n{link}\n\n"
+            f"After {invitation.expires_at:%Y-%m-%d %H:%M} UTC the link no longer works and an "
+            "admin has to send a new one."
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def invitation_create(*, tenant: Tenant, email: str, invited_by: User | None,
+                      admin_role: str | None = None, connect_role: str | None = None,
+                      care_profile: str = CareProfile.NONE) -> Invitation:
+    admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
+    _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
+    email = email.strip().lower()
+    if Membership.objects.filter(tenant=tenant, user__email=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {tenant.name}"})
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        email=email,
+        admin_role=admin,
+        connect_role=connect,
+        care_profile=care_profile,
+        invited_by=invited_by,
+        expires_at=_invitation_expiry(),
+    )
+    transaction.on_commit(lambda: _invitation_mail(invitation))
+    return invitation
+
+
+@transaction.atomic
+def invitation_reissue(*, invitation: Invitation) -> Invitation:
+    """A fresh link and a fresh validity window; the old link stops working."""
+    if invitation.accepted_at is not None:
+        raise ValidationError("this invitation was already accepted")
+    invitation.token = secrets.token_urlsafe()
+    invitation.created_at = timezone.now()
+    invitation.expires_at = _invitation_expiry()
+    invitation.save(update_fields=["token", "created_at", "expires_at"])
+    transaction.on_commit(lambda: _invitation_mail(invitation))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, full_name: str, password: str) -> User:
+    """Creates (or reuses) the account and the membership. Raises InvitationExpired after 7 days."""
+    invitation = (
+        Invitation.objects.select_for_update().select_related("tenant").filter(token=token).first()
+    )
+    if invitation is None:
+        raise Invitation.DoesNotExist
+    if invitation.accepted_at is not None:
+        raise InvitationUsed
+    if invitation.is_expired:
+        raise InvitationExpired
+    user = User.objects.filter(email=invitation.email).first()
+    if user is None:
+        user = User(email=invitation.email, full_name=full_name)
+        validate_password(password, user)
+        user.set_password(password)
+        user.save()
+    elif not user.check_password(password):
+        raise ValidationError({"password": "this account exists already: enter its password"})
+    membership_create(
+        user=user,
+        tenant=invitation.tenant,
+        admin_role=invitation.admin_role,
+        connect_role=invitation.connect_role,
+        care_profile=invitation.care_profile,
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return user

@@ -1,0 +1,9 @@
+def test_healthz_reports_database_channel_layer_and_broker(client, db):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["detail"] == "postgresql"
+    assert body["checks"]["channel_layer"]["detail"] == "RedisChannelLayer"
+    assert set(body["checks"]) == {"database", "channel_layer", "broker"}
