@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "tenants",
     "channels_app",
     "routing",
+    "routing.flows",
     "care_console",
 ]
 

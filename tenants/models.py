@@ -71,7 +71,7 @@ class Tenant(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="customers",
+        related_name="customer_tenants",
         limit_choices_to={"kind": TenantKind.PARTNER},
     )
     created_at = models.DateTimeField(default=timezone.now)

@@ -97,7 +97,7 @@ def membership_sync_groups(*, membership: Membership) -> None:
     tenant = membership.tenant
     tenant_ids = [tenant.id]
     if tenant.kind == TenantKind.PARTNER:
-        tenant_ids += list(tenant.customers.values_list("id", flat=True))
+        tenant_ids += list(tenant.customer_tenants.values_list("id", flat=True))
     user = membership.user
     stale = user.groups.filter(name__regex=r"^tenant-(%s):" % "|".join(map(str, tenant_ids)))
     user.groups.remove(*stale)

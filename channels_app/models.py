@@ -1,0 +1,288 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from channels_app.fields import EncryptedTextField
+from tenants.models import Agent, Tenant
+
+
+class ChannelKind(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    MESSENGER = "messenger", "Facebook Messenger"
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Live chat"
+    APPLE = "apple", "Apple Messages for Business"
+
+
+class MediaType(models.TextChoices):
+    """The routing channel type a kind belongs to (multimedia profiles count per media type)."""
+
+    CHAT = "chat", "Chat"
+    EMAIL = "email", "Email"
+    SOCIAL = "social", "Social"
+
+
+MEDIA_TYPE_OF_KIND: dict[str, str] = {
+    ChannelKind.WHATSAPP: MediaType.SOCIAL,
+    ChannelKind.MESSENGER: MediaType.SOCIAL,
+    ChannelKind.SMS: MediaType.SOCIAL,
+    ChannelKind.APPLE: MediaType.SOCIAL,
+    ChannelKind.EMAIL: MediaType.EMAIL,
+    ChannelKind.CHAT: MediaType.CHAT,
+}
+
+
+class SmsNumberType(models.TextChoices):
+    LONG = "long", "Long code"
+    SHORT = "short", "Short code"
+    TOLL_FREE = "toll_free", "Toll-free"
+
+
+class ChannelAsset(models.Model):
+    """One provider account (a WhatsApp number, a Facebook page, an SMS number, ...)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="channel_assets")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    name = models.CharField(max_length=120)
+    # Provider ids (which ones apply depends on kind).
+    wa_phone_number_id = models.CharField("WhatsApp phone-number id", max_length=64, blank=True)
+    wa_business_account_id = models.CharField("WhatsApp business account id", max_length=64, blank=True)
+    fb_page_id = models.CharField("Facebook page id", max_length=64, blank=True)
+    sms_number = models.CharField("SMS number (E.164)", max_length=20, blank=True)
+    sms_number_type = models.CharField(max_length=20, choices=SmsNumberType.choices, blank=True)
+    sms_account_sid = models.CharField("Twilio account SID", max_length=64, blank=True)
+    # Secrets: encrypted at rest, never shown back in full, never logged.
+    app_secret = EncryptedTextField(blank=True)
+    verify_token = EncryptedTextField(blank=True)
+    access_token = EncryptedTextField(blank=True)
+    auth_token = EncryptedTextField(blank=True)
+    api_base_url = models.URLField(
+        blank=True, help_text="Provider API base URL; empty means the provider's real one."
+    )
+    registered_with_routing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="asset_unique_name"),
+            models.UniqueConstraint(
+                fields=["wa_phone_number_id"],
+                condition=~Q(wa_phone_number_id=""),
+                name="asset_unique_wa_phone_number_id",
+            ),
+            models.UniqueConstraint(
+                fields=["fb_page_id"], condition=~Q(fb_page_id=""), name="asset_unique_fb_page_id"
+            ),
+            models.UniqueConstraint(
+                fields=["sms_number"], condition=~Q(sms_number=""), name="asset_unique_sms_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPE_OF_KIND[self.kind]
+
+
+class InboundEvent(models.Model):
+    """A provider's webhook event, stored raw before anything else happens to it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (a kind we do not handle)"
+        DEAD = "dead", "Dead letter"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_events")
+    asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="inbound_events")
+    provider_event_id = models.CharField(max_length=255)
+    body = models.TextField()
+    content_type = models.CharField(max_length=100, default="application/json")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            # Providers redeliver: the database, not a check-then-insert, keeps one copy.
+            models.UniqueConstraint(fields=["asset", "provider_event_id"], name="event_unique_per_asset"),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.asset.kind} event {self.provider_event_id}"
+
+
+class Customer(models.Model):
+    """One person per tenant, reachable through one identity per channel."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="customers")
+    display_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or f"Customer {self.pk}"
+
+
+class CustomerIdentity(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    address = models.CharField(max_length=255, help_text="WhatsApp id, page-scoped id, E.164 number, email")
+
+    class Meta:
+        verbose_name_plural = "customer identities"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind", "address"], name="identity_unique_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.address}"
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    asset = models.ForeignKey(ChannelAsset, on_delete=models.PROTECT, related_name="conversations")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
+    identity = models.ForeignKey(CustomerIdentity, on_delete=models.PROTECT, related_name="conversations")
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # The agent who accepted the conversation (set by routing on accept).
+    owner = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_conversations"
+    )
+    # Flow and agent variables; values of global and flow variables live here.
+    variables = models.JSONField(default=dict, blank=True)
+    wrap_up_code = models.CharField(max_length=80, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(default=timezone.now)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        constraints = [
+            # A new inbound on a closed conversation starts a new one; only one open per pair.
+            models.UniqueConstraint(
+                fields=["asset", "identity"],
+                condition=Q(status="open"),
+                name="conversation_one_open_per_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-last_message_at"]),
+            models.Index(fields=["owner", "status"]),
+            models.Index(fields=["status", "last_message_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} conversation with {self.customer}"
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPE_OF_KIND[self.kind]
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+
+
+class AuthorKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "Agent"
+    BOT = "bot", "Bot (flow)"
+    SYSTEM = "system", "System"
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"  # inbound
+    PENDING = "pending", "Pending"  # outbound, not yet accepted by the provider
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+
+
+class Message(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
+    author_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # text, image, document, audio, voice, video, sticker, location, contacts, reaction,
+    # quick_reply, postback, template, interactive, ...
+    content_type = models.CharField(max_length=30, default="text")
+    text = models.TextField(blank=True)
+    content = models.JSONField(default=dict, blank=True, help_text="Structured rich content")
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reply_to_provider_id = models.CharField(max_length=255, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    # One send per message, even if the sending task runs twice.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # Inbound: when an agent saw it (drives read receipts to the provider).
+    seen_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_unique_provider_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.content_type} message {self.pk}"
+
+
+class Attachment(models.Model):
+    class ScanStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLEAN = "clean", "Clean"
+        INFECTED = "infected", "Infected"
+        ERROR = "error", "Scan failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to="attachments/%Y/%m/%d/", blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    declared_content_type = models.CharField(max_length=120, blank=True)
+    detected_content_type = models.CharField(max_length=120, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    provider_media_id = models.CharField(max_length=255, blank=True)
+    provider_url = models.URLField(max_length=1000, blank=True)
+    scan_status = models.CharField(max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING)
+
+    def __str__(self) -> str:
+        return self.filename or f"Attachment {self.pk}"
