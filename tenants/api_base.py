@@ -8,10 +8,16 @@ which the user may view that type (filter with ?tenant=<id>); an object of any o
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import exceptions, mixins, serializers, viewsets
 
 from tenants.access import tenants_for_user, tenant_for_user, tenants_reachable, user_can
 from tenants.models import Tenant
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
 
 WRITE_ACTIONS = {"create": "add", "update": "change", "partial_update": "change", "destroy": "delete"}
 
@@ -43,7 +49,10 @@ def django_errors_to_drf(exc: DjangoValidationError) -> exceptions.ValidationErr
     return exceptions.ValidationError({"detail": exc.messages})
 
 
-class TenantScopedViewSet(viewsets.ModelViewSet):
+class TenantScopedGenericViewSet(viewsets.GenericViewSet):
+    """Scoping and permission checks. Combine with DRF's mixins for the actions an endpoint has,
+    listing this class first so its perform_create / perform_update win."""
+
     object_type: str = ""
     tenant_field: str = "tenant"
 
@@ -106,3 +115,14 @@ class TenantScopedViewSet(viewsets.ModelViewSet):
             serializer.save()
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+
+
+class TenantScopedViewSet(
+    TenantScopedGenericViewSet,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+):
+    """Full create / read / update / delete on a tenant-owned model."""

@@ -112,6 +112,7 @@ class TenantPolicy(models.Model):
     )
 
     class Meta:
+        ordering = ["tenant_id"]
         verbose_name_plural = "tenant policies"
         constraints = [
             models.CheckConstraint(

@@ -100,7 +100,8 @@ GRANT_ROLES: tuple[str, ...] = tuple(MATRIX)
 
 
 def codename(action: str, object_type: str) -> str:
-    return f"{action}_{object_type}"
+    # "can_" keeps these apart from Django's own per-model codenames (view_site, ...).
+    return f"can_{action}_{object_type}"
 
 
 def perm_name(action: str, object_type: str) -> str:
@@ -123,3 +124,61 @@ def codenames_for(grant_role: str) -> set[str]:
 
 def all_codenames() -> set[str]:
     return {codename(action, t) for t in OBJECT_TYPES for action in ACTIONS.values()}
+
+
+ROLE_DESCRIPTIONS: dict[str, str] = {
+    "admin:full_admin": "Customer full admin (platform admin role)",
+    "admin:cc_admin": "Customer contact-center admin",
+    "admin:read_only": "Customer read-only admin",
+    "partner:full_admin": "Partner external full admin (in the partner and each customer tenant)",
+    "partner:provisioning_admin": "Partner external provisioning admin",
+    "partner:read_only": "Partner external read-only admin",
+    "connect:tenant_owner": "Workspace tenant owner",
+    "connect:full_access": "Workspace full access",
+    "connect:limited_access": "Workspace limited access",
+    "connect:restricted_access": "Workspace restricted access",
+    "connect:read_only": "Workspace read-only",
+    "care:supervisor": "Supervisor (care profile)",
+    "care:agent": "Agent (care profile)",
+}
+
+
+def render_markdown() -> str:
+    """docs/permissions.md, generated from MATRIX (`python manage.py permissions_doc`)."""
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from `tenants/permissions.py` by `python manage.py permissions_doc`; a test fails",
+        "when the two differ.",
+        "",
+        "Every membership holds up to three grant roles in its tenant: its admin role (`admin:` in a",
+        "customer tenant, `partner:` in a partner tenant, where it also applies to every customer",
+        "tenant of the partner), its flow-workspace role (`connect:`) and its contact-center profile",
+        "(`care:`). A user may do what any of their grant roles allows. Grants are django-guardian",
+        "object permissions on the tenant, held by one group per tenant and grant role, so they never",
+        "grow with traffic. Someone from another tenant gets nothing: the API answers 404 and the",
+        "admin console does not show the object.",
+        "",
+        "Letters: **v** view, **a** add, **c** change, **d** delete; **-** nothing.",
+        "",
+        "Partner admins have no access to the care console and channel templates (`customer`,",
+        "`conversation`, `task`, `channel_template`). Agents reach the conversations they own through",
+        "ownership, not through a tenant-wide grant.",
+        "",
+    ]
+    for title, types in (
+        ("Configuration (admin console)", CONFIG_TYPES),
+        ("Flow workspace", WORKSPACE_TYPES),
+        ("Care console and templates", ENGAGE_TYPES),
+    ):
+        lines += [f"## {title}", ""]
+        lines.append("| grant role | " + " | ".join(f"`{t}`" for t in types) + " |")
+        lines.append("|---|" + "---|" * len(types))
+        for role in GRANT_ROLES:
+            cells = [MATRIX[role].get(t, "") or "-" for t in types]
+            lines.append(f"| `{role}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Grant roles", ""]
+    lines += [f"- `{role}`: {ROLE_DESCRIPTIONS[role]}" for role in GRANT_ROLES]
+    lines.append("")
+    return "\n".join(lines)

@@ -31,13 +31,16 @@ from tenants.roles import (
 def permissions_ensure(*, using: str = "default") -> None:
     """Creates the matrix's permission rows and brings every existing role group up to date."""
     ctype = ContentType.objects.db_manager(using).get_for_model(Tenant)
+    matrix_codenames = permissions.all_codenames()
+    stale = Permission.objects.using(using).filter(content_type=ctype, codename__startswith="can_")
+    stale.exclude(codename__in=matrix_codenames).delete()
     existing = set(
         Permission.objects.using(using).filter(content_type=ctype).values_list("codename", flat=True)
     )
     Permission.objects.using(using).bulk_create(
         [
             Permission(content_type=ctype, codename=code, name=f"Can {code.replace('_', ' ')} in tenant")
-            for code in sorted(permissions.all_codenames() - existing)
+            for code in sorted(matrix_codenames - existing)
         ]
     )
     for group in Group.objects.using(using).filter(name__startswith="tenant-"):
@@ -70,6 +73,11 @@ def _role_group_sync(*, group: Group, tenant_id: int, grant_role: str, using: st
             for code in wanted.keys() - have
         ]
     )
+
+
+def role_group_get(*, tenant: Tenant, grant_role: str) -> Group:
+    """The group holding one matrix row's grants in one tenant (created on first use)."""
+    return _role_group(tenant_id=tenant.pk, grant_role=grant_role)
 
 
 def _role_group(*, tenant_id: int, grant_role: str) -> Group:
@@ -154,7 +162,7 @@ def _synced_roles(*, tenant: Tenant, admin_role: str | None, connect_role: str |
                 tenant_kind=tenant.kind, admin_role=admin_role
             ) and admin_role != admin_role_for(tenant_kind=tenant.kind, connect_role=connect_role):
                 raise ValueError(
-                    f"admin role {admin_role!r} and workspace role {connect_role!r} do not go together"
+                    f"admin role '{admin_role}' and workspace role '{connect_role}' do not go together"
                 )
             return admin_role, connect_role
         if admin_role is not None:
@@ -232,8 +240,9 @@ class InvitationUsed(Exception):
     pass
 
 
-def _invitation_expiry() -> datetime:
-    return timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS)
+def _invitation_window() -> tuple[datetime, datetime]:
+    now = timezone.now()
+    return now, now + timedelta(days=settings.INVITATION_VALID_DAYS)
 
 
 def _invitation_mail(invitation: Invitation) -> None:
@@ -258,6 +267,7 @@ def invitation_create(*, tenant: Tenant, email: str, invited_by: User | None,
     admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
     _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
     email = email.strip().lower()
+    created_at, expires_at = _invitation_window()
     if Membership.objects.filter(tenant=tenant, user__email=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {tenant.name}"})
     invitation = Invitation.objects.create(
@@ -267,7 +277,8 @@ def invitation_create(*, tenant: Tenant, email: str, invited_by: User | None,
         connect_role=connect,
         care_profile=care_profile,
         invited_by=invited_by,
-        expires_at=_invitation_expiry(),
+        created_at=created_at,
+        expires_at=expires_at,
     )
     transaction.on_commit(lambda: _invitation_mail(invitation))
     return invitation
@@ -279,8 +290,7 @@ def invitation_reissue(*, invitation: Invitation) -> Invitation:
     if invitation.accepted_at is not None:
         raise ValidationError("this invitation was already accepted")
     invitation.token = secrets.token_urlsafe()
-    invitation.created_at = timezone.now()
-    invitation.expires_at = _invitation_expiry()
+    invitation.created_at, invitation.expires_at = _invitation_window()
     invitation.save(update_fields=["token", "created_at", "expires_at"])
     transaction.on_commit(lambda: _invitation_mail(invitation))
     return invitation

@@ -1,5 +1,56 @@
-from django.http import HttpResponse
+from django import forms
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from tenants import services
+from tenants.models import Invitation
 
 
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(max_length=200)
+    password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+    password_again = forms.CharField(widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") != data.get("password_again"):
+            raise forms.ValidationError("The two passwords differ.")
+        return data
+
+
+def _gone(request, invitation: Invitation, reason: str):
+    return render(
+        request, "tenants/invitation_gone.html", {"invitation": invitation, "reason": reason}, status=410
+    )
+
+
+@require_http_methods(["GET", "POST"])
 def invitation_accept_view(request, token: str):
-    return HttpResponse(status=501)
+    invitation = Invitation.objects.select_related("tenant").filter(token=token).first()
+    if invitation is None:
+        return render(request, "tenants/invitation_gone.html", {"reason": "unknown"}, status=404)
+    if invitation.accepted_at is not None:
+        return _gone(request, invitation, "used")
+    if invitation.is_expired:
+        return _gone(request, invitation, "expired")
+    form = AcceptInvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                token=token, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password"]
+            )
+        except services.InvitationExpired:
+            return _gone(request, invitation, "expired")
+        except services.InvitationUsed:
+            return _gone(request, invitation, "used")
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("/")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form},
+                  status=status)
