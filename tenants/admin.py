@@ -17,6 +17,7 @@ from tenants.models import (
     Team,
     Tenant,
     TenantPolicy,
+    WrapUpCode,
 )
 
 
@@ -181,4 +182,10 @@ class AgentAdmin(TenantScopedAdmin):
 @admin.register(IdleCode, site=console_site)
 class IdleCodeAdmin(TenantScopedAdmin):
     object_type = "idle_code"
+    list_display = ["name"]
+
+
+@admin.register(WrapUpCode, site=console_site)
+class WrapUpCodeAdmin(TenantScopedAdmin):
+    object_type = "wrap_up_code"
     list_display = ["name"]

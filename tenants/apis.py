@@ -27,6 +27,7 @@ from tenants.models import (
     Team,
     Tenant,
     TenantPolicy,
+    WrapUpCode,
 )
 from tenants.roles import AdminRole, CareProfile, ConnectRole
 
@@ -265,6 +266,20 @@ class IdleCodeViewSet(ProtectedDeleteMixin, TenantScopedViewSet):
     filterset_fields = ["tenant"]
 
 
+class WrapUpCodeSerializer(TenantScopedSerializer):
+    class Meta:
+        model = WrapUpCode
+        fields = ["id", "tenant", "name"]
+        read_only_fields = ["tenant"]
+
+
+class WrapUpCodeViewSet(ProtectedDeleteMixin, TenantScopedViewSet):
+    object_type = "wrap_up_code"
+    queryset = WrapUpCode.objects.all()
+    serializer_class = WrapUpCodeSerializer
+    filterset_fields = ["tenant"]
+
+
 def register(router: DefaultRouter) -> None:
     router.register("tenants", TenantViewSet, basename="tenant")
     router.register("tenant-policies", TenantPolicyViewSet, basename="tenant-policy")
@@ -275,3 +290,4 @@ def register(router: DefaultRouter) -> None:
     router.register("teams", TeamViewSet, basename="team")
     router.register("agents", AgentViewSet, basename="agent")
     router.register("idle-codes", IdleCodeViewSet, basename="idle-code")
+    router.register("wrap-up-codes", WrapUpCodeViewSet, basename="wrap-up-code")

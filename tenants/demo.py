@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from tenants import services
-from tenants.models import Agent, IdleCode, Membership, MultimediaProfile, Site, Team, Tenant, User
+from tenants.models import (
+    Agent,
+    IdleCode,
+    Membership,
+    MultimediaProfile,
+    Site,
+    Team,
+    Tenant,
+    User,
+    WrapUpCode,
+)
 from tenants.roles import AdminRole, CareProfile
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -47,6 +57,8 @@ def seed() -> tuple[Tenant, DemoPeople]:
     team, _ = Team.objects.get_or_create(tenant=tenant, name="Support", defaults={"site": site})
     for code in ("Break", "Meeting", "Training"):
         IdleCode.objects.get_or_create(tenant=tenant, name=code)
+    for code in ("Resolved", "Follow-up needed", "Spam"):
+        WrapUpCode.objects.get_or_create(tenant=tenant, name=code)
     agents = []
     for email, name in (("agent1@demo.test", "Alex Agent"), ("agent2@demo.test", "Billie Agent")):
         user = _person(tenant=tenant, email=email, name=name, care_profile=CareProfile.AGENT)

@@ -295,3 +295,17 @@ class IdleCode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WrapUpCode(models.Model):
+    """What an agent records when closing a conversation (resolved, follow-up, spam, ...)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="wrap_up_codes")
+    name = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="wrapupcode_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -18,6 +18,7 @@ CONFIG_TYPES: tuple[str, ...] = (
     "team",
     "agent",
     "idle_code",
+    "wrap_up_code",
     "channel_asset",
     "dead_letter",
     "entry_point",
@@ -82,6 +83,7 @@ MATRIX: dict[str, dict[str, str]] = {
         "team": "v",
         "agent": "vc",
         "idle_code": "v",
+        "wrap_up_code": "v",
         "entry_point": "v",
         "queue": "v",
         "skill": "v",
@@ -93,7 +95,14 @@ MATRIX: dict[str, dict[str, str]] = {
         "channel_template": "v",
     },
     # Agents reach their own conversations through ownership, not through a tenant-wide grant.
-    "care:agent": {"team": "v", "idle_code": "v", "queue": "v", "skill": "v", "global_variable": "v"},
+    "care:agent": {
+        "team": "v",
+        "idle_code": "v",
+        "wrap_up_code": "v",
+        "queue": "v",
+        "skill": "v",
+        "global_variable": "v",
+    },
 }
 
 GRANT_ROLES: tuple[str, ...] = tuple(MATRIX)

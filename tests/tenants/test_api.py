@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tenants.models import Agent, Membership, MultimediaProfile, Site, Team
+from tenants.models import Agent, Membership, MultimediaProfile, Site, Team, WrapUpCode
 from tenants.roles import AdminRole, CareProfile
 from tests.factories import (
     AgentFactory,
@@ -24,6 +24,7 @@ def acme_setup(tenant, agent):
         "teams": agent.team,
         "agents": agent,
         "idle-codes": IdleCodeFactory(tenant=tenant),
+        "wrap-up-codes": WrapUpCode.objects.create(tenant=tenant, name="Resolved"),
         "memberships": Membership.objects.get(user=agent.user),
         "tenant-policies": tenant.policy,
         "tenants": tenant,
@@ -34,9 +35,10 @@ def acme_setup(tenant, agent):
 def globex_setup(other_tenant):
     AgentFactory(tenant=other_tenant)
     IdleCodeFactory(tenant=other_tenant)
+    WrapUpCode.objects.create(tenant=other_tenant, name="Globex code")
 
 
-ENDPOINTS = ["multimedia-profiles", "sites", "teams", "agents", "idle-codes", "memberships",
+ENDPOINTS = ["multimedia-profiles", "sites", "teams", "agents", "idle-codes", "wrap-up-codes", "memberships",
              "tenant-policies", "tenants"]
 
 
@@ -192,3 +194,14 @@ def test_the_openapi_schema_and_docs_page_are_served(client, db):
     assert schema.status_code == 200
     assert b"/api/v1/teams/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_user_exchanges_email_and_password_for_an_api_token(owner, api):
+    bad = api.post("/api/v1/auth/token/", {"username": owner.email, "password": "wrong"}, format="json")
+    assert bad.status_code == 400
+
+    response = api.post("/api/v1/auth/token/", {"username": owner.email, "password": "correct horse battery"},
+                        format="json")
+    assert response.status_code == 200
+    api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert api.get("/api/v1/tenants/").json()["results"][0]["name"] == "Acme"
