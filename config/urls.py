@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("channels_app.urls")),
     path("", include("routing.urls")),
+    path("", include("routing.desktop.urls")),
     path("", include("care_console.urls")),
 ]
 

@@ -6,14 +6,18 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from routing.desktop.consumers import DesktopConsumer
+
+websocket_urlpatterns = [
+    path("ws/desktop/", DesktopConsumer.as_asgi()),
+]
 
 
 class OriginValidator:
     """Accepts a websocket only from an allowed origin, or from the host that served the page.
 
     Browsers always send Origin on websockets; a missing or foreign one is refused before any
-    consumer runs (close code 1006 at the client, HTTP 403 on the handshake).
+    consumer runs (HTTP 403 on the handshake).
     """
 
     def __init__(self, application):
@@ -33,8 +37,3 @@ class OriginValidator:
         if origin in allowed or "*" in allowed:
             return True
         return bool(host) and urlparse(origin).netloc == host
-
-
-def register(route: str, consumer) -> None:
-    """Apps add their consumers here (keeps config free of imports of app internals)."""
-    websocket_urlpatterns.append(path(route, consumer.as_asgi()))

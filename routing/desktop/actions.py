@@ -1,0 +1,102 @@
+"""The actions an agent's desktop may ask for over its socket; each calls one service.
+
+Every handler takes the agent and the action's parameters, and returns data for the reply or
+raises ValidationError / Http404 with a message the desktop shows as is.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from channels_app.models import AuthorKind, Direction
+from channels_app.services import conversation_close, message_mark_seen, message_send
+from routing.desktop.selectors import conversation_for_agent, desktop_snapshot
+from routing.services import agent_state_set, offer_accept, offer_decline
+from tenants.models import Agent, IdleCode, WrapUpCode
+
+MAX_TEXT = 4096
+
+
+def _int(params: dict, name: str) -> int:
+    value = params.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValidationError({name: f"'{name}' must be an id"})
+    return int(value)
+
+
+def accept_offer(*, agent: Agent, params: dict) -> dict[str, Any]:
+    offer = offer_accept(offer_id=_int(params, "offer_id"), agent=agent)
+    return {"offer_id": offer.pk, "conversation_id": offer.task.conversation_id}
+
+
+def decline_offer(*, agent: Agent, params: dict) -> dict[str, Any]:
+    offer = offer_decline(offer_id=_int(params, "offer_id"), agent=agent)
+    return {"offer_id": offer.pk}
+
+
+def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    text = params.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError({"text": "a message needs some text"})
+    if len(text) > MAX_TEXT:
+        raise ValidationError({"text": f"a message is at most {MAX_TEXT} characters"})
+    message = message_send(
+        conversation=conversation, text=text.strip(), author_kind=AuthorKind.AGENT, author_agent=agent
+    )
+    return {"message_id": message.pk, "status": message.status}
+
+
+def set_state(*, agent: Agent, params: dict) -> dict[str, Any]:
+    idle_code = None
+    if params.get("idle_code_id") not in (None, ""):
+        idle_code = IdleCode.objects.filter(pk=_int(params, "idle_code_id"), tenant_id=agent.tenant_id).first()
+        if idle_code is None:
+            raise ValidationError({"idle_code_id": "No such idle code."})
+    row = agent_state_set(agent=agent, state=str(params.get("state", "")), idle_code=idle_code)
+    return {"state": row.state, "idle_code_id": row.idle_code_id}
+
+
+def set_variable(*, agent: Agent, params: dict) -> dict[str, Any]:
+    from routing.flows.services import conversation_variable_set
+
+    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    name = params.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValidationError({"name": "which variable?"})
+    value = conversation_variable_set(conversation=conversation, name=name, value=params.get("value"), agent=agent)
+    return {"name": name, "value": value}
+
+
+def close_conversation(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    code = WrapUpCode.objects.filter(tenant_id=agent.tenant_id, pk=_int(params, "wrap_up_code_id")).first()
+    if code is None:
+        raise ValidationError({"wrap_up_code_id": "Choose one of the tenant's wrap-up codes."})
+    conversation_close(conversation=conversation, reason="agent", wrap_up_code=code.name)
+    return {"conversation_id": conversation.pk, "wrap_up_code": code.name}
+
+
+def mark_seen(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    ids = list(
+        conversation.messages.filter(direction=Direction.INBOUND, seen_at__isnull=True).values_list("pk", flat=True)
+    )
+    return {"seen": message_mark_seen(message_ids=ids, agent=agent) if ids else 0}
+
+
+def sync(*, agent: Agent, params: dict) -> dict[str, Any]:
+    return desktop_snapshot(agent=agent)
+
+
+ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    "accept_offer": accept_offer,
+    "decline_offer": decline_offer,
+    "send_message": send_message,
+    "set_state": set_state,
+    "set_variable": set_variable,
+    "close_conversation": close_conversation,
+    "mark_seen": mark_seen,
+    "sync": sync,
+}

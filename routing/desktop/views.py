@@ -1,0 +1,93 @@
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import render
+from django.template.loader import select_template
+from django.views.decorators.http import require_GET
+
+from channels_app.models import Attachment
+from routing.desktop.selectors import (
+    conversation_for_agent,
+    conversation_messages,
+    desktop_agent,
+    desktop_snapshot,
+)
+from tenants.middleware import SESSION_KEY
+
+
+def _agent_or_none(request):
+    return desktop_agent(user=request.user, chosen_tenant_id=request.session.get(SESSION_KEY))
+
+
+def _not_an_agent(request):
+    return HttpResponseForbidden(
+        render(request, "desktop/not_an_agent.html").content, content_type="text/html"
+    )
+
+
+@require_GET
+@login_required
+def desktop_page(request):
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _not_an_agent(request)
+    return render(request, "desktop/index.html", {"agent": agent})
+
+
+@require_GET
+@login_required
+def desktop_state(request):
+    """The whole desktop state; the page re-reads it on every (re)connect."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return JsonResponse({"error": "not an agent"}, status=403)
+    return JsonResponse(desktop_snapshot(agent=agent))
+
+
+def _variables(conversation) -> list[dict]:
+    try:
+        from routing.flows.selectors import conversation_variables_for_agent
+    except ImportError:
+        return []
+    return conversation_variables_for_agent(conversation=conversation)
+
+
+@require_GET
+@login_required
+def conversation_panel(request, conversation_id: int):
+    """The transcript and variables of one owned conversation, rendered by its channel's templates."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _not_an_agent(request)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    messages = conversation_messages(conversation=conversation)
+    for message in messages:
+        message.template_name = select_template([
+            f"desktop/messages/{conversation.kind}/{message.content_type}.html",
+            f"desktop/messages/{message.content_type}.html",
+            "desktop/messages/text.html",
+        ]).template.name
+    return render(request, "desktop/conversation.html", {
+        "conversation": conversation,
+        "messages": messages,
+        "variables": _variables(conversation),
+        "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
+    })
+
+
+@require_GET
+@login_required
+def attachment_download(request, attachment_id: int):
+    """An attachment of an owned conversation; an infected or missing file is never served."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _not_an_agent(request)
+    attachment = (
+        Attachment.objects.filter(pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent)
+        .exclude(scan_status=Attachment.ScanStatus.INFECTED)
+        .first()
+    )
+    if attachment is None or not attachment.file:
+        raise Http404("No such attachment.")
+    content_type = attachment.detected_content_type or attachment.declared_content_type or None
+    return FileResponse(attachment.file.open("rb"), content_type=content_type,
+                        filename=attachment.filename or None)

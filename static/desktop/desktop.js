@@ -1,0 +1,303 @@
+// The agent desktop. The server is the truth: every (re)connect starts from a full snapshot,
+// and a push only says "something changed here", so a lost push costs nothing but a re-read.
+(function () {
+  "use strict";
+
+  const STATES = [
+    { value: "available", label: "Available" },
+    { value: "signed_out", label: "Signed out" },
+  ];
+  const $ = (id) => document.getElementById(id);
+  const desk = {
+    ws: null,
+    attempt: 0,
+    requestSeq: 0,
+    pending: new Map(),
+    snapshot: null,
+    clockOffset: 0,
+    openId: null,
+  };
+  window.desk = desk; // for tests and the console
+
+  function esc(text) {
+    const div = document.createElement("div");
+    div.textContent = text == null ? "" : String(text);
+    return div.innerHTML;
+  }
+
+  function toast(text, kind) {
+    const el = $("toast");
+    el.textContent = text;
+    el.className = "toast " + (kind || "error");
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { el.hidden = true; }, 5000);
+  }
+
+  function setConnection(status, text) {
+    const el = $("connection");
+    el.className = "connection " + status;
+    el.textContent = text;
+    document.body.dataset.connection = status;
+  }
+
+  // --- the socket ---------------------------------------------------------------------------
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + location.host + "/ws/desktop/");
+    desk.ws = ws;
+    setConnection("connecting", desk.attempt ? "Reconnecting…" : "Connecting…");
+    ws.onopen = () => { desk.attempt = 0; setConnection("online", "Connected"); };
+    ws.onmessage = (frame) => {
+      let message;
+      try { message = JSON.parse(frame.data); } catch (e) { return; }
+      receive(message);
+    };
+    ws.onclose = (event) => {
+      desk.ws = null;
+      for (const [, waiter] of desk.pending) waiter.reject(new Error("connection lost"));
+      desk.pending.clear();
+      if (event.code === 4401) { location.href = "/accounts/login/?next=/desktop/"; return; }
+      if (event.code === 4403) { setConnection("offline", "Not an agent in this tenant"); return; }
+      // Exponential backoff with jitter, capped at 30 s.
+      const delay = Math.min(30000, 500 * 2 ** desk.attempt) * (0.75 + Math.random() / 2);
+      desk.attempt += 1;
+      setConnection("offline", "Connection lost — reconnecting in " + Math.ceil(delay / 1000) + " s");
+      setTimeout(connect, delay);
+    };
+  }
+
+  function send(action, params) {
+    return new Promise((resolve, reject) => {
+      if (!desk.ws || desk.ws.readyState !== WebSocket.OPEN) {
+        reject(new Error("not connected: try again in a moment"));
+        return;
+      }
+      const requestId = String(++desk.requestSeq);
+      desk.pending.set(requestId, { resolve, reject });
+      desk.ws.send(JSON.stringify({ action, params: params || {}, request_id: requestId }));
+    });
+  }
+  desk.send = send;
+
+  function act(action, params) {
+    return send(action, params).catch((err) => { toast(err.message); throw err; });
+  }
+
+  function receive(message) {
+    if (message.type === "snapshot") { applySnapshot(message.data); return; }
+    if (message.type === "reply") {
+      const waiter = desk.pending.get(message.request_id);
+      if (!waiter) return;
+      desk.pending.delete(message.request_id);
+      if (message.ok) waiter.resolve(message.data);
+      else waiter.reject(new Error(message.error));
+      return;
+    }
+    if (message.type === "event") onEvent(message.event, message.payload || {});
+  }
+
+  function resync() {
+    return send("sync").then(applySnapshot).catch(() => {});
+  }
+
+  function onEvent(event, payload) {
+    if (event === "routing.offered" && desk.snapshot) {
+      const offers = desk.snapshot.offers.filter((o) => o.offer_id !== payload.offer_id);
+      offers.push(payload);
+      desk.snapshot.offers = offers;
+      renderOffers();
+      return;
+    }
+    if (event === "routing.agent_state" && desk.snapshot) {
+      desk.snapshot.state = { state: payload.state, idle_code_id: payload.idle_code_id, since: payload.state_since };
+      renderState();
+      return;
+    }
+    if (event === "message.new" || event === "message.status") {
+      if (payload.conversation_id === desk.openId) openConversation(desk.openId, { keepScroll: false });
+    }
+    if (event === "conversation.closed" && payload.conversation_id === desk.openId) {
+      desk.openId = null;
+      $("panel").innerHTML = '<p class="placeholder">The conversation was closed.</p>';
+    }
+    resync();
+  }
+
+  // --- rendering -----------------------------------------------------------------------------
+  function applySnapshot(data) {
+    desk.snapshot = data;
+    if (data.server_time) desk.clockOffset = Date.parse(data.server_time) - Date.now();
+    renderState();
+    renderOffers();
+    renderConversations();
+    if (desk.openId && !data.conversations.some((c) => c.id === desk.openId)) {
+      desk.openId = null;
+      $("panel").innerHTML = '<p class="placeholder">Accept an offer or choose a conversation.</p>';
+    } else if (desk.openId) {
+      openConversation(desk.openId, { keepScroll: true });
+    }
+  }
+
+  function renderState() {
+    const select = $("state-select");
+    const { state, idle_code_id: idleCodeId } = desk.snapshot.state;
+    const options = STATES.map((s) => ({ ...s }));
+    for (const code of desk.snapshot.idle_codes) options.push({ value: "idle:" + code.id, label: "Idle — " + code.name });
+    if (state === "rona") options.unshift({ value: "rona", label: "RONA — choose Available to get offers again" });
+    select.innerHTML = options.map((o) => '<option value="' + esc(o.value) + '">' + esc(o.label) + "</option>").join("");
+    select.value = state === "idle" ? "idle:" + idleCodeId : state;
+    const badge = $("state-badge");
+    badge.textContent = state === "rona" ? "RONA" : state.replace("_", " ");
+    badge.className = "badge state-" + state;
+    document.body.dataset.agentState = state;
+  }
+
+  function renderOffers() {
+    const list = $("offers");
+    const offers = desk.snapshot.offers;
+    if (!offers.length) { list.innerHTML = '<li class="empty">No offers</li>'; return; }
+    list.innerHTML = offers.map((o) =>
+      '<li class="offer" data-offer-id="' + o.offer_id + '">' +
+      '<div><strong>' + esc(o.customer_name) + '</strong> <span class="channel channel-' + esc(o.channel_kind) + '">' + esc(o.channel_kind) + "</span></div>" +
+      '<div class="muted small">' + esc(o.queue_name) + " · waiting <span data-since=\"" + esc(o.enqueued_at) + '"></span></div>' +
+      '<div class="preview">' + esc(o.preview) + "</div>" +
+      '<div class="countdown" data-expires="' + esc(o.expires_at) + '"></div>' +
+      '<div class="actions"><button class="accept" data-offer="' + o.offer_id + '">Accept</button>' +
+      '<button class="decline secondary" data-offer="' + o.offer_id + '">Decline</button></div></li>'
+    ).join("");
+    tick();
+  }
+
+  function renderConversations() {
+    const list = $("conversations");
+    const conversations = desk.snapshot.conversations;
+    if (!conversations.length) { list.innerHTML = '<li class="empty">None yet</li>'; return; }
+    list.innerHTML = conversations.map((c) =>
+      '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '">' +
+      '<div><strong>' + esc(c.customer_name) + '</strong> <span class="channel channel-' + esc(c.kind) + '">' + esc(c.kind_label) + "</span>" +
+      (c.unread ? ' <span class="unread" title="unread">' + c.unread + "</span>" : "") + "</div>" +
+      '<div class="preview muted">' + esc(c.preview) + "</div></li>"
+    ).join("");
+  }
+
+  function tick() {
+    const now = Date.now() + desk.clockOffset;
+    for (const el of document.querySelectorAll("[data-expires]")) {
+      const left = Math.max(0, Math.round((Date.parse(el.dataset.expires) - now) / 1000));
+      el.textContent = left ? "Answer within " + left + " s" : "Expiring…";
+      el.classList.toggle("urgent", left <= 5);
+    }
+    for (const el of document.querySelectorAll("[data-since]")) {
+      const waited = Math.max(0, Math.round((now - Date.parse(el.dataset.since)) / 1000));
+      el.textContent = waited < 120 ? waited + " s" : Math.round(waited / 60) + " min";
+    }
+  }
+
+  function openConversation(id, options) {
+    desk.openId = id;
+    const panel = $("panel");
+    const transcript = panel.querySelector(".transcript");
+    const keep = options && options.keepScroll && transcript ? transcript.scrollTop : null;
+    const draft = panel.querySelector("#composer textarea");
+    const draftText = draft && Number(panel.querySelector(".conversation")?.dataset.conversationId) === id ? draft.value : "";
+    return fetch("/desktop/conversations/" + id + "/", { credentials: "same-origin" })
+      .then((r) => { if (!r.ok) throw new Error("could not load the conversation (" + r.status + ")"); return r.text(); })
+      .then((html) => {
+        if (desk.openId !== id) return;
+        panel.innerHTML = html;
+        const t = panel.querySelector(".transcript");
+        if (t) t.scrollTop = keep != null ? keep : t.scrollHeight;
+        const box = panel.querySelector("#composer textarea");
+        if (box && draftText) box.value = draftText;
+        for (const item of document.querySelectorAll(".conversation-item")) {
+          item.classList.toggle("open", Number(item.dataset.conversation) === id);
+        }
+        const entry = desk.snapshot && desk.snapshot.conversations.find((c) => c.id === id);
+        if (entry && entry.unread) send("mark_seen", { conversation_id: id }).then(resync).catch(() => {});
+      })
+      .catch((err) => toast(err.message));
+  }
+
+  function parseVariable(input) {
+    const type = input.dataset.type;
+    const raw = input.value;
+    if (type === "number") return raw === "" ? null : Number(raw);
+    if (type === "boolean") return raw === "true";
+    if (type === "json") { try { return JSON.parse(raw); } catch (e) { return raw; } }
+    return raw;
+  }
+
+  // --- user actions --------------------------------------------------------------------------
+  document.addEventListener("click", (event) => {
+    const accept = event.target.closest("button.accept");
+    if (accept) {
+      accept.disabled = true;
+      act("accept_offer", { offer_id: Number(accept.dataset.offer) })
+        .then((data) => resync().then(() => openConversation(data.conversation_id)))
+        .catch(() => resync());
+      return;
+    }
+    const decline = event.target.closest("button.decline");
+    if (decline) {
+      decline.disabled = true;
+      act("decline_offer", { offer_id: Number(decline.dataset.offer) }).finally(resync);
+      return;
+    }
+    const item = event.target.closest(".conversation-item");
+    if (item) openConversation(Number(item.dataset.conversation));
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.id === "composer") {
+      event.preventDefault();
+      const box = form.querySelector("textarea");
+      const text = box.value.trim();
+      if (!text) return;
+      form.querySelector("button").disabled = true;
+      act("send_message", { conversation_id: desk.openId, text })
+        .then(() => { box.value = ""; return openConversation(desk.openId); })
+        .catch(() => {})
+        .finally(() => { const b = form.querySelector("button"); if (b) b.disabled = false; });
+    } else if (form.id === "close-form") {
+      event.preventDefault();
+      const code = form.querySelector("select").value;
+      if (!code) { toast("Choose a wrap-up code first."); return; }
+      act("close_conversation", { conversation_id: desk.openId, wrap_up_code_id: Number(code) })
+        .then(() => {
+          desk.openId = null;
+          $("panel").innerHTML = '<p class="placeholder">Conversation closed.</p>';
+          return resync();
+        })
+        .catch(() => {});
+    } else if (form.id === "variables") {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && event.target.matches("#composer textarea")) {
+      event.preventDefault();
+      event.target.form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target.id === "state-select") {
+      const value = target.value;
+      const params = value.startsWith("idle:")
+        ? { state: "idle", idle_code_id: Number(value.slice(5)) }
+        : { state: value };
+      act("set_state", params).then(resync).catch(resync);
+    } else if (target.dataset.variable) {
+      act("set_variable", { conversation_id: desk.openId, name: target.dataset.variable, value: parseVariable(target) })
+        .then(() => { target.classList.remove("invalid"); target.classList.add("saved"); })
+        .catch(() => target.classList.add("invalid"));
+    }
+  });
+
+  setInterval(tick, 250);
+  connect();
+})();
