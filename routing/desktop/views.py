@@ -1,3 +1,5 @@
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
@@ -44,11 +46,18 @@ def desktop_state(request):
 
 
 def _variables(conversation) -> list[dict]:
-    try:
-        from routing.flows.selectors import conversation_variables_for_agent
-    except ImportError:
-        return []
-    return conversation_variables_for_agent(conversation=conversation)
+    from routing.flows.selectors import conversation_variables_for_agent
+
+    variables = conversation_variables_for_agent(conversation=conversation)
+    for variable in variables:
+        value = variable["value"]
+        if value is None:
+            variable["display"] = ""
+        elif variable["type"] == "json":
+            variable["display"] = json.dumps(value, ensure_ascii=False)
+        else:
+            variable["display"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return variables
 
 
 @require_GET

@@ -195,21 +195,28 @@
   }
 
   function openConversation(id, options) {
-    desk.openId = id;
     const panel = $("panel");
-    const transcript = panel.querySelector(".transcript");
-    const keep = options && options.keepScroll && transcript ? transcript.scrollTop : null;
-    const draft = panel.querySelector("#composer textarea");
-    const draftText = draft && Number(panel.querySelector(".conversation")?.dataset.conversationId) === id ? draft.value : "";
+    const current = panel.querySelector(".conversation");
+    const same = current && Number(current.dataset.conversationId) === id;
+    desk.openId = id;
     return fetch("/desktop/conversations/" + id + "/", { credentials: "same-origin" })
       .then((r) => { if (!r.ok) throw new Error("could not load the conversation (" + r.status + ")"); return r.text(); })
       .then((html) => {
         if (desk.openId !== id) return;
-        panel.innerHTML = html;
-        const t = panel.querySelector(".transcript");
-        if (t) t.scrollTop = keep != null ? keep : t.scrollHeight;
-        const box = panel.querySelector("#composer textarea");
-        if (box && draftText) box.value = draftText;
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const oldTranscript = panel.querySelector("#transcript");
+        if (same && oldTranscript) {
+          // Same conversation: refresh the transcript only, so a draft, a chosen wrap-up code
+          // or a variable being edited survive a push.
+          const atBottom = oldTranscript.scrollHeight - oldTranscript.scrollTop - oldTranscript.clientHeight < 40;
+          const keep = oldTranscript.scrollTop;
+          oldTranscript.innerHTML = fresh.querySelector("#transcript").innerHTML;
+          oldTranscript.scrollTop = atBottom || !(options && options.keepScroll) ? oldTranscript.scrollHeight : keep;
+        } else {
+          panel.innerHTML = html;
+          const t = panel.querySelector("#transcript");
+          if (t) t.scrollTop = t.scrollHeight;
+        }
         for (const item of document.querySelectorAll(".conversation-item")) {
           item.classList.toggle("open", Number(item.dataset.conversation) === id);
         }
