@@ -1,15 +1,15 @@
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from config.health import healthz
 from tenants.admin_site import console_site
+from tenants.views import home
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", console_site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
+from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from tenants import services
-from tenants.models import Invitation
+from tenants.access import user_can
+from tenants.models import Agent, Invitation
 
 
 class AcceptInvitationForm(forms.Form):
@@ -54,3 +56,16 @@ def invitation_accept_view(request, token: str):
     status = 400 if request.method == "POST" else 200
     return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form},
                   status=status)
+
+
+def home(request):
+    """Sends each person to their place: admins to the console, agents to the desktop."""
+    if not request.user.is_authenticated:
+        return redirect_to_login("/")
+    tenant = request.tenant
+    if request.user.is_superuser or (tenant is not None and user_can(user=request.user, tenant=tenant,
+                                                                        object_type="tenant")):
+        return redirect("/admin/")
+    if Agent.objects.filter(user=request.user).exists():
+        return redirect("/desktop/")
+    return render(request, "tenants/no_access.html", status=403)

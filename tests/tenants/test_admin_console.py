@@ -123,3 +123,11 @@ def test_role_changes_in_the_console_apply_the_role_tables(client, owner, superv
     assert response.status_code == 302
     membership.refresh_from_db()
     assert (membership.admin_role, membership.connect_role) == ("read_only", "read_only")
+
+
+def test_home_sends_admins_to_the_console_agents_to_the_desktop_and_others_to_login(client, owner, agent, db):
+    assert client.get("/").url.startswith("/accounts/login/")
+    client.force_login(owner)
+    assert client.get("/").url == "/admin/"
+    client.force_login(agent.user)
+    assert client.get("/").url == "/desktop/"
