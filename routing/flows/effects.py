@@ -1,0 +1,187 @@
+"""What nodes do to the world, in two flavours: LiveEffects for real runs, DryEffects for the
+admin's dry run (no message sent, no task queued, nothing closed, nothing stored)."""
+
+import json
+from datetime import datetime
+
+import httpx
+from django.utils import timezone
+
+MAX_RESPONSE_BYTES = 256 * 1024
+
+
+def _http_call(*, method: str, url: str, headers: dict, body, timeout: float) -> dict:
+    from routing.flows.engine import NodeError
+
+    kwargs: dict = {"headers": headers, "timeout": timeout, "follow_redirects": False}
+    if body is not None and method != "GET":
+        kwargs["json"] = body
+    try:
+        response = httpx.request(method, url, **kwargs)
+    except httpx.TimeoutException:
+        raise NodeError(f"{method} {url} timed out after {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise NodeError(f"{method} {url} failed: {exc}") from None
+    raw = response.content[:MAX_RESPONSE_BYTES]
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+    return {"status": response.status_code, "body": parsed, "headers": dict(response.headers)}
+
+
+class Effects:
+    dry = False
+
+    def __init__(self, *, tenant):
+        self.tenant = tenant
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def calendar(self, *, name: str) -> dict | None:
+        from routing.flows.models import BusinessCalendar
+
+        calendar = BusinessCalendar.objects.filter(tenant=self.tenant, name=name).first()
+        if calendar is None:
+            return None
+        return {
+            "hours": calendar.hours,
+            "holidays": calendar.holidays,
+            "timezone": calendar.timezone,
+        }
+
+    def _queue(self, name: str):
+        from routing.flows.engine import NodeError
+        from routing.models import Queue
+
+        queue = Queue.objects.filter(tenant=self.tenant, name=name).first()
+        if queue is None:
+            raise NodeError(f"queue {name!r} does not exist in this tenant")
+        return queue
+
+    def send_message(self, *, text: str, content) -> dict:
+        raise NotImplementedError
+
+    def enqueue(self, *, queue_name, priority, requirements, relaxation_steps, variables) -> dict:
+        raise NotImplementedError
+
+    def close(self, *, reason: str, wrap_up_code: str) -> dict:
+        raise NotImplementedError
+
+    def http(self, *, method: str, url: str, headers: dict, body, timeout: float) -> dict:
+        raise NotImplementedError
+
+
+class LiveEffects(Effects):
+    def __init__(self, *, tenant, conversation):
+        super().__init__(tenant=tenant)
+        self.conversation = conversation
+
+    def send_message(self, *, text: str, content) -> dict:
+        from channels_app.services import message_send
+
+        message = message_send(
+            conversation=self.conversation, text=text, content=content or None, author_kind="bot"
+        )
+        return {"message_id": message.pk}
+
+    def enqueue(self, *, queue_name, priority, requirements, relaxation_steps, variables) -> dict:
+        from routing.services import task_enqueue
+
+        queue = self._queue(queue_name)
+        task = task_enqueue(
+            conversation=self.conversation,
+            queue=queue,
+            priority=priority,
+            requirements=requirements or None,
+            relaxation_steps=relaxation_steps or None,
+            variables=variables,
+        )
+        return {"task_id": task.pk, "queue": queue.name}
+
+    def enqueue_default(self, *, variables: dict) -> dict:
+        from routing.selectors import queue_default
+        from routing.services import task_enqueue
+
+        queue = queue_default(tenant=self.tenant)
+        if queue is None:
+            raise RuntimeError("the tenant has no default queue")
+        task = task_enqueue(conversation=self.conversation, queue=queue, variables=variables)
+        return {"task_id": task.pk, "queue": queue.name}
+
+    def close(self, *, reason: str, wrap_up_code: str) -> dict:
+        from channels_app.services import conversation_close
+        from routing.flows.engine import NodeError
+
+        if not conversation_close(
+            conversation=self.conversation, reason=reason, wrap_up_code=wrap_up_code
+        ):
+            raise NodeError("the conversation was already closed")
+        return {"closed": True}
+
+    def http(self, *, method: str, url: str, headers: dict, body, timeout: float) -> dict:
+        return _http_call(method=method, url=url, headers=headers, body=body, timeout=timeout)
+
+
+class DryEffects(Effects):
+    """Records what a real run would do. GET requests are made for real (they only read); other
+    methods answer a simulated 200 with an empty body."""
+
+    dry = True
+
+    def __init__(self, *, tenant, now: datetime | None = None):
+        super().__init__(tenant=tenant)
+        self.actions: list[dict] = []
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now or timezone.now()
+
+    def send_message(self, *, text: str, content) -> dict:
+        self.actions.append({"action": "send_message", "text": text, "content": content})
+        return {"dry_run": True}
+
+    def enqueue(self, *, queue_name, priority, requirements, relaxation_steps, variables) -> dict:
+        try:
+            self._queue(queue_name)
+        except ImportError:
+            pass
+        self.actions.append(
+            {
+                "action": "queue_task",
+                "queue": queue_name,
+                "priority": priority,
+                "requirements": requirements,
+                "relaxation_steps": relaxation_steps,
+            }
+        )
+        return {"dry_run": True, "queue": queue_name}
+
+    def enqueue_default(self, *, variables: dict) -> dict:
+        self.actions.append({"action": "queue_task", "queue": "(default queue)"})
+        return {"dry_run": True}
+
+    def close(self, *, reason: str, wrap_up_code: str) -> dict:
+        self.actions.append(
+            {"action": "close_conversation", "reason": reason, "wrap_up_code": wrap_up_code}
+        )
+        return {"dry_run": True}
+
+    def http(self, *, method: str, url: str, headers: dict, body, timeout: float) -> dict:
+        if method == "GET":
+            response = _http_call(
+                method=method, url=url, headers=headers, body=body, timeout=timeout
+            )
+        else:
+            response = {"status": 200, "body": None, "headers": {}, "simulated": True}
+        self.actions.append(
+            {
+                "action": "http_request",
+                "method": method,
+                "url": url,
+                "status": response["status"],
+                "simulated": response.get("simulated", False),
+            }
+        )
+        return response

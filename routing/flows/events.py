@@ -1,0 +1,69 @@
+"""Where flows hear about the rest of the product: inbound messages from channels_app, task
+events from routing. Handlers only hand ids to a task, after the announcing commit."""
+
+from django.db import transaction
+
+from routing.flows.models import FlowKind
+
+# routing's event names -> the event flow they run.
+ROUTING_EVENT_FLOWS: dict[str, str] = {
+    "accepted": FlowKind.TASK_ROUTED,
+    "modified": FlowKind.TASK_MODIFIED,
+    "closed": FlowKind.TASK_CLOSED,
+}
+
+
+def on_message_received(
+    *, message_id: int, conversation_id: int, conversation_created: bool = False, **_
+) -> None:
+    from routing.flows.tasks import handle_inbound_message
+
+    # robust: a failing flow start is logged (and retried by its worker), never undoes the message.
+    transaction.on_commit(
+        lambda: handle_inbound_message.delay(message_id, conversation_created), robust=True
+    )
+
+
+def _conversation_of(payload: dict) -> int | None:
+    if payload.get("conversation_id"):
+        return payload["conversation_id"]
+    task_id = payload.get("task_id")
+    if task_id is None:
+        return None
+    from routing.models import Task
+
+    return Task.objects.filter(pk=task_id).values_list("conversation_id", flat=True).first()
+
+
+def _routing_handler(kind: str):
+    def handler(**payload) -> None:
+        from routing.flows.services import flow_event_enqueue
+
+        conversation_id = _conversation_of(payload)
+        if conversation_id is not None:
+            data = {
+                key: value
+                for key, value in payload.items()
+                if key != "data" and isinstance(value, str | int | float | bool)
+            }
+            flow_event_enqueue(conversation_id=conversation_id, kind=kind, data=data)
+
+    handler.__name__ = f"run_{kind}_flow"
+    return handler
+
+
+_ROUTING_HANDLERS = {event: _routing_handler(kind) for event, kind in ROUTING_EVENT_FLOWS.items()}
+
+
+def connect() -> None:
+    from channels_app import events as channel_events
+
+    channel_events.subscribe(channel_events.MESSAGE_RECEIVED, on_message_received)
+    try:
+        from routing import events as routing_events
+    except ImportError:
+        return
+    kinds = set(getattr(routing_events, "KINDS", ()))
+    for event, handler in _ROUTING_HANDLERS.items():
+        if event in kinds:
+            routing_events.subscribe(event, handler)
