@@ -1,5 +1,210 @@
+"""REST endpoints of channels_app under /api/v1/: channel assets, dead letters, customers and
+conversations (read-only, with their messages)."""
+
+from django.db.models import Count, Prefetch
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+
+from channels_app import services
+from channels_app.fields import masked
+from channels_app.models import (
+    Attachment,
+    ChannelAsset,
+    Conversation,
+    Customer,
+    CustomerIdentity,
+    InboundEvent,
+    Message,
+)
+from channels_app.services.assets import SECRET_FIELDS
+from tenants.access import user_can
+from tenants.api_base import TenantScopedSerializer, TenantScopedViewSet
+
+READ_ONLY = ["get", "head", "options"]
+
+
+class ChannelAssetSerializer(TenantScopedSerializer):
+    """Secrets are write-only; reads show at most their last four characters."""
+
+    webhook_url = serializers.SerializerMethodField()
+    secrets = serializers.SerializerMethodField(help_text="Masked: never more than the last four characters.")
+
+    class Meta:
+        model = ChannelAsset
+        fields = ["id", "uuid", "tenant", "kind", "name", "wa_phone_number_id", "wa_business_account_id",
+                  "fb_page_id", "sms_number", "sms_number_type", "sms_account_sid", *SECRET_FIELDS, "secrets",
+                  "api_base_url", "registered_with_routing", "webhook_url", "created_at"]
+        read_only_fields = ["uuid", "tenant", "created_at"]
+        extra_kwargs = {name: {"write_only": True, "required": False, "allow_blank": True} for name in SECRET_FIELDS}
+
+    def get_webhook_url(self, obj: ChannelAsset) -> str:
+        request = self.context.get("request")
+        path = f"/webhooks/{obj.kind}/{obj.uuid}/"
+        return request.build_absolute_uri(path) if request else path
+
+    def get_secrets(self, obj: ChannelAsset) -> dict[str, str]:
+        return {name: masked(getattr(obj, name)) for name in SECRET_FIELDS}
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": "an asset's kind cannot change"})
+        return attrs
+
+    def create(self, validated_data):
+        return services.channel_asset_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.channel_asset_update(asset=instance, **validated_data)
+
+
+class ChannelAssetViewSet(TenantScopedViewSet):
+    object_type = "channel_asset"
+    queryset = ChannelAsset.objects.select_related("tenant")
+    serializer_class = ChannelAssetSerializer
+    filterset_fields = ["kind", "registered_with_routing"]
+    search_fields = ["name", "wa_phone_number_id", "fb_page_id", "sms_number"]
+    ordering_fields = ["name", "created_at"]
+
+
+class DeadLetterSerializer(serializers.ModelSerializer):
+    asset_name = serializers.CharField(source="asset.name", read_only=True)
+    kind = serializers.CharField(source="asset.kind", read_only=True)
+
+    class Meta:
+        model = InboundEvent
+        fields = ["id", "tenant", "asset", "asset_name", "kind", "provider_event_id", "status", "error", "attempts",
+                  "received_at", "processed_at", "content_type", "body"]
+        read_only_fields = fields
+
+
+class DeadLetterViewSet(TenantScopedViewSet):
+    """Stored raw events; the list shows dead letters unless ?status= asks for another status."""
+
+    object_type = "dead_letter"
+    queryset = InboundEvent.objects.select_related("asset")
+    serializer_class = DeadLetterSerializer
+    http_method_names = [*READ_ONLY, "post"]
+    filterset_fields = ["status", "asset"]
+    ordering_fields = ["received_at"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list" and "status" not in self.request.query_params:
+            queryset = queryset.filter(status=InboundEvent.Status.DEAD)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        raise exceptions.MethodNotAllowed("POST")
+
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        event = self.get_object()
+        if not user_can(user=request.user, tenant=event.tenant, object_type=self.object_type, action="change"):
+            raise exceptions.PermissionDenied("You may not replay events of this tenant.")
+        if not services.inbound_event_replay(event=event):
+            return Response({"detail": f"only dead or ignored events can be replayed; this one is {event.status}"},
+                            status=status.HTTP_409_CONFLICT)
+        event.refresh_from_db()
+        return Response(self.get_serializer(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerIdentity
+        fields = ["kind", "address"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "tenant", "display_name", "identities", "created_at"]
+
+
+class CustomerViewSet(TenantScopedViewSet):
+    object_type = "customer"
+    queryset = Customer.objects.prefetch_related("identities")
+    serializer_class = CustomerSerializer
+    http_method_names = READ_ONLY
+    search_fields = ["display_name", "identities__address"]
+    ordering_fields = ["display_name", "created_at"]
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "declared_content_type", "detected_content_type", "size", "scan_status", "url"]
+
+    def get_url(self, obj: Attachment) -> str | None:
+        # Files are offered only once a scan found them clean.
+        if obj.scan_status != Attachment.ScanStatus.CLEAN or not obj.file:
+            return None
+        return obj.file.url
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "direction", "author_kind", "author_agent", "content_type", "text", "content", "reply_to",
+                  "reply_to_provider_id", "provider_message_id", "status", "failure_reason", "created_at", "sent_at",
+                  "delivered_at", "read_at", "failed_at", "seen_at", "attachments"]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.display_name", read_only=True)
+    address = serializers.CharField(source="identity.address", read_only=True)
+    message_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "uuid", "tenant", "asset", "kind", "status", "customer", "customer_name", "address", "owner",
+                  "opened_at", "last_message_at", "last_inbound_at", "closed_at", "close_reason", "wrap_up_code",
+                  "message_count"]
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [*ConversationSerializer.Meta.fields, "messages"]
+
+
+class ConversationViewSet(TenantScopedViewSet):
+    object_type = "conversation"
+    queryset = (
+        Conversation.objects.select_related("customer", "identity")
+        .annotate(message_count=Count("messages"))
+        .order_by("-last_message_at", "-id")
+    )
+    serializer_class = ConversationSerializer
+    http_method_names = READ_ONLY
+    filterset_fields = ["status", "kind", "asset", "customer", "owner"]
+    ordering_fields = ["last_message_at", "opened_at"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("messages", queryset=Message.objects.prefetch_related("attachments").order_by("created_at",
+                                                                                                       "id"))
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
 
 
 def register(router: DefaultRouter) -> None:
     """Adds this app's REST endpoints to /api/v1/."""
+    router.register("channel-assets", ChannelAssetViewSet, basename="channel-asset")
+    router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
+    router.register("customers", CustomerViewSet, basename="customer")
+    router.register("conversations", ConversationViewSet, basename="conversation")

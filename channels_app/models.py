@@ -100,8 +100,10 @@ class InboundEvent(models.Model):
         IGNORED = "ignored", "Ignored (a kind we do not handle)"
         DEAD = "dead", "Dead letter"
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_events")
-    asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="inbound_events")
+    # No single-column indexes: (tenant, status, received) and (asset, provider id) serve those
+    # lookups, and every index is paid for on the webhook's hot insert.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_events", db_index=False)
+    asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="inbound_events", db_index=False)
     provider_event_id = models.CharField(max_length=255)
     body = models.TextField()
     content_type = models.CharField(max_length=100, default="application/json")
@@ -250,6 +252,8 @@ class Message(models.Model):
     # Inbound: when an agent saw it (drives read receipts to the provider).
     seen_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    # Outbound: a send in progress holds the message until then; past it, a retry may claim it.
+    send_claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

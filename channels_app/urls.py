@@ -1,1 +1,9 @@
-urlpatterns: list = []
+from django.urls import include, path
+
+from channels_app.webhooks import webhook
+
+urlpatterns = [
+    path("webhooks/<slug:kind>/<uuid:asset_uuid>/", webhook, name="channels-webhook"),
+    # Answers 404 unless settings.SANDBOX_PROVIDER is on.
+    path("sandbox/provider/", include("channels_app.sandbox.urls")),
+]

@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "routing.tasks.sweep_due_timers",
         "schedule": timedelta(seconds=1),
     },
+    "flows-sweep-flow-timers": {
+        "task": "routing.flows.tasks.sweep_flow_timers",
+        "schedule": timedelta(seconds=1),
+    },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),
@@ -149,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The in-process ticker runs the schedule above when there is no Celery beat.
 EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
+# The fake provider API at /sandbox/provider/ (demo and local tries); never in production.
+SANDBOX_PROVIDER = env_bool("SANDBOX_PROVIDER", EMBEDDED)
+# How long a process may reuse a channel asset (and its secrets) looked up for a webhook.
+CHANNEL_ASSET_CACHE_SECONDS = env_int("CHANNEL_ASSET_CACHE_SECONDS", 10)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"

@@ -12,10 +12,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Faker("name")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    @factory.post_generation
+    def password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "correct horse battery")
+        if create:
+            self.save(update_fields=["password"])
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -90,3 +95,78 @@ class IdleCodeFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"Break {n}")
+
+
+# --- channels_app -------------------------------------------------------------------------------
+
+from channels_app.models import (  # noqa: E402
+    ChannelAsset,
+    ChannelKind,
+    Conversation,
+    Customer,
+    CustomerIdentity,
+    DeliveryStatus,
+    Direction,
+    Message,
+)
+
+
+class ChannelAssetFactory(factory.django.DjangoModelFactory):
+    """A WhatsApp asset by default; pass kind and the provider ids for the others."""
+
+    class Meta:
+        model = ChannelAsset
+
+    tenant = factory.SubFactory(TenantFactory)
+    kind = ChannelKind.WHATSAPP
+    name = factory.Sequence(lambda n: f"Asset {n}")
+    app_secret = "test-app-secret-0123456789"
+    verify_token = "test-verify-token"
+    access_token = "test-access-token-EAAG0123456789"
+    auth_token = "test-auth-token-0123456789abcdef"
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    tenant = factory.SubFactory(TenantFactory)
+    display_name = factory.Faker("name")
+
+
+class CustomerIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerIdentity
+
+    customer = factory.SubFactory(CustomerFactory)
+    tenant = factory.SelfAttribute("customer.tenant")
+    kind = ChannelKind.WHATSAPP
+    address = factory.Sequence(lambda n: f"49151{n:08d}")
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversation
+
+    asset = factory.SubFactory(ChannelAssetFactory)
+    tenant = factory.SelfAttribute("asset.tenant")
+    kind = factory.SelfAttribute("asset.kind")
+    identity = factory.SubFactory(
+        CustomerIdentityFactory,
+        customer=factory.SubFactory(CustomerFactory, tenant=factory.SelfAttribute("...tenant")),
+        kind=factory.SelfAttribute("..kind"),
+    )
+    customer = factory.SelfAttribute("identity.customer")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    tenant = factory.SelfAttribute("conversation.tenant")
+    asset = factory.SelfAttribute("conversation.asset")
+    direction = Direction.INBOUND
+    author_kind = "customer"
+    text = factory.Faker("sentence")
+    status = DeliveryStatus.RECEIVED

@@ -1,0 +1,175 @@
+"""The admin console's channel pages: assets (secrets write-only), dead letters (replay), customers
+and conversations (read-only transcripts)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from channels_app import services
+from channels_app.fields import masked
+from channels_app.models import ChannelAsset, Conversation, Customer, CustomerIdentity, InboundEvent, Message
+from channels_app.services.assets import SECRET_FIELDS, channel_asset_validate
+from tenants.admin_site import TenantScopedAdmin, console_site
+
+
+class ChannelAssetForm(forms.ModelForm):
+    """Secrets are write-only: the form shows their last characters and keeps them when left blank."""
+
+    api_base_url = forms.URLField(
+        required=False, assume_scheme="https", label="API base URL",
+        help_text="Provider API base URL; empty means the provider's real one.",
+    )
+
+    class Meta:
+        model = ChannelAsset
+        fields = "__all__"
+        widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._stored = {name: getattr(self.instance, name, "") for name in SECRET_FIELDS}
+        for name in SECRET_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
+                current = masked(self._stored[name])
+                self.fields[name].help_text = (
+                    f"Stored: {current}. Leave blank to keep it." if current else "Not set."
+                )
+                self.initial[name] = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in SECRET_FIELDS:
+            if name in cleaned and not cleaned[name]:
+                cleaned[name] = self._stored[name]
+        return cleaned
+
+    def _post_clean(self):
+        super()._post_clean()
+        try:
+            channel_asset_validate(self.instance)
+        except ValidationError as exc:
+            self._update_errors(exc)
+
+
+@admin.register(ChannelAsset, site=console_site)
+class ChannelAssetAdmin(TenantScopedAdmin):
+    object_type = "channel_asset"
+    form = ChannelAssetForm
+    list_display = ("name", "kind", "provider_id", "registered_with_routing", "webhook_url")
+    list_filter = ("kind", "registered_with_routing")
+    search_fields = ("name", "wa_phone_number_id", "fb_page_id", "sms_number")
+    readonly_fields = ("uuid", "webhook_url", "created_at")
+    fieldsets = (
+        (None, {"fields": ("kind", "name", "registered_with_routing", "uuid", "webhook_url")}),
+        ("Provider ids", {"fields": ("wa_phone_number_id", "wa_business_account_id", "fb_page_id", "sms_number",
+                                     "sms_number_type", "sms_account_sid")}),
+        ("Secrets", {"fields": SECRET_FIELDS}),
+        ("Provider API", {"fields": ("api_base_url",)}),
+    )
+
+    @admin.display(description="Provider id")
+    def provider_id(self, obj: ChannelAsset) -> str:
+        return obj.wa_phone_number_id or obj.fb_page_id or obj.sms_number
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: ChannelAsset) -> str:
+        return f"/webhooks/{obj.kind}/{obj.uuid}/" if obj.pk else ""
+
+
+@admin.register(InboundEvent, site=console_site)
+class DeadLetterAdmin(TenantScopedAdmin):
+    """Every stored raw event, dead letters first in mind: filter by status, read the body, replay."""
+
+    object_type = "dead_letter"
+    list_display = ("received_at", "asset", "status", "provider_event_id", "short_error", "attempts")
+    list_filter = ("status", "asset__kind")
+    search_fields = ("provider_event_id", "error")
+    readonly_fields = ("asset", "provider_event_id", "status", "error", "attempts", "received_at", "processed_at",
+                       "content_type", "raw_body")
+    exclude = ("body",)
+    actions = ("replay",)
+    list_select_related = ("asset",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Error")
+    def short_error(self, obj: InboundEvent) -> str:
+        return obj.error[:80]
+
+    @admin.display(description="Raw body")
+    def raw_body(self, obj: InboundEvent) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.body)
+
+    @admin.action(description="Replay the selected events")
+    def replay(self, request, queryset):
+        if not self._can(request, "change"):
+            self.message_user(request, "You may not replay events.", messages.ERROR)
+            return
+        replayed = sum(services.inbound_event_replay(event=event) for event in queryset)
+        self.message_user(request, f"{replayed} event(s) queued for processing again.", messages.SUCCESS)
+
+
+class IdentityInline(admin.TabularInline):
+    model = CustomerIdentity
+    fields = ("kind", "address")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Shown only on a page its parent admin already let this user see.
+        return True
+
+
+@admin.register(Customer, site=console_site)
+class CustomerAdmin(TenantScopedAdmin):
+    object_type = "customer"
+    list_display = ("__str__", "created_at")
+    search_fields = ("display_name", "identities__address")
+    inlines = (IdentityInline,)
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ("created_at", "direction", "author_kind", "content_type", "text", "status", "failure_reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("created_at", "id")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Shown only on a page its parent admin already let this user see.
+        return True
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation, site=console_site)
+class ConversationAdmin(TenantScopedAdmin):
+    object_type = "conversation"
+    list_display = ("__str__", "kind", "status", "owner", "last_message_at")
+    list_filter = ("kind", "status")
+    search_fields = ("customer__display_name", "identity__address")
+    list_select_related = ("customer", "owner")
+    readonly_fields = ("uuid", "asset", "customer", "identity", "kind", "status", "owner", "opened_at",
+                       "last_message_at", "last_inbound_at", "closed_at", "close_reason", "wrap_up_code", "variables")
+    inlines = (MessageInline,)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,64 @@
+from channels_app.providers import meta
+from channels_app.providers.base import Media, MediaRef, PermanentSendError, SendResult
+from channels_app.providers.http import call
+
+
+class WhatsAppTransport:
+    def __init__(self, asset):
+        self.asset = asset
+        self.base = (asset.api_base_url or meta.GRAPH_API_BASE_URL).rstrip("/")
+
+    def _headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.asset.access_token}", **extra}
+
+    def send(self, *, message, to: str, idempotency_key: str) -> SendResult:
+        payload: dict = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+        if message.content_type == "template":
+            template = message.content["template"]
+            payload |= {
+                "type": "template",
+                "template": {
+                    "name": template["name"],
+                    "language": {"code": template.get("language", "en_US")},
+                    **({"components": template["components"]} if template.get("components") else {}),
+                },
+            }
+        else:
+            payload |= {"type": "text", "text": {"body": message.text, "preview_url": False}}
+        if message.reply_to_provider_id:
+            payload["context"] = {"message_id": message.reply_to_provider_id}
+        response = call(
+            "POST",
+            f"{self.base}/{self.asset.wa_phone_number_id}/messages",
+            json=payload,
+            headers=self._headers(**{"Idempotency-Key": idempotency_key}),
+            reason=meta.graph_error_reason,
+        )
+        try:
+            return SendResult(provider_message_id=response.json()["messages"][0]["id"])
+        except (ValueError, KeyError, IndexError) as exc:
+            raise PermanentSendError(f"unexpected answer from WhatsApp: {response.text[:200]}") from exc
+
+    def mark_read(self, *, message) -> None:
+        call(
+            "POST",
+            f"{self.base}/{self.asset.wa_phone_number_id}/messages",
+            json={"messaging_product": "whatsapp", "status": "read", "message_id": message.provider_message_id},
+            headers=self._headers(),
+            reason=meta.graph_error_reason,
+        )
+
+    def download(self, *, ref: MediaRef) -> Media:
+        url = ref.url
+        content_type = ref.declared_content_type
+        if not url:
+            info = call("GET", f"{self.base}/{ref.media_id}", headers=self._headers(),
+                        reason=meta.graph_error_reason).json()
+            url = info["url"]
+            content_type = content_type or info.get("mime_type", "")
+        response = call("GET", url, headers=self._headers(), reason=lambda r: r.text[:200])
+        return Media(
+            content=response.content,
+            content_type=content_type or response.headers.get("content-type", ""),
+            filename=ref.filename,
+        )

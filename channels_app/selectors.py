@@ -1,0 +1,44 @@
+"""Reads of channels_app, scoped to a tenant (or, for webhooks, to the asset in the URL)."""
+
+import time
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from channels_app.models import ChannelAsset, Conversation, InboundEvent, Message
+from tenants.models import Tenant
+
+# Webhooks look up the same few assets all day: each process keeps them for a few seconds
+# (settings.CHANNEL_ASSET_CACHE_SECONDS), so a changed secret applies within that time.
+_asset_cache: dict[tuple[str, str], tuple[float, ChannelAsset]] = {}
+
+
+def asset_for_webhook(*, kind: str, uuid) -> ChannelAsset | None:
+    ttl = getattr(settings, "CHANNEL_ASSET_CACHE_SECONDS", 0)
+    key = (kind, str(uuid))
+    now = time.monotonic()
+    if ttl > 0:
+        cached = _asset_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+    asset = ChannelAsset.objects.filter(uuid=uuid, kind=kind).first()
+    if ttl > 0 and asset is not None:
+        if len(_asset_cache) > 10_000:
+            _asset_cache.clear()
+        _asset_cache[key] = (now + ttl, asset)
+    return asset
+
+
+def dead_letter_list(*, tenant: Tenant) -> QuerySet[InboundEvent]:
+    return InboundEvent.objects.filter(tenant=tenant, status=InboundEvent.Status.DEAD).select_related("asset")
+
+
+def conversation_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Conversation]:
+    conversations = Conversation.objects.filter(tenant=tenant).select_related("asset", "customer", "identity")
+    if status:
+        conversations = conversations.filter(status=status)
+    return conversations.annotate(message_count=Count("messages"))
+
+
+def message_list(*, conversation: Conversation) -> QuerySet[Message]:
+    return conversation.messages.select_related("reply_to").prefetch_related("attachments")

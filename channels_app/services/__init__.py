@@ -1,0 +1,46 @@
+"""Every write of channels_app. Views, tasks, admin actions and commands call these."""
+
+from channels_app.services.assets import channel_asset_create, channel_asset_update
+from channels_app.services.conversations import (
+    conversation_close,
+    conversations_close_inactive,
+    customer_identity_get_or_create,
+    transcripts_purge_expired,
+)
+from channels_app.services.inbound import (
+    inbound_dead_letter_store,
+    inbound_event_process,
+    inbound_event_replay,
+    inbound_events_accept,
+    inbound_message_store,
+    message_status_apply,
+)
+from channels_app.services.outbound import (
+    SendRefused,
+    message_deliver,
+    message_mark_seen,
+    message_read_receipt_send,
+    message_send,
+    whatsapp_window_open,
+)
+
+__all__ = [
+    "SendRefused",
+    "channel_asset_create",
+    "channel_asset_update",
+    "conversation_close",
+    "conversations_close_inactive",
+    "customer_identity_get_or_create",
+    "inbound_dead_letter_store",
+    "inbound_event_process",
+    "inbound_event_replay",
+    "inbound_events_accept",
+    "inbound_message_store",
+    "message_deliver",
+    "message_mark_seen",
+    "message_read_receipt_send",
+    "message_send",
+    "message_status_apply",
+    "transcripts_purge_expired",
+    "whatsapp_window_open",
+]

@@ -1,0 +1,42 @@
+"""Celery tasks: take ids, call one service. Retries live here."""
+
+from celery import shared_task
+
+from channels_app import services
+from channels_app.providers.base import TransientSendError
+
+SEND_BACKOFF_SECONDS = (2, 5, 15, 45, 120)
+
+
+@shared_task(name="channels_app.tasks.process_inbound_event", acks_late=True)
+def process_inbound_event(event_id: int) -> str:
+    return services.inbound_event_process(event_id=event_id)
+
+
+@shared_task(bind=True, name="channels_app.tasks.deliver_message", max_retries=len(SEND_BACKOFF_SECONDS))
+def deliver_message(self, message_id: int) -> str:
+    retries = self.request.retries
+    outcome = services.message_deliver(message_id=message_id, final_attempt=retries >= self.max_retries)
+    if outcome == "retry":
+        # throw=False: the retry is scheduled and this run ends normally (also under eager execution).
+        return self.retry(countdown=SEND_BACKOFF_SECONDS[min(retries, len(SEND_BACKOFF_SECONDS) - 1)], throw=False)
+    return outcome
+
+
+@shared_task(bind=True, name="channels_app.tasks.send_read_receipt", max_retries=3)
+def send_read_receipt(self, message_id: int):
+    try:
+        services.message_read_receipt_send(message_id=message_id)
+    except TransientSendError as exc:
+        if self.request.retries < self.max_retries:
+            return self.retry(exc=exc, countdown=SEND_BACKOFF_SECONDS[self.request.retries], throw=False)
+
+
+@shared_task(name="channels_app.tasks.close_inactive_conversations")
+def close_inactive_conversations() -> int:
+    return services.conversations_close_inactive()
+
+
+@shared_task(name="channels_app.tasks.purge_expired_transcripts")
+def purge_expired_transcripts() -> int:
+    return services.transcripts_purge_expired()

@@ -1,0 +1,26 @@
+import asyncio
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from channels_app.models import Conversation
+from tests.channels_app.conftest import load_fixture
+from tenants.realtime import agent_group
+
+
+def test_the_owning_agent_is_told_about_a_new_inbound_message(deliver, whatsapp_asset, agent):
+    deliver(whatsapp_asset, load_fixture("whatsapp", "text"))
+    conversation = Conversation.objects.get()
+    conversation.owner = agent
+    conversation.save(update_fields=["owner"])
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(agent_group(agent.pk), channel)
+    try:
+        deliver(whatsapp_asset, load_fixture("whatsapp", "location"))
+        event = async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=5)
+    finally:
+        async_to_sync(layer.group_discard)(agent_group(agent.pk), channel)
+
+    assert event["event"] == "message.new"
+    assert event["payload"]["conversation_id"] == conversation.pk
