@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = "Routing"
+
+    def ready(self) -> None:
+        from channels_app import events as channel_events
+        from routing import tasks  # noqa: F401  registers the sweep for beat and the embedded ticker
+        from routing.handlers import on_conversation_closed
+
+        channel_events.subscribe(channel_events.CONVERSATION_CLOSED, on_conversation_closed)

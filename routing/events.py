@@ -1,0 +1,126 @@
+"""The one module through which every routing change is announced.
+
+emit() stores a TaskEvent row on the task's timeline, publishes it after commit to the agent's
+group and the tenant's supervisors group (event "routing.<kind>", the message shape of
+tenants.realtime; a batch of events goes out over one channel-layer connection), and after commit
+calls the in-process subscribers registered with subscribe(kind, handler). Handlers receive ids
+only: task_id, event_id, kind, agent_id, offer_id, conversation_id, queue_id.
+
+Kinds: queued, offered, accepted, declined (data.outcome "declined" or "withdrawn" when the agent
+left available or the task closed), rona, relaxed, overflowed, closed. Agent state changes are
+pushed as "routing.agent_state" by routing.services.agents.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from routing.models import TaskEvent, TaskEventKind
+from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+
+logger = logging.getLogger(__name__)
+
+KINDS: tuple[str, ...] = tuple(TaskEventKind.values)
+
+_subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+
+
+def subscribe(kind: str, handler: Callable[..., None]) -> None:
+    """Registers handler(**ids) to run after commit for every event of kind ("*" for all)."""
+    if kind != "*" and kind not in KINDS:
+        raise ValueError(f"unknown routing event kind {kind!r}; one of {', '.join(KINDS)}")
+    if handler not in _subscribers[kind]:
+        _subscribers[kind].append(handler)
+
+
+def unsubscribe(kind: str, handler: Callable[..., None]) -> None:
+    if handler in _subscribers[kind]:
+        _subscribers[kind].remove(handler)
+
+
+@dataclass
+class Emission:
+    task_id: int
+    tenant_id: int
+    conversation_id: int
+    kind: str
+    agent_id: int | None = None
+    offer_id: int | None = None
+    queue_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # Extra fields for the realtime push only (the offer card the desktop shows).
+    push: dict[str, Any] = field(default_factory=dict)
+
+
+def _deliver(items: list[dict[str, Any]]) -> None:
+    for ids in items:
+        for handler in [*_subscribers.get(ids["kind"], []), *_subscribers.get("*", [])]:
+            try:
+                with transaction.atomic():
+                    handler(**ids)
+            except Exception:  # one subscriber's failure must not undo routing or stop the others
+                logger.exception("routing event subscriber %r failed for %s", handler, ids)
+
+
+def _push_batch(pushes: list[tuple[list[str], str, dict[str, Any]]]) -> None:
+    """Many pushes in one event loop (and so one channel-layer connection), in the message shape
+    of tenants.realtime.send_event; a router batch or a RONA sweep sends hundreds at once."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for groups, event, payload in pushes:
+            message = {"type": "push.event", "event": event, "payload": payload}
+            for group in groups:
+                try:
+                    await layer.group_send(group, message)
+                except Exception:  # a lost push is recovered by the client's re-read
+                    logger.warning("push of %s to %s failed", event, group, exc_info=True)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:
+        logger.warning("routing pushes failed", exc_info=True)
+
+
+def emit(items: Iterable[Emission]) -> list[TaskEvent]:
+    items = list(items)
+    if not items:
+        return []
+    now = timezone.now()
+    rows = TaskEvent.objects.bulk_create([
+        TaskEvent(tenant_id=e.tenant_id, task_id=e.task_id, kind=e.kind, at=now, agent_id=e.agent_id,
+                  offer_id=e.offer_id, queue_id=e.queue_id, data=e.data)
+        for e in items
+    ])
+    delivered: list[dict[str, Any]] = []
+    pushes: list[tuple[list[str], str, dict[str, Any]]] = []
+    for e, row in zip(items, rows, strict=True):
+        ids = {"task_id": e.task_id, "event_id": row.pk, "kind": e.kind, "agent_id": e.agent_id,
+               "offer_id": e.offer_id, "conversation_id": e.conversation_id, "queue_id": e.queue_id}
+        payload = {**ids, "at": now.isoformat(), "data": e.data, **e.push}
+        groups = [tenant_group(e.tenant_id)]
+        if e.agent_id:
+            groups.insert(0, agent_group(e.agent_id))
+        pushes.append((groups, f"routing.{e.kind}", payload))
+        delivered.append(ids)
+    if len(pushes) == 1:
+        groups, event, payload = pushes[0]
+        send_event_on_commit(groups=groups, event=event, payload=payload)
+    else:
+        transaction.on_commit(lambda: _push_batch(pushes))
+    if any(_subscribers.values()):
+        transaction.on_commit(lambda: _deliver(delivered))
+    return rows
+
+
+def emit_one(**kwargs: Any) -> TaskEvent:
+    return emit([Emission(**kwargs)])[0]
