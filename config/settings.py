@@ -137,16 +137,18 @@ CELERY_BEAT_SCHEDULE = {
     "routing-sweep-due-timers": {
         "task": "routing.tasks.sweep_due_timers",
         "schedule": timedelta(seconds=1),
+        "options": {"expires": 5},  # a sweep left over from a worker outage is worth nothing
     },
     "flows-sweep-flow-timers": {
         "task": "routing.flows.tasks.sweep_flow_timers",
         "schedule": timedelta(seconds=1),
+        "options": {"expires": 5},
     },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),
     },
-    "tenants-purge-expired-transcripts": {
+    "channels-purge-expired-transcripts": {
         "task": "channels_app.tasks.purge_expired_transcripts",
         "schedule": timedelta(hours=1),
     },

@@ -17,13 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from routing.models import TaskEvent, TaskEventKind
-from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+from tenants.realtime import Push, agent_group, send_events_on_commit, tenant_group
 
 logger = logging.getLogger(__name__)
 
@@ -69,28 +67,6 @@ def _deliver(items: list[dict[str, Any]]) -> None:
                 logger.exception("routing event subscriber %r failed for %s", handler, ids)
 
 
-def _push_batch(pushes: list[tuple[list[str], str, dict[str, Any]]]) -> None:
-    """Many pushes in one event loop (and so one channel-layer connection), in the message shape
-    of tenants.realtime.send_event; a router batch or a RONA sweep sends hundreds at once."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-
-    async def send_all() -> None:
-        for groups, event, payload in pushes:
-            message = {"type": "push.event", "event": event, "payload": payload}
-            for group in groups:
-                try:
-                    await layer.group_send(group, message)
-                except Exception:  # a lost push is recovered by the client's re-read
-                    logger.warning("push of %s to %s failed", event, group, exc_info=True)
-
-    try:
-        async_to_sync(send_all)()
-    except Exception:
-        logger.warning("routing pushes failed", exc_info=True)
-
-
 def emit(items: Iterable[Emission]) -> list[TaskEvent]:
     items = list(items)
     if not items:
@@ -102,7 +78,7 @@ def emit(items: Iterable[Emission]) -> list[TaskEvent]:
         for e in items
     ])
     delivered: list[dict[str, Any]] = []
-    pushes: list[tuple[list[str], str, dict[str, Any]]] = []
+    pushes: list[Push] = []
     for e, row in zip(items, rows, strict=True):
         ids = {"task_id": e.task_id, "event_id": row.pk, "kind": e.kind, "agent_id": e.agent_id,
                "offer_id": e.offer_id, "conversation_id": e.conversation_id, "queue_id": e.queue_id}
@@ -110,13 +86,9 @@ def emit(items: Iterable[Emission]) -> list[TaskEvent]:
         groups = [tenant_group(e.tenant_id)]
         if e.agent_id:
             groups.insert(0, agent_group(e.agent_id))
-        pushes.append((groups, f"routing.{e.kind}", payload))
+        pushes.append(Push(groups, f"routing.{e.kind}", payload))
         delivered.append(ids)
-    if len(pushes) == 1:
-        groups, event, payload = pushes[0]
-        send_event_on_commit(groups=groups, event=event, payload=payload)
-    else:
-        transaction.on_commit(lambda: _push_batch(pushes))
+    send_events_on_commit(pushes)  # one layer connection for the whole batch
     if any(_subscribers.values()):
         transaction.on_commit(lambda: _deliver(delivered))
     return rows

@@ -106,8 +106,10 @@ def live(transactional_db):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API holds an event loop in this thread while it runs, which
+    # the async tests of other modules must not find.
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
