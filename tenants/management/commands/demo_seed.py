@@ -1,5 +1,6 @@
 import importlib
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from tenants import demo
@@ -24,9 +25,10 @@ class Command(BaseCommand):
             lines += module.seed(tenant=tenant, people=people) or []
         self.stdout.write(self.style.SUCCESS(f"Demo tenant: {tenant.name}"))
         self.stdout.write(f"  password for every demo login: {demo.DEMO_PASSWORD}")
-        self.stdout.write(f"  admin:      {people.admin.email}     -> http://127.0.0.1:8000/admin/")
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        self.stdout.write(f"  admin:      {people.admin.email}     -> {base}/admin/")
         self.stdout.write(f"  supervisor: {people.supervisor.email}")
         for agent in people.agents:
-            self.stdout.write(f"  agent:      {agent.user.email}")
+            self.stdout.write(f"  agent:      {agent.user.email}     -> {base}/desktop/")
         for line in lines:
             self.stdout.write(f"  {line}")
