@@ -73,9 +73,13 @@ def percentile(values: list[float], p: float) -> float:
 def summary_ms(seconds: list[float]) -> dict:
     if not seconds:
         return {"n": 0}
-    return {"n": len(seconds), "p50_ms": round(1000 * statistics.median(seconds), 2),
-            "p99_ms": round(1000 * percentile(seconds, 99), 2), "max_ms": round(1000 * max(seconds), 2),
-            "min_ms": round(1000 * min(seconds), 2)}
+    return {
+        "n": len(seconds),
+        "p50_ms": round(1000 * statistics.median(seconds), 2),
+        "p99_ms": round(1000 * percentile(seconds, 99), 2),
+        "max_ms": round(1000 * max(seconds), 2),
+        "min_ms": round(1000 * min(seconds), 2),
+    }
 
 
 def free_port() -> int:
@@ -112,7 +116,9 @@ def recreate_database() -> None:
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=ENV, check=True
+    )
 
 
 def django_setup() -> None:
@@ -143,20 +149,37 @@ def seed(*, agents: int, sockets: int, max_social: int, provider_url: str) -> di
     tenant = tenant_create(name="Bench Desktop", slug="bench-desktop")
     TenantPolicy.objects.filter(tenant=tenant).update(rona_social_seconds=60)
     asset = ChannelAsset.objects.create(
-        tenant=tenant, kind=ChannelKind.WHATSAPP, name="Bench WhatsApp", wa_phone_number_id="910000000000001",
-        wa_business_account_id="910000000000002", app_secret="bench-app-secret-0123456789",
-        verify_token="bench-verify", access_token="bench-access-token-EAAG0123456789",
+        tenant=tenant,
+        kind=ChannelKind.WHATSAPP,
+        name="Bench WhatsApp",
+        wa_phone_number_id="910000000000001",
+        wa_business_account_id="910000000000002",
+        app_secret="bench-app-secret-0123456789",
+        verify_token="bench-verify",
+        access_token="bench-access-token-EAAG0123456789",
         api_base_url=f"{provider_url}/whatsapp",
     )
     for node in (AuthorizableNode.TASK, AuthorizableNode.ENGAGE):
         node_authorization_authorize(tenant=tenant, node=node, user=None)
     flow = flow_import_template(tenant=tenant, template_name="whatsapp_inbound")
-    EntryPoint.objects.create(tenant=tenant, name="WhatsApp entry", channel_type="social",
-                              social_channel_type="whatsapp", asset=asset, flow=flow)
+    EntryPoint.objects.create(
+        tenant=tenant,
+        name="WhatsApp entry",
+        channel_type="social",
+        social_channel_type="whatsapp",
+        asset=asset,
+        flow=flow,
+    )
 
     def team(name: str) -> Team:
-        profile = MultimediaProfile.objects.create(tenant=tenant, name=f"{name} profile", max_chat=3,
-                                                   max_email=1, max_social=max_social, blending="blended")
+        profile = MultimediaProfile.objects.create(
+            tenant=tenant,
+            name=f"{name} profile",
+            max_chat=3,
+            max_email=1,
+            max_social=max_social,
+            blending="blended",
+        )
         site = Site.objects.create(tenant=tenant, name=f"{name} site", multimedia_profile=profile)
         return Team.objects.create(tenant=tenant, site=site, name=name)
 
@@ -166,15 +189,25 @@ def seed(*, agents: int, sockets: int, max_social: int, provider_url: str) -> di
 
     total = max(agents, sockets)
     password = make_password(None)
-    users = User.objects.bulk_create([User(email=f"agent{i:04d}@bench-desktop.test", password=password)
-                                      for i in range(total)], batch_size=1000)
+    users = User.objects.bulk_create(
+        [User(email=f"agent{i:04d}@bench-desktop.test", password=password) for i in range(total)],
+        batch_size=1000,
+    )
     for user in users:
         membership_create(user=user, tenant=tenant, care_profile=CareProfile.AGENT)
     rows = []
     for i, user in enumerate(users):
         on = support if i < agents else back_office
-        rows.append(Agent(tenant=tenant, user=user, team=on, site=on.site,
-                          multimedia_profile=on.site.multimedia_profile, display_name=f"Agent {i:04d}"))
+        rows.append(
+            Agent(
+                tenant=tenant,
+                user=user,
+                team=on,
+                site=on.site,
+                multimedia_profile=on.site.multimedia_profile,
+                display_name=f"Agent {i:04d}",
+            )
+        )
     created = Agent.objects.bulk_create(rows, batch_size=1000)
     for agent in created[:agents]:
         agent_state_set(agent=agent, state="available")
@@ -200,19 +233,26 @@ class Processes:
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "wb")
-        process = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.started.append((name, process))
         return process
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.logdir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
     def check(self) -> None:
         for name, process in self.started:
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}:\n{self.log_tail(name)}"
+                )
 
     def stop(self) -> None:
         for _, process in self.started:
@@ -228,9 +268,24 @@ class Processes:
 
 
 def start_server(processes: Processes, port: int) -> subprocess.Popen:
-    server = processes.start("uvicorn", [
-        sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--lifespan", "off", "--no-access-log", "--log-level", "warning"])
+    server = processes.start(
+        "uvicorn",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+    )
     import httpx
 
     deadline = time.monotonic() + 60
@@ -246,10 +301,30 @@ def start_server(processes: Processes, port: int) -> subprocess.Popen:
 
 
 def start_workers(processes: Processes, *, pool: str, concurrency: int) -> subprocess.Popen:
-    return processes.start("celery", [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "--pool", pool,
-        "-c", str(concurrency), "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
-        "--without-heartbeat", "-n", f"{QUEUE}@%h"])
+    return processes.start(
+        "celery",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            QUEUE,
+            "--pool",
+            pool,
+            "-c",
+            str(concurrency),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{QUEUE}@%h",
+        ],
+    )
 
 
 # --- sockets -----------------------------------------------------------------------------------
@@ -271,9 +346,14 @@ class Desk:
         from websockets.asyncio.client import connect
 
         started = time.perf_counter()
-        ws = await connect(f"ws://127.0.0.1:{self.port}/ws/desktop/", origin=f"http://127.0.0.1:{self.port}",
-                           additional_headers={"Cookie": f"sessionid={cookie}"}, open_timeout=30,
-                           ping_interval=None, max_queue=64)
+        ws = await connect(
+            f"ws://127.0.0.1:{self.port}/ws/desktop/",
+            origin=f"http://127.0.0.1:{self.port}",
+            additional_headers={"Cookie": f"sessionid={cookie}"},
+            open_timeout=30,
+            ping_interval=None,
+            max_queue=64,
+        )
         hello = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
         if hello.get("type") != "snapshot":
             raise RuntimeError(f"expected the snapshot first, got {hello!r}")
@@ -365,8 +445,14 @@ async def redis_hop(*, messages: int, spacing: float) -> list[float]:
 # --- load --------------------------------------------------------------------------------------
 
 
-async def post_conversations(*, base_url: str, webhooks: list[tuple[str, object]], rate: float,
-                             sent: dict[str, float], failures: list[str]) -> float:
+async def post_conversations(
+    *,
+    base_url: str,
+    webhooks: list[tuple[str, object]],
+    rate: float,
+    sent: dict[str, float],
+    failures: list[str],
+) -> float:
     """Open loop: one new conversation every 1/rate s, whatever the answers do. Returns the span."""
     import httpx
 
@@ -383,10 +469,17 @@ async def post_conversations(*, base_url: str, webhooks: list[tuple[str, object]
             failures.append(f"{name}: HTTP {response.status_code}")
 
     start = time.perf_counter() + 0.2
-    async with httpx.AsyncClient(base_url=base_url, timeout=30,
-                                 limits=httpx.Limits(max_connections=50, max_keepalive_connections=20)) as client:
-        await asyncio.gather(*(one(client, start + i / rate, name, signed)
-                               for i, (name, signed) in enumerate(webhooks)))
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        timeout=30,
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    ) as client:
+        await asyncio.gather(
+            *(
+                one(client, start + i / rate, name, signed)
+                for i, (name, signed) in enumerate(webhooks)
+            )
+        )
     return time.perf_counter() - start
 
 
@@ -396,15 +489,27 @@ async def wait_for_offers(desk: Desk, names: list[str], timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def signed_webhooks(asset, base_url: str, prefix: str, count: int, *, first_number: int) -> list[tuple[str, object]]:
+def signed_webhooks(
+    asset, base_url: str, prefix: str, count: int, *, first_number: int
+) -> list[tuple[str, object]]:
     """One new customer each (own number, unique name): the name finds the offer frame."""
     from channels_app.sandbox.customer import customer_webhook
 
     out = []
     for i in range(count):
         name = f"{prefix} Customer {i:04d}"
-        out.append((name, customer_webhook(asset, base_url=base_url, sender=f"49170{first_number + i:08d}",
-                                           text=f"Hallo, Frage Nummer {i}", name=name)))
+        out.append(
+            (
+                name,
+                customer_webhook(
+                    asset,
+                    base_url=base_url,
+                    sender=f"49170{first_number + i:08d}",
+                    text=f"Hallo, Frage Nummer {i}",
+                    name=name,
+                ),
+            )
+        )
     return out
 
 
@@ -421,23 +526,29 @@ async def run(args, data: dict, server_pid: int, port: int, processes: Processes
     before = rss_kib(server_pid)
     desk.connect_seconds.clear()
     opened_at = time.perf_counter()
-    idle = await desk.open_many(cookies[:args.sockets], parallel=args.connect_parallel)
+    idle = await desk.open_many(cookies[: args.sockets], parallel=args.connect_parallel)
     opened_in = time.perf_counter() - opened_at
     await asyncio.sleep(2.0)
     after = rss_kib(server_pid)
     processes.check()
     results["memory"] = {
-        "sockets": len(idle), "agents": len(idle), "sockets_per_agent": 1,
-        "rss_before_kib": before, "rss_after_kib": after,
+        "sockets": len(idle),
+        "agents": len(idle),
+        "sockets_per_agent": 1,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
         "per_socket_kib": round((after - before) / len(idle), 1),
         "open_all_seconds": round(opened_in, 2),
         "connect_to_snapshot": summary_ms(desk.connect_seconds),
     }
-    print(f"memory: {len(idle)} sockets, RSS {before} -> {after} KiB, "
-          f"{results['memory']['per_socket_kib']} KiB each (opened in {opened_in:.1f} s)", flush=True)
+    print(
+        f"memory: {len(idle)} sockets, RSS {before} -> {after} KiB, "
+        f"{results['memory']['per_socket_kib']} KiB each (opened in {opened_in:.1f} s)",
+        flush=True,
+    )
 
     # Latency: keep the Support agents' sockets, close the rest.
-    keep, extra = idle[:args.agents], idle[args.agents:]
+    keep, extra = idle[: args.agents], idle[args.agents :]
     await desk.close(extra)
     desk.listen(keep)
     await asyncio.sleep(1.0)
@@ -446,29 +557,40 @@ async def run(args, data: dict, server_pid: int, port: int, processes: Processes
     warmup = signed_webhooks(asset, base_url, "Warmup", args.warmup, first_number=0)
     sent_warm: dict[str, float] = {}
     failures: list[str] = []
-    await post_conversations(base_url=base_url, webhooks=warmup, rate=args.warmup_rate, sent=sent_warm,
-                             failures=failures)
+    await post_conversations(
+        base_url=base_url, webhooks=warmup, rate=args.warmup_rate, sent=sent_warm, failures=failures
+    )
     await wait_for_offers(desk, [n for n, _ in warmup], timeout=60)
     if any(n not in desk.offers for n, _ in warmup):
         processes.check()
-        raise RuntimeError(f"no offers for the warm-up conversations ({failures or 'all answered 200'});\n"
-                           f"{processes.log_tail('celery')}")
+        raise RuntimeError(
+            f"no offers for the warm-up conversations ({failures or 'all answered 200'});\n"
+            f"{processes.log_tail('celery')}"
+        )
     # The first few carry the worker's cold start; the rest show the path with no backlog.
     settled = [n for n, _ in warmup][3:]
-    results["offer_unloaded"] = {**summary_ms([desk.offers[n] - sent_warm[n] for n in settled if n in sent_warm]),
-                                 "rate_per_s": args.warmup_rate}
+    results["offer_unloaded"] = {
+        **summary_ms([desk.offers[n] - sent_warm[n] for n in settled if n in sent_warm]),
+        "rate_per_s": args.warmup_rate,
+    }
     await asyncio.sleep(1.0)
 
-    results["redis_hop_idle"] = summary_ms(await redis_hop(messages=args.redis_messages, spacing=0.002))
+    results["redis_hop_idle"] = summary_ms(
+        await redis_hop(messages=args.redis_messages, spacing=0.002)
+    )
 
     count = int(args.rate * args.seconds)
     webhooks = signed_webhooks(asset, base_url, "Load", count, first_number=1_000_000)
     sent: dict[str, float] = {}
     failures = []
-    load = asyncio.create_task(post_conversations(base_url=base_url, webhooks=webhooks, rate=args.rate, sent=sent,
-                                                  failures=failures))
-    hop_under_load = asyncio.create_task(redis_hop(messages=args.redis_messages,
-                                                   spacing=args.seconds / args.redis_messages))
+    load = asyncio.create_task(
+        post_conversations(
+            base_url=base_url, webhooks=webhooks, rate=args.rate, sent=sent, failures=failures
+        )
+    )
+    hop_under_load = asyncio.create_task(
+        redis_hop(messages=args.redis_messages, spacing=args.seconds / args.redis_messages)
+    )
     span = await load
     hops_loaded = await hop_under_load
     names = [n for n, _ in webhooks]
@@ -478,13 +600,18 @@ async def run(args, data: dict, server_pid: int, port: int, processes: Processes
     results["redis_hop_under_load"] = summary_ms(hops_loaded)
     results["offer"] = {
         **summary_ms(latencies),
-        "conversations": count, "answered_200": len(sent), "webhook_failures": failures[:10],
+        "conversations": count,
+        "answered_200": len(sent),
+        "webhook_failures": failures[:10],
         "offers_received": sum(n in desk.offers for n in names),
         "distinct_agents_offered": len(offered_agents),
         "send_span_seconds": round(span, 2),
         "rate_achieved_per_s": round(len(sent) / span, 2) if span else 0,
-        "last_offer_after_last_webhook_s": round(max(desk.offers[n] for n in names if n in desk.offers)
-                                                 - max(sent.values()), 2) if sent and latencies else None,
+        "last_offer_after_last_webhook_s": round(
+            max(desk.offers[n] for n in names if n in desk.offers) - max(sent.values()), 2
+        )
+        if sent and latencies
+        else None,
         "p90_ms": round(1000 * percentile(latencies, 90), 2) if latencies else None,
     }
     await desk.close()
@@ -503,24 +630,40 @@ def stage_breakdown(arrivals: dict[str, float]) -> dict:
     from routing.flows.models import FlowRun
     from routing.models import Offer, Task
 
-    conversations = {c.pk: c.customer.display_name for c in Conversation.objects.filter(
-        customer__display_name__in=list(arrivals)).select_related("customer")}
-    wamids = dict(Message.objects.filter(conversation_id__in=conversations, direction=Direction.INBOUND)
-                  .values_list("conversation_id", "provider_message_id"))
-    events = {e.provider_event_id: e for e in InboundEvent.objects.filter(provider_event_id__in=wamids.values())}
+    conversations = {
+        c.pk: c.customer.display_name
+        for c in Conversation.objects.filter(
+            customer__display_name__in=list(arrivals)
+        ).select_related("customer")
+    }
+    wamids = dict(
+        Message.objects.filter(
+            conversation_id__in=conversations, direction=Direction.INBOUND
+        ).values_list("conversation_id", "provider_message_id")
+    )
+    events = {
+        e.provider_event_id: e
+        for e in InboundEvent.objects.filter(provider_event_id__in=wamids.values())
+    }
     runs: dict[int, FlowRun] = {}
     for run in FlowRun.objects.filter(conversation_id__in=conversations).order_by("started_at"):
         runs.setdefault(run.conversation_id, run)
     tasks = {t.conversation_id: t for t in Task.objects.filter(conversation_id__in=conversations)}
     offers: dict[int, Offer] = {}
-    for offer in Offer.objects.filter(task__conversation_id__in=conversations).order_by("created_at"):
+    for offer in Offer.objects.filter(task__conversation_id__in=conversations).order_by(
+        "created_at"
+    ):
         offers.setdefault(offer.task_id, offer)
-    stages: dict[str, list[float]] = {name: [] for name in (
-        "webhook stored -> event normalized (Celery wait + normalize)",
-        "event normalized -> flow run started (Celery wait)",
-        "flow run started -> task queued (flow: greeting, queue node)",
-        "task queued -> offer made (Celery wait + router)",
-        "offer made -> frame on the socket (commit, Redis layer, uvicorn)")}
+    stages: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "webhook stored -> event normalized (Celery wait + normalize)",
+            "event normalized -> flow run started (Celery wait)",
+            "flow run started -> task queued (flow: greeting, queue node)",
+            "task queued -> offer made (Celery wait + router)",
+            "offer made -> frame on the socket (commit, Redis layer, uvicorn)",
+        )
+    }
     labels = list(stages)
     for conversation_id, name in conversations.items():
         event = events.get(wamids.get(conversation_id))
@@ -528,8 +671,14 @@ def stage_breakdown(arrivals: dict[str, float]) -> dict:
         offer = offers.get(task.pk) if task else None
         if not (event and event.processed_at and run and task and offer):
             continue
-        points = [event.received_at.timestamp(), event.processed_at.timestamp(), run.started_at.timestamp(),
-                  task.enqueued_at.timestamp(), offer.created_at.timestamp(), arrivals[name]]
+        points = [
+            event.received_at.timestamp(),
+            event.processed_at.timestamp(),
+            run.started_at.timestamp(),
+            task.enqueued_at.timestamp(),
+            offer.created_at.timestamp(),
+            arrivals[name],
+        ]
         for label, start, end in zip(labels, points, points[1:], strict=False):
             stages[label].append(end - start)
     return {label: summary_ms(values) for label, values in stages.items()}
@@ -543,45 +692,91 @@ def report(args, results: dict) -> str:
     idle, loaded = results["redis_hop_idle"], results["redis_hop_under_load"]
     rows = [
         ("webhook 200 -> offer frame, p50", f"{offer.get('p50_ms', '-')} ms"),
-        ("webhook 200 -> offer frame, p99", f"{offer.get('p99_ms', '-')} ms (max {offer.get('max_ms', '-')} ms)"),
-        (f"same, no backlog ({results['offer_unloaded']['rate_per_s']:g}/s warm-up), p50 / p99",
-         f"{results['offer_unloaded'].get('p50_ms', '-')} / {results['offer_unloaded'].get('p99_ms', '-')} ms"),
-        ("offers received / conversations", f"{offer['offers_received']} / {offer['conversations']} "
-                                            f"({offer['distinct_agents_offered']} agents)"),
-        ("Redis pub/sub hop idle, p50 / p99", f"{idle.get('p50_ms', '-')} / {idle.get('p99_ms', '-')} ms"),
-        ("Redis pub/sub hop under load, p50 / p99", f"{loaded.get('p50_ms', '-')} / {loaded.get('p99_ms', '-')} ms"),
-        ("uvicorn RSS before / after sockets", f"{mem['rss_before_kib']} / {mem['rss_after_kib']} KiB"),
-        ("memory per idle desktop socket", f"{mem['per_socket_kib']} KiB ({mem['sockets']} sockets, "
-                                           f"{mem['agents']} agents)"),
-        ("connect -> snapshot while opening them, p50 / p99", f"{mem['connect_to_snapshot']['p50_ms']} / "
-                                                            f"{mem['connect_to_snapshot']['p99_ms']} ms"),
+        (
+            "webhook 200 -> offer frame, p99",
+            f"{offer.get('p99_ms', '-')} ms (max {offer.get('max_ms', '-')} ms)",
+        ),
+        (
+            f"same, no backlog ({results['offer_unloaded']['rate_per_s']:g}/s warm-up), p50 / p99",
+            f"{results['offer_unloaded'].get('p50_ms', '-')} / {results['offer_unloaded'].get('p99_ms', '-')} ms",
+        ),
+        (
+            "offers received / conversations",
+            f"{offer['offers_received']} / {offer['conversations']} "
+            f"({offer['distinct_agents_offered']} agents)",
+        ),
+        (
+            "Redis pub/sub hop idle, p50 / p99",
+            f"{idle.get('p50_ms', '-')} / {idle.get('p99_ms', '-')} ms",
+        ),
+        (
+            "Redis pub/sub hop under load, p50 / p99",
+            f"{loaded.get('p50_ms', '-')} / {loaded.get('p99_ms', '-')} ms",
+        ),
+        (
+            "uvicorn RSS before / after sockets",
+            f"{mem['rss_before_kib']} / {mem['rss_after_kib']} KiB",
+        ),
+        (
+            "memory per idle desktop socket",
+            f"{mem['per_socket_kib']} KiB ({mem['sockets']} sockets, {mem['agents']} agents)",
+        ),
+        (
+            "connect -> snapshot while opening them, p50 / p99",
+            f"{mem['connect_to_snapshot']['p50_ms']} / {mem['connect_to_snapshot']['p99_ms']} ms",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
-    lines = [f"{args.agents} agents connected, {args.rate:g} new conversations/s for {args.seconds:g} s, "
-             f"Celery --pool {args.pool} -c {args.concurrency}, {os.cpu_count()} cores"]
+    lines = [
+        f"{args.agents} agents connected, {args.rate:g} new conversations/s for {args.seconds:g} s, "
+        f"Celery --pool {args.pool} -c {args.concurrency}, {os.cpu_count()} cores"
+    ]
     lines += [f"{label.ljust(width)}  {value}" for label, value in rows]
     lines.append("where the load's offer latency went, p50 / p99:")
     stage_width = max(len(label) for label in results["stages"])
-    lines += [f"  {label.ljust(stage_width)}  {v.get('p50_ms', '-')} / {v.get('p99_ms', '-')} ms"
-              for label, v in results["stages"].items()]
+    lines += [
+        f"  {label.ljust(stage_width)}  {v.get('p50_ms', '-')} / {v.get('p99_ms', '-')} ms"
+        for label, v in results["stages"].items()
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", type=int, default=200, help="connected, available agents during the load")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--agents", type=int, default=200, help="connected, available agents during the load"
+    )
     parser.add_argument("--rate", type=float, default=20, help="new conversations per second")
     parser.add_argument("--seconds", type=float, default=15, help="length of the load")
-    parser.add_argument("--sockets", type=int, default=1000, help="idle sockets for the memory figure (one per agent)")
+    parser.add_argument(
+        "--sockets",
+        type=int,
+        default=1000,
+        help="idle sockets for the memory figure (one per agent)",
+    )
     parser.add_argument("--redis-messages", type=int, default=1000)
-    parser.add_argument("--pool", choices=("threads", "prefork", "solo"), default="threads", help="Celery pool")
-    parser.add_argument("--concurrency", type=int, default=None, help="Celery concurrency (threads 4, prefork 2)")
-    parser.add_argument("--warmup", type=int, default=13,
-                        help="conversations before the load, slow enough to show the latency with no backlog")
+    parser.add_argument(
+        "--pool", choices=("threads", "prefork", "solo"), default="threads", help="Celery pool"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="Celery concurrency (threads 4, prefork 2)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=13,
+        help="conversations before the load, slow enough to show the latency with no backlog",
+    )
     parser.add_argument("--warmup-rate", type=float, default=2, help="their rate per second")
-    parser.add_argument("--drain-seconds", type=float, default=40, help="wait for late offers after the load")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=40, help="wait for late offers after the load"
+    )
     parser.add_argument("--connect-parallel", type=int, default=50, help="sockets opening at once")
-    parser.add_argument("--output", default=str(RESULTS), help="JSON file for the figures ('' to skip)")
+    parser.add_argument(
+        "--output", default=str(RESULTS), help="JSON file for the figures ('' to skip)"
+    )
     args = parser.parse_args()
     if args.concurrency is None:
         args.concurrency = {"threads": 4, "prefork": 2, "solo": 1}[args.pool]
@@ -602,9 +797,14 @@ def main() -> None:
     from channels_app.sandbox.fake_provider import FakeProvider, start_in_thread
 
     provider_server, provider, provider_url = start_in_thread(FakeProvider())
-    print(f"seeding: {max(args.agents, args.sockets)} agents ({args.agents} on the Support team, "
-          f"max {max_social} social each), sessions", flush=True)
-    data = seed(agents=args.agents, sockets=args.sockets, max_social=max_social, provider_url=provider_url)
+    print(
+        f"seeding: {max(args.agents, args.sockets)} agents ({args.agents} on the Support team, "
+        f"max {max_social} social each), sessions",
+        flush=True,
+    )
+    data = seed(
+        agents=args.agents, sockets=args.sockets, max_social=max_social, provider_url=provider_url
+    )
     from django.db import connections
 
     connections.close_all()
@@ -615,8 +815,11 @@ def main() -> None:
     try:
         server = start_server(processes, port)
         start_workers(processes, pool=args.pool, concurrency=args.concurrency)
-        print(f"uvicorn pid {server.pid} on 127.0.0.1:{port}; Celery --pool {args.pool} -c {args.concurrency} "
-              f"on queue {QUEUE}; logs in {logdir}", flush=True)
+        print(
+            f"uvicorn pid {server.pid} on 127.0.0.1:{port}; Celery --pool {args.pool} -c {args.concurrency} "
+            f"on queue {QUEUE}; logs in {logdir}",
+            flush=True,
+        )
         results = asyncio.run(run(args, data, server.pid, port, processes))
         processes.check()
     finally:
@@ -630,10 +833,19 @@ def main() -> None:
     results["database"] = {"offers": Offer.objects.count()}
     results["greetings_sent_to_fake_provider"] = len(provider.sent_to("whatsapp"))
     results["setup"] = {
-        "agents": args.agents, "rate_per_s": args.rate, "seconds": args.seconds, "sockets": args.sockets,
-        "celery_pool": args.pool, "celery_concurrency": args.concurrency, "uvicorn_processes": 1,
-        "max_social": max_social, "rona_social_seconds": 60, "cores": os.cpu_count(),
-        "python": platform.python_version(), "redis_url": REDIS_URL, "database": DB_NAME,
+        "agents": args.agents,
+        "rate_per_s": args.rate,
+        "seconds": args.seconds,
+        "sockets": args.sockets,
+        "celery_pool": args.pool,
+        "celery_concurrency": args.concurrency,
+        "uvicorn_processes": 1,
+        "max_social": max_social,
+        "rona_social_seconds": 60,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "redis_url": REDIS_URL,
+        "database": DB_NAME,
         "run_seconds": round(time.perf_counter() - began, 1),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

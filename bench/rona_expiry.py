@@ -20,7 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from routing_setup import ROOT, tenants_wipe, agents_create, analyze, django_setup, tasks_create, team_create, tenant_reset
+from routing_setup import (
+    ROOT,
+    agents_create,
+    analyze,
+    django_setup,
+    tasks_create,
+    team_create,
+    tenant_reset,
+    tenants_wipe,
+)
 
 CELERY = str(Path(sys.executable).with_name("celery"))
 OFFERS = 1000
@@ -29,8 +38,14 @@ TIMEOUT = 5
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "CELERY_EAGER": "0", "EMBEDDED_TICKER": "0", "LOG_LEVEL": "INFO"}
-    return subprocess.Popen([CELERY, "-A", "config", *args], cwd=ROOT, env=env, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [CELERY, "-A", "config", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_for(log: Path, text: str, since: int, timeout: float = 60) -> None:
@@ -44,8 +59,18 @@ def wait_for(log: Path, text: str, since: int, timeout: float = 60) -> None:
 
 def start_worker(log: Path) -> subprocess.Popen:
     since = len(log.read_text(errors="replace")) if log.exists() else 0
-    proc = start(["worker", "--pool=prefork", "--concurrency=2", "-l", "info", "-n", f"rona-bench-{time.time()}@%h"],
-                 log)
+    proc = start(
+        [
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "-l",
+            "info",
+            "-n",
+            f"rona-bench-{time.time()}@%h",
+        ],
+        log,
+    )
     wait_for(log, " ready.", since)
     return proc
 
@@ -83,16 +108,24 @@ def round_wait(tenant, limit: float) -> None:
 def report(tenant) -> dict:
     from routing.models import AgentState, Offer
 
-    offers = list(Offer.objects.filter(tenant=tenant).values("status", "created_at", "expires_at", "decided_at"))
+    offers = list(
+        Offer.objects.filter(tenant=tenant).values(
+            "status", "created_at", "expires_at", "decided_at"
+        )
+    )
     decided = [o for o in offers if o["decided_at"]]
     after = [(o["decided_at"] - o["created_at"]).total_seconds() for o in decided]
     late = [(o["decided_at"] - o["expires_at"]).total_seconds() for o in decided]
     pending = sum(1 for o in offers if o["status"] == "pending")
     rona = AgentState.objects.filter(tenant=tenant, state="rona").count()
     result = {
-        "offers": len(offers), "expired": sum(1 for o in offers if o["status"] == "expired"), "pending": pending,
+        "offers": len(offers),
+        "expired": sum(1 for o in offers if o["status"] == "expired"),
+        "pending": pending,
         "agents_in_rona": rona,
-        "min_s": min(after), "median_s": statistics.median(after), "max_s": max(after),
+        "min_s": min(after),
+        "median_s": statistics.median(after),
+        "max_s": max(after),
         "within_5_7": sum(1 for a in after if TIMEOUT <= a <= TIMEOUT + 2),
         "max_late_s": max(late),
     }
@@ -125,7 +158,10 @@ def main() -> None:
 
         # Kill as soon as expiry is under way: some offers expired, most still pending.
         deadline = time.time() + 30
-        while not Offer.objects.filter(tenant=tenant, status="expired").exists() and time.time() < deadline:
+        while (
+            not Offer.objects.filter(tenant=tenant, status="expired").exists()
+            and time.time() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(0.2)
         expired_before = Offer.objects.filter(tenant=tenant, status="expired").count()

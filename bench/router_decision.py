@@ -11,17 +11,34 @@ commit). Agents have room for 50 chats so they stay eligible while the benchmark
 import argparse
 import statistics
 
-from routing_setup import Timer, agents_create, analyze, django_setup, percentile, tasks_create, team_create, tenant_reset
+from routing_setup import (
+    Timer,
+    agents_create,
+    analyze,
+    django_setup,
+    percentile,
+    tasks_create,
+    team_create,
+    tenant_reset,
+)
 
 SCENARIOS = {
     "longest_available": ("longest_available", None, None),
-    "skills_filter": ("longest_available", {"type": "proficiency"}, [{"skill": "Tech", "operator": ">=", "value": 5}]),
-    "skills_best_match": ("skills_based", {"type": "proficiency"}, [{"skill": "Tech", "operator": ">=", "value": 5}]),
+    "skills_filter": (
+        "longest_available",
+        {"type": "proficiency"},
+        [{"skill": "Tech", "operator": ">=", "value": 5}],
+    ),
+    "skills_best_match": (
+        "skills_based",
+        {"type": "proficiency"},
+        [{"skill": "Tech", "operator": ">=", "value": 5}],
+    ),
 }
 
 
 def run(scenario: str, agents: int, decisions: int) -> dict:
-    from routing.models import Queue, Skill, SkillProfile, SkillProfileValue, AgentSkillProfile
+    from routing.models import AgentSkillProfile, Queue, Skill, SkillProfile, SkillProfileValue
     from routing.services import agent_skills_refresh, route_queue
 
     routing_type, skill, requirements = SCENARIOS[scenario]
@@ -36,11 +53,17 @@ def run(scenario: str, agents: int, decisions: int) -> dict:
             profile = SkillProfile.objects.create(tenant=tenant, name=f"Tech {level}")
             SkillProfileValue.objects.create(profile=profile, skill=tech, int_value=level)
             profiles.append(profile)
-        AgentSkillProfile.objects.bulk_create([
-            AgentSkillProfile(tenant=tenant, agent_id=a, profile=profiles[(i * 7) % 11])
-            for i, a in enumerate(agent_ids)], batch_size=2000)
+        AgentSkillProfile.objects.bulk_create(
+            [
+                AgentSkillProfile(tenant=tenant, agent_id=a, profile=profiles[(i * 7) % 11])
+                for i, a in enumerate(agent_ids)
+            ],
+            batch_size=2000,
+        )
         agent_skills_refresh(agent_ids=agent_ids)
-    queue = Queue.objects.create(tenant=tenant, name="Bench", channel_type="chat", routing_type=routing_type)
+    queue = Queue.objects.create(
+        tenant=tenant, name="Bench", channel_type="chat", routing_type=routing_type
+    )
     queue.teams.set([team])
     tasks_create(tenant, queue, 10_000, requirements=requirements)
     analyze()
@@ -52,7 +75,11 @@ def run(scenario: str, agents: int, decisions: int) -> dict:
             made = route_queue(queue_id=queue.pk, limit=1, batch_size=1)
         assert made == 1
         times.append(t.seconds * 1000)
-    return {"median_ms": statistics.median(times), "p95_ms": percentile(times, 95), "mean_ms": statistics.fmean(times)}
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": percentile(times, 95),
+        "mean_ms": statistics.fmean(times),
+    }
 
 
 def main() -> None:
@@ -71,8 +98,10 @@ def main() -> None:
         for agents in (10, 1_000, 10_000):
             results[agents] = run(scenario, agents, args.decisions)
             r = results[agents]
-            print(f"{scenario:<20} {agents:>7} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['mean_ms']:>8.2f}",
-                  flush=True)
+            print(
+                f"{scenario:<20} {agents:>7} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['mean_ms']:>8.2f}",
+                flush=True,
+            )
         ratio = results[10_000]["median_ms"] / results[10]["median_ms"]
         print(f"{scenario:<20} ratio 10,000 / 10 agents (median): {ratio:.2f}", flush=True)
 

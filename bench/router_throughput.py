@@ -12,7 +12,15 @@ import argparse
 import multiprocessing as mp
 import time
 
-from routing_setup import tenants_wipe, agents_create, analyze, django_setup, tasks_create, team_create, tenant_reset
+from routing_setup import (
+    agents_create,
+    analyze,
+    django_setup,
+    tasks_create,
+    team_create,
+    tenant_reset,
+    tenants_wipe,
+)
 
 
 def router_process(queue_id: int, start, results) -> None:
@@ -58,7 +66,10 @@ def main() -> None:
 
     ctx = mp.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=router_process, args=(queue.pk, start, results)) for _ in range(args.processes)]
+    procs = [
+        ctx.Process(target=router_process, args=(queue.pk, start, results))
+        for _ in range(args.processes)
+    ]
     for p in procs:
         p.start()
     time.sleep(3)  # let every process import Django and connect
@@ -71,13 +82,28 @@ def main() -> None:
 
     made = sum(m for m, _ in per_process)
     offers = Offer.objects.filter(tenant=tenant)
-    double = (offers.filter(status="pending").values("task_id").annotate(n=Count("id")).filter(n__gt=1).count())
-    over = AgentState.objects.filter(tenant=tenant).filter(
-        Q(engaged_chat__gt=F("max_chat")) | Q(engaged_email__gt=F("max_email")) | Q(engaged_social__gt=F("max_social"))
-    ).count()
-    mismatched = (AgentState.objects.filter(tenant=tenant)
-                  .annotate(pending=Count("agent__offers", filter=Q(agent__offers__status="pending")))
-                  .exclude(engaged_chat=F("pending")).count())
+    double = (
+        offers.filter(status="pending")
+        .values("task_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    over = (
+        AgentState.objects.filter(tenant=tenant)
+        .filter(
+            Q(engaged_chat__gt=F("max_chat"))
+            | Q(engaged_email__gt=F("max_email"))
+            | Q(engaged_social__gt=F("max_social"))
+        )
+        .count()
+    )
+    mismatched = (
+        AgentState.objects.filter(tenant=tenant)
+        .annotate(pending=Count("agent__offers", filter=Q(agent__offers__status="pending")))
+        .exclude(engaged_chat=F("pending"))
+        .count()
+    )
     print(f"processes:              {args.processes}")
     print(f"assignments:            {made} (expected {expected}, offers stored {offers.count()})")
     print(f"wall time:              {wall:.2f} s")

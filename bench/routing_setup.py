@@ -20,8 +20,10 @@ def django_setup() -> None:
     import django
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database of its own, e.g. "
-                 "postgres://postgres@127.0.0.1:5432/bench_routing")
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL database of its own, e.g. "
+            "postgres://postgres@127.0.0.1:5432/bench_routing"
+        )
     django.setup()
 
 
@@ -37,8 +39,8 @@ def tenant_reset(slug: str, *, rona_chat_seconds: int = 30, create: bool = True)
     """A fresh benchmark tenant (the previous one with this slug is deleted)."""
     from django.db import connection
 
-    from channels_app.models import Conversation, CustomerIdentity, Customer
-    from routing.models import Offer, Task, TaskEvent, AgentState, AgentStateChange, Queue
+    from channels_app.models import Conversation, Customer, CustomerIdentity
+    from routing.models import AgentState, AgentStateChange, Offer, Queue, Task, TaskEvent
     from tenants.models import Agent, Tenant, TenantPolicy, User
     from tenants.services import tenant_create
 
@@ -71,34 +73,62 @@ def tenant_reset(slug: str, *, rona_chat_seconds: int = 30, create: bool = True)
 def team_create(tenant, *, max_chat: int):
     from tenants.models import MultimediaProfile, Site, Team
 
-    profile = MultimediaProfile.objects.create(tenant=tenant, name=f"Bench {max_chat}", max_chat=max_chat)
+    profile = MultimediaProfile.objects.create(
+        tenant=tenant, name=f"Bench {max_chat}", max_chat=max_chat
+    )
     site = Site.objects.create(tenant=tenant, name="Bench site", multimedia_profile=profile)
     return Team.objects.create(tenant=tenant, site=site, name="Bench team")
 
 
 def agents_create(tenant, team, count: int, *, available: int | None = None) -> list[int]:
     """count agents; the first `available` of them (all by default) available, the rest signed out."""
+    from datetime import timedelta
+
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
-    from datetime import timedelta
 
     from routing.models import AgentState
     from tenants.models import Agent, User
 
     password = make_password(None)
-    users = User.objects.bulk_create([User(email=f"bench{i}@{tenant.slug}.test", password=password)
-                                      for i in range(count)], batch_size=2000)
+    users = User.objects.bulk_create(
+        [User(email=f"bench{i}@{tenant.slug}.test", password=password) for i in range(count)],
+        batch_size=2000,
+    )
     profile = team.site.multimedia_profile
-    agents = Agent.objects.bulk_create([
-        Agent(tenant=tenant, user=u, team=team, site=team.site, multimedia_profile=profile,
-              display_name=f"Agent {i}") for i, u in enumerate(users)], batch_size=2000)
+    agents = Agent.objects.bulk_create(
+        [
+            Agent(
+                tenant=tenant,
+                user=u,
+                team=team,
+                site=team.site,
+                multimedia_profile=profile,
+                display_name=f"Agent {i}",
+            )
+            for i, u in enumerate(users)
+        ],
+        batch_size=2000,
+    )
     available = count if available is None else available
     start = timezone.now() - timedelta(hours=1)
-    AgentState.objects.bulk_create([
-        AgentState(agent=a, tenant=tenant, team=team, state="available" if i < available else "signed_out",
-                   available_since=start + timedelta(milliseconds=i), max_chat=profile.max_chat,
-                   max_email=profile.max_email, max_social=profile.max_social, blending=profile.blending)
-        for i, a in enumerate(agents)], batch_size=2000)
+    AgentState.objects.bulk_create(
+        [
+            AgentState(
+                agent=a,
+                tenant=tenant,
+                team=team,
+                state="available" if i < available else "signed_out",
+                available_since=start + timedelta(milliseconds=i),
+                max_chat=profile.max_chat,
+                max_email=profile.max_email,
+                max_social=profile.max_social,
+                blending=profile.blending,
+            )
+            for i, a in enumerate(agents)
+        ],
+        batch_size=2000,
+    )
     return [a.pk for a in agents]
 
 
@@ -112,24 +142,48 @@ def tasks_create(tenant, queue, count: int, *, requirements: list[dict] | None =
     from routing.models import Task
     from routing.services.skills import requirements_key, requirements_resolve
 
-    asset = (ChannelAsset.objects.filter(tenant=tenant, kind="chat").first()
-             or ChannelAsset.objects.create(tenant=tenant, kind="chat", name="Bench chat"))
+    asset = ChannelAsset.objects.filter(
+        tenant=tenant, kind="chat"
+    ).first() or ChannelAsset.objects.create(tenant=tenant, kind="chat", name="Bench chat")
     base = Customer.objects.filter(tenant=tenant).count()
-    customers = Customer.objects.bulk_create([Customer(tenant=tenant, display_name=f"Customer {base + i}")
-                                              for i in range(count)], batch_size=2000)
-    identities = CustomerIdentity.objects.bulk_create([
-        CustomerIdentity(tenant=tenant, customer=c, kind="chat", address=f"visitor-{c.pk}") for c in customers],
-        batch_size=2000)
-    conversations = Conversation.objects.bulk_create([
-        Conversation(tenant=tenant, asset=asset, customer=c, identity=i, kind="chat")
-        for c, i in zip(customers, identities, strict=True)], batch_size=2000)
+    customers = Customer.objects.bulk_create(
+        [Customer(tenant=tenant, display_name=f"Customer {base + i}") for i in range(count)],
+        batch_size=2000,
+    )
+    identities = CustomerIdentity.objects.bulk_create(
+        [
+            CustomerIdentity(tenant=tenant, customer=c, kind="chat", address=f"visitor-{c.pk}")
+            for c in customers
+        ],
+        batch_size=2000,
+    )
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(tenant=tenant, asset=asset, customer=c, identity=i, kind="chat")
+            for c, i in zip(customers, identities, strict=True)
+        ],
+        batch_size=2000,
+    )
     resolved = requirements_resolve(tenant=tenant, requirements=requirements or [])
     start = timezone.now() - timedelta(minutes=30)
-    Task.objects.bulk_create([
-        Task(tenant=tenant, conversation=c, queue=queue, channel_type="chat", priority=1 + i % 10,
-             enqueued_at=start + timedelta(milliseconds=i), queue_entered_at=start, requirements=resolved,
-             current_requirements=resolved, requirements_key=requirements_key(resolved))
-        for i, c in enumerate(conversations)], batch_size=2000)
+    Task.objects.bulk_create(
+        [
+            Task(
+                tenant=tenant,
+                conversation=c,
+                queue=queue,
+                channel_type="chat",
+                priority=1 + i % 10,
+                enqueued_at=start + timedelta(milliseconds=i),
+                queue_entered_at=start,
+                requirements=resolved,
+                current_requirements=resolved,
+                requirements_key=requirements_key(resolved),
+            )
+            for i, c in enumerate(conversations)
+        ],
+        batch_size=2000,
+    )
 
 
 def analyze() -> None:

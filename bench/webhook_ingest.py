@@ -109,37 +109,68 @@ def prepare(n_bodies: int, threads: int, workdir: Path, reserve: int):
 
     tenant = tenant_create(name="Bench", slug="bench")
     asset = ChannelAsset.objects.create(
-        tenant=tenant, kind="whatsapp", name="Bench WhatsApp", wa_phone_number_id="900000000000001",
-        wa_business_account_id="900000000000002", app_secret="bench-app-secret", verify_token="v",
+        tenant=tenant,
+        kind="whatsapp",
+        name="Bench WhatsApp",
+        wa_phone_number_id="900000000000001",
+        wa_business_account_id="900000000000002",
+        app_secret="bench-app-secret",
+        verify_token="v",
         access_token="t",
     )
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE bench_channels_row (id bigserial PRIMARY KEY, body text NOT NULL)")
+        cursor.execute(
+            "CREATE TABLE bench_channels_row (id bigserial PRIMARY KEY, body text NOT NULL)"
+        )
     connection.close()
     path = f"/webhooks/whatsapp/{asset.uuid}/"
     signed = []
     for index in range(n_bodies):
-        payload = whatsapp_payload(asset, sender=f"+49151{index % 5000:08d}", text=f"Hallo {index}",
-                                   message_id=f"wamid.BENCH{index:09d}")
+        payload = whatsapp_payload(
+            asset,
+            sender=f"+49151{index % 5000:08d}",
+            text=f"Hallo {index}",
+            message_id=f"wamid.BENCH{index:09d}",
+        )
         body = json.dumps(payload, separators=(",", ":"))
         signed.append((path, sign(asset.app_secret, body.encode()), body))
     # One file per round and wrk thread, so no webhook is ever sent twice.
-    per_file = (len(signed) - reserve) // (threads * ROUNDS)  # the last `reserve` are for the steady run
+    per_file = (len(signed) - reserve) // (
+        threads * ROUNDS
+    )  # the last `reserve` are for the steady run
     for r in range(ROUNDS):
         for t in range(threads):
-            chunk = signed[(r * threads + t) * per_file:(r * threads + t + 1) * per_file]
+            chunk = signed[(r * threads + t) * per_file : (r * threads + t + 1) * per_file]
             with open(workdir / f"webhooks{r}_{t}.tsv", "w") as out:
                 out.writelines("\t".join(item) + "\n" for item in chunk)
             with open(workdir / f"minimal{r}_{t}.tsv", "w") as out:
-                out.writelines("\t".join(("/bench/insert-one/", "-", item[2])) + "\n" for item in chunk[:2000])
+                out.writelines(
+                    "\t".join(("/bench/insert-one/", "-", item[2])) + "\n" for item in chunk[:2000]
+                )
     return asset, signed
 
 
 def start_server(port: int, workers: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--lifespan", "off", "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=ENV,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=ENV,
     )
     import httpx
 
@@ -158,23 +189,42 @@ def run_wrk(wrk: str, url: str, prefix: Path, seconds: int, threads: int, connec
     script = prefix.parent / "bench.lua"
     script.write_text(WRK_SCRIPT)
     out = subprocess.run(
-        [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url, "--",
-         str(prefix)], capture_output=True, text=True, check=True,
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(prefix),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec:")))
+    rps = float(
+        next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec:"))
+    )
     errors = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
     total = int(next(line.split()[0] for line in out.splitlines() if "requests in" in line))
     return {"rps": rps, "non_2xx": errors, "requests": total}
 
 
 def combine(runs: list[dict], seconds: int) -> dict:
-    return {"rps": sum(r["requests"] for r in runs) / (seconds * len(runs)),
-            "non_2xx": sum(r["non_2xx"] for r in runs), "requests": sum(r["requests"] for r in runs),
-            "rounds": [round(r["rps"]) for r in runs]}
+    return {
+        "rps": sum(r["requests"] for r in runs) / (seconds * len(runs)),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "rounds": [round(r["rps"]) for r in runs],
+    }
 
 
-async def closed_loop(url: str, bodies: list[tuple[str, str, str]], seconds: int, concurrency: int,
-                      minimal: bool) -> dict:
+async def closed_loop(
+    url: str, bodies: list[tuple[str, str, str]], seconds: int, concurrency: int, minimal: bool
+) -> dict:
     import httpx
 
     done = 0
@@ -186,13 +236,18 @@ async def closed_loop(url: str, bodies: list[tuple[str, str, str]], seconds: int
         nonlocal done, errors
         while time.perf_counter() < deadline:
             path, sig, body = bodies[next(index) % len(bodies)]
-            response = await client.post("/bench/insert-one/" if minimal else path, content=body,
-                                         headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig})
+            response = await client.post(
+                "/bench/insert-one/" if minimal else path,
+                content=body,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig},
+            )
             done += 1
             errors += response.status_code != 200
 
     start = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        base_url=url, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return {"rps": done / (time.perf_counter() - start), "non_2xx": errors, "requests": done}
 
@@ -207,14 +262,21 @@ async def steady(url: str, bodies: list[tuple[str, str, str]], rate: int, second
     async def one(client, planned: float, item):
         path, sig, body = item
         await asyncio.sleep(max(0.0, planned - time.perf_counter()))
-        response = await client.post(path, content=body,
-                                     headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig})
+        response = await client.post(
+            path,
+            content=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sig},
+        )
         latencies.append(time.perf_counter() - planned)
         statuses.append(response.status_code)
 
     start = time.perf_counter() + 0.5
-    async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=200), timeout=30) as client:
-        await asyncio.gather(*(one(client, start + i / rate, bodies[i]) for i in range(rate * seconds)))
+    async with httpx.AsyncClient(
+        base_url=url, limits=httpx.Limits(max_connections=200), timeout=30
+    ) as client:
+        await asyncio.gather(
+            *(one(client, start + i / rate, bodies[i]) for i in range(rate * seconds))
+        )
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -226,13 +288,17 @@ async def steady(url: str, bodies: list[tuple[str, str, str]], rate: int, second
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=15, help="length of each throughput run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--steady-seconds", type=int, default=20)
-    parser.add_argument("--write", default=str(ROOT / "docs" / "perf-channels.md"), help="'' to skip")
+    parser.add_argument(
+        "--write", default=str(ROOT / "docs" / "perf-channels.md"), help="'' to skip"
+    )
     args = parser.parse_args()
     threads = 2
     load_before = os.getloadavg()[0]
@@ -240,7 +306,9 @@ def main() -> None:
     recreate_database()
     workdir = Path(tempfile.mkdtemp(prefix="bench-channels-"))
     steady_n = 100 * args.steady_seconds
-    asset, signed = prepare(n_bodies=60_000 + steady_n, threads=threads, workdir=workdir, reserve=steady_n)
+    asset, signed = prepare(
+        n_bodies=60_000 + steady_n, threads=threads, workdir=workdir, reserve=steady_n
+    )
     steady_bodies, signed = signed[-steady_n:], signed[:-steady_n]
     server = start_server(args.port, args.workers)
     url = f"http://127.0.0.1:{args.port}"
@@ -251,10 +319,16 @@ def main() -> None:
             run_wrk(wrk, url, workdir / "minimal0", 2, threads, args.connections)  # warm-up
             minimal_runs, ingest_runs = [], []
             for r in range(ROUNDS):
-                minimal_runs.append(run_wrk(wrk, url, workdir / f"minimal{r}", round_seconds, threads,
-                                            args.connections))
-                ingest_runs.append(run_wrk(wrk, url, workdir / f"webhooks{r}", round_seconds, threads,
-                                           args.connections))
+                minimal_runs.append(
+                    run_wrk(
+                        wrk, url, workdir / f"minimal{r}", round_seconds, threads, args.connections
+                    )
+                )
+                ingest_runs.append(
+                    run_wrk(
+                        wrk, url, workdir / f"webhooks{r}", round_seconds, threads, args.connections
+                    )
+                )
             minimal = combine(minimal_runs, round_seconds)
             ingest = combine(ingest_runs, round_seconds)
         else:

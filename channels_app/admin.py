@@ -8,7 +8,14 @@ from django.utils.html import format_html
 
 from channels_app import services
 from channels_app.fields import masked
-from channels_app.models import ChannelAsset, Conversation, Customer, CustomerIdentity, InboundEvent, Message
+from channels_app.models import (
+    ChannelAsset,
+    Conversation,
+    Customer,
+    CustomerIdentity,
+    InboundEvent,
+    Message,
+)
 from channels_app.services.assets import SECRET_FIELDS, channel_asset_validate
 from tenants.admin_site import TenantScopedAdmin, console_site
 
@@ -17,7 +24,9 @@ class ChannelAssetForm(forms.ModelForm):
     """Secrets are write-only: the form shows their last characters and keeps them when left blank."""
 
     api_base_url = forms.URLField(
-        required=False, assume_scheme="https", label="API base URL",
+        required=False,
+        assume_scheme="https",
+        label="API base URL",
         help_text="Provider API base URL; empty means the provider's real one.",
     )
 
@@ -63,8 +72,19 @@ class ChannelAssetAdmin(TenantScopedAdmin):
     readonly_fields = ("uuid", "webhook_url", "created_at")
     fieldsets = (
         (None, {"fields": ("kind", "name", "registered_with_routing", "uuid", "webhook_url")}),
-        ("Provider ids", {"fields": ("wa_phone_number_id", "wa_business_account_id", "fb_page_id", "sms_number",
-                                     "sms_number_type", "sms_account_sid")}),
+        (
+            "Provider ids",
+            {
+                "fields": (
+                    "wa_phone_number_id",
+                    "wa_business_account_id",
+                    "fb_page_id",
+                    "sms_number",
+                    "sms_number_type",
+                    "sms_account_sid",
+                )
+            },
+        ),
         ("Secrets", {"fields": SECRET_FIELDS}),
         ("Provider API", {"fields": ("api_base_url",)}),
     )
@@ -83,11 +103,27 @@ class DeadLetterAdmin(TenantScopedAdmin):
     """Every stored raw event, dead letters first in mind: filter by status, read the body, replay."""
 
     object_type = "dead_letter"
-    list_display = ("received_at", "asset", "status", "provider_event_id", "short_error", "attempts")
+    list_display = (
+        "received_at",
+        "asset",
+        "status",
+        "provider_event_id",
+        "short_error",
+        "attempts",
+    )
     list_filter = ("status", "asset__kind")
     search_fields = ("provider_event_id", "error")
-    readonly_fields = ("asset", "provider_event_id", "status", "error", "attempts", "received_at", "processed_at",
-                       "content_type", "raw_body")
+    readonly_fields = (
+        "asset",
+        "provider_event_id",
+        "status",
+        "error",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "content_type",
+        "raw_body",
+    )
     exclude = ("body",)
     actions = ("replay",)
     list_select_related = ("asset",)
@@ -112,7 +148,9 @@ class DeadLetterAdmin(TenantScopedAdmin):
             self.message_user(request, "You may not replay events.", messages.ERROR)
             return
         replayed = sum(services.inbound_event_replay(event=event) for event in queryset)
-        self.message_user(request, f"{replayed} event(s) queued for processing again.", messages.SUCCESS)
+        self.message_user(
+            request, f"{replayed} event(s) queued for processing again.", messages.SUCCESS
+        )
 
 
 class IdentityInline(admin.TabularInline):
@@ -140,7 +178,15 @@ class CustomerAdmin(TenantScopedAdmin):
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ("created_at", "direction", "author_kind", "content_type", "text", "status", "failure_reason")
+    fields = (
+        "created_at",
+        "direction",
+        "author_kind",
+        "content_type",
+        "text",
+        "status",
+        "failure_reason",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -164,8 +210,22 @@ class ConversationAdmin(TenantScopedAdmin):
     list_filter = ("kind", "status")
     search_fields = ("customer__display_name", "identity__address")
     list_select_related = ("customer", "owner")
-    readonly_fields = ("uuid", "asset", "customer", "identity", "kind", "status", "owner", "opened_at",
-                       "last_message_at", "last_inbound_at", "closed_at", "close_reason", "wrap_up_code", "variables")
+    readonly_fields = (
+        "uuid",
+        "asset",
+        "customer",
+        "identity",
+        "kind",
+        "status",
+        "owner",
+        "opened_at",
+        "last_message_at",
+        "last_inbound_at",
+        "closed_at",
+        "close_reason",
+        "wrap_up_code",
+        "variables",
+    )
     inlines = (MessageInline,)
 
     def has_add_permission(self, request) -> bool:

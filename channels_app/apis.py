@@ -29,15 +29,36 @@ class ChannelAssetSerializer(TenantScopedSerializer):
     """Secrets are write-only; reads show at most their last four characters."""
 
     webhook_url = serializers.SerializerMethodField()
-    secrets = serializers.SerializerMethodField(help_text="Masked: never more than the last four characters.")
+    secrets = serializers.SerializerMethodField(
+        help_text="Masked: never more than the last four characters."
+    )
 
     class Meta:
         model = ChannelAsset
-        fields = ["id", "uuid", "tenant", "kind", "name", "wa_phone_number_id", "wa_business_account_id",
-                  "fb_page_id", "sms_number", "sms_number_type", "sms_account_sid", *SECRET_FIELDS, "secrets",
-                  "api_base_url", "registered_with_routing", "webhook_url", "created_at"]
+        fields = [
+            "id",
+            "uuid",
+            "tenant",
+            "kind",
+            "name",
+            "wa_phone_number_id",
+            "wa_business_account_id",
+            "fb_page_id",
+            "sms_number",
+            "sms_number_type",
+            "sms_account_sid",
+            *SECRET_FIELDS,
+            "secrets",
+            "api_base_url",
+            "registered_with_routing",
+            "webhook_url",
+            "created_at",
+        ]
         read_only_fields = ["uuid", "tenant", "created_at"]
-        extra_kwargs = {name: {"write_only": True, "required": False, "allow_blank": True} for name in SECRET_FIELDS}
+        extra_kwargs = {
+            name: {"write_only": True, "required": False, "allow_blank": True}
+            for name in SECRET_FIELDS
+        }
 
     def get_webhook_url(self, obj: ChannelAsset) -> str:
         request = self.context.get("request")
@@ -75,8 +96,21 @@ class DeadLetterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InboundEvent
-        fields = ["id", "tenant", "asset", "asset_name", "kind", "provider_event_id", "status", "error", "attempts",
-                  "received_at", "processed_at", "content_type", "body"]
+        fields = [
+            "id",
+            "tenant",
+            "asset",
+            "asset_name",
+            "kind",
+            "provider_event_id",
+            "status",
+            "error",
+            "attempts",
+            "received_at",
+            "processed_at",
+            "content_type",
+            "body",
+        ]
         read_only_fields = fields
 
 
@@ -102,11 +136,17 @@ class DeadLetterViewSet(TenantScopedViewSet):
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
         event = self.get_object()
-        if not user_can(user=request.user, tenant=event.tenant, object_type=self.object_type, action="change"):
+        if not user_can(
+            user=request.user, tenant=event.tenant, object_type=self.object_type, action="change"
+        ):
             raise exceptions.PermissionDenied("You may not replay events of this tenant.")
         if not services.inbound_event_replay(event=event):
-            return Response({"detail": f"only dead or ignored events can be replayed; this one is {event.status}"},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {
+                    "detail": f"only dead or ignored events can be replayed; this one is {event.status}"
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         event.refresh_from_db()
         return Response(self.get_serializer(event).data, status=status.HTTP_202_ACCEPTED)
 
@@ -139,7 +179,15 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = ["id", "filename", "declared_content_type", "detected_content_type", "size", "scan_status", "url"]
+        fields = [
+            "id",
+            "filename",
+            "declared_content_type",
+            "detected_content_type",
+            "size",
+            "scan_status",
+            "url",
+        ]
 
     def get_url(self, obj: Attachment) -> str | None:
         # Files are offered only once a scan found them clean.
@@ -153,9 +201,27 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "direction", "author_kind", "author_agent", "content_type", "text", "content", "reply_to",
-                  "reply_to_provider_id", "provider_message_id", "status", "failure_reason", "created_at", "sent_at",
-                  "delivered_at", "read_at", "failed_at", "seen_at", "attachments"]
+        fields = [
+            "id",
+            "direction",
+            "author_kind",
+            "author_agent",
+            "content_type",
+            "text",
+            "content",
+            "reply_to",
+            "reply_to_provider_id",
+            "provider_message_id",
+            "status",
+            "failure_reason",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
+            "failed_at",
+            "seen_at",
+            "attachments",
+        ]
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -165,9 +231,25 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Conversation
-        fields = ["id", "uuid", "tenant", "asset", "kind", "status", "customer", "customer_name", "address", "owner",
-                  "opened_at", "last_message_at", "last_inbound_at", "closed_at", "close_reason", "wrap_up_code",
-                  "message_count"]
+        fields = [
+            "id",
+            "uuid",
+            "tenant",
+            "asset",
+            "kind",
+            "status",
+            "customer",
+            "customer_name",
+            "address",
+            "owner",
+            "opened_at",
+            "last_message_at",
+            "last_inbound_at",
+            "closed_at",
+            "close_reason",
+            "wrap_up_code",
+            "message_count",
+        ]
 
 
 class ConversationDetailSerializer(ConversationSerializer):
@@ -193,8 +275,12 @@ class ConversationViewSet(TenantScopedViewSet):
         queryset = super().get_queryset()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related(
-                Prefetch("messages", queryset=Message.objects.prefetch_related("attachments").order_by("created_at",
-                                                                                                       "id"))
+                Prefetch(
+                    "messages",
+                    queryset=Message.objects.prefetch_related("attachments").order_by(
+                        "created_at", "id"
+                    ),
+                )
             )
         return queryset
 

@@ -8,17 +8,26 @@ from tenants.models import Tenant
 
 DEMO_ASSETS = {
     ChannelKind.WHATSAPP: {
-        "name": "Demo WhatsApp", "wa_phone_number_id": "100000000000001", "wa_business_account_id": "200000000000001",
-        "app_secret": "demo-whatsapp-app-secret", "verify_token": "demo-verify-token",
+        "name": "Demo WhatsApp",
+        "wa_phone_number_id": "100000000000001",
+        "wa_business_account_id": "200000000000001",
+        "app_secret": "demo-whatsapp-app-secret",
+        "verify_token": "demo-verify-token",
         "access_token": "demo-whatsapp-access-token",
     },
     ChannelKind.MESSENGER: {
-        "name": "Demo Facebook page", "fb_page_id": "300000000000001", "app_secret": "demo-messenger-app-secret",
-        "verify_token": "demo-verify-token", "access_token": "demo-page-access-token",
+        "name": "Demo Facebook page",
+        "fb_page_id": "300000000000001",
+        "app_secret": "demo-messenger-app-secret",
+        "verify_token": "demo-verify-token",
+        "access_token": "demo-page-access-token",
     },
     ChannelKind.SMS: {
-        "name": "Demo SMS", "sms_number": "+15005550006", "sms_number_type": SmsNumberType.LONG,
-        "sms_account_sid": "AC00000000000000000000000000demo", "auth_token": "demo-twilio-auth-token",
+        "name": "Demo SMS",
+        "sms_number": "+15005550006",
+        "sms_number_type": SmsNumberType.LONG,
+        "sms_account_sid": "AC00000000000000000000000000demo",
+        "auth_token": "demo-twilio-auth-token",
     },
 }
 
@@ -33,7 +42,11 @@ def seed(*, tenant: Tenant, people) -> list[str]:
     for kind, fields in DEMO_ASSETS.items():
         asset = ChannelAsset.objects.filter(tenant=tenant, kind=kind, name=fields["name"]).first()
         if asset is None:
-            unique = {k: v for k, v in fields.items() if k in ("wa_phone_number_id", "fb_page_id", "sms_number")}
+            unique = {
+                k: v
+                for k, v in fields.items()
+                if k in ("wa_phone_number_id", "fb_page_id", "sms_number")
+            }
             if ChannelAsset.objects.filter(**unique).exists():
                 continue  # the number belongs to another tenant here; leave it alone
             asset = ChannelAsset(tenant=tenant, kind=kind, registered_with_routing=True, **fields)
@@ -41,8 +54,8 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         asset.save()
     lines = [
         f"channels:   WhatsApp, Messenger and SMS assets wired to the sandbox provider at {base}/",
-        "  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp \"Hallo\" --from +4915112345678",
-        "                    .venv/bin/python manage.py sandbox_customer sms \"Hi\" ; ... messenger \"Hello\" --media image",
+        '  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp "Hallo" --from +4915112345678',
+        '                    .venv/bin/python manage.py sandbox_customer sms "Hi" ; ... messenger "Hello" --media image',
     ]
     if not settings.SANDBOX_PROVIDER:
         lines.append("  (the sandbox provider is off here: set SANDBOX_PROVIDER=1 to mount it)")

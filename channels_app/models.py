@@ -50,7 +50,9 @@ class ChannelAsset(models.Model):
     name = models.CharField(max_length=120)
     # Provider ids (which ones apply depends on kind).
     wa_phone_number_id = models.CharField("WhatsApp phone-number id", max_length=64, blank=True)
-    wa_business_account_id = models.CharField("WhatsApp business account id", max_length=64, blank=True)
+    wa_business_account_id = models.CharField(
+        "WhatsApp business account id", max_length=64, blank=True
+    )
     fb_page_id = models.CharField("Facebook page id", max_length=64, blank=True)
     sms_number = models.CharField("SMS number (E.164)", max_length=20, blank=True)
     sms_number_type = models.CharField(max_length=20, choices=SmsNumberType.choices, blank=True)
@@ -102,8 +104,12 @@ class InboundEvent(models.Model):
 
     # No single-column indexes: (tenant, status, received) and (asset, provider id) serve those
     # lookups, and every index is paid for on the webhook's hot insert.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_events", db_index=False)
-    asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="inbound_events", db_index=False)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="inbound_events", db_index=False
+    )
+    asset = models.ForeignKey(
+        ChannelAsset, on_delete=models.CASCADE, related_name="inbound_events", db_index=False
+    )
     provider_event_id = models.CharField(max_length=255)
     body = models.TextField()
     content_type = models.CharField(max_length=100, default="application/json")
@@ -117,7 +123,9 @@ class InboundEvent(models.Model):
         ordering = ["-received_at"]
         constraints = [
             # Providers redeliver: the database, not a check-then-insert, keeps one copy.
-            models.UniqueConstraint(fields=["asset", "provider_event_id"], name="event_unique_per_asset"),
+            models.UniqueConstraint(
+                fields=["asset", "provider_event_id"], name="event_unique_per_asset"
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "status", "-received_at"])]
 
@@ -143,12 +151,16 @@ class CustomerIdentity(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     kind = models.CharField(max_length=20, choices=ChannelKind.choices)
-    address = models.CharField(max_length=255, help_text="WhatsApp id, page-scoped id, E.164 number, email")
+    address = models.CharField(
+        max_length=255, help_text="WhatsApp id, page-scoped id, E.164 number, email"
+    )
 
     class Meta:
         verbose_name_plural = "customer identities"
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "kind", "address"], name="identity_unique_address"),
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "address"], name="identity_unique_address"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -164,7 +176,9 @@ class Conversation(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     asset = models.ForeignKey(ChannelAsset, on_delete=models.PROTECT, related_name="conversations")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
-    identity = models.ForeignKey(CustomerIdentity, on_delete=models.PROTECT, related_name="conversations")
+    identity = models.ForeignKey(
+        CustomerIdentity, on_delete=models.PROTECT, related_name="conversations"
+    )
     kind = models.CharField(max_length=20, choices=ChannelKind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     # The agent who accepted the conversation (set by routing on accept).
@@ -227,17 +241,23 @@ class DeliveryStatus(models.TextChoices):
 
 class Message(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     asset = models.ForeignKey(ChannelAsset, on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     author_kind = models.CharField(max_length=10, choices=AuthorKind.choices)
-    author_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author_agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # text, image, document, audio, voice, video, sticker, location, contacts, reaction,
     # quick_reply, postback, template, interactive, ...
     content_type = models.CharField(max_length=30, default="text")
     text = models.TextField(blank=True)
     content = models.JSONField(default=dict, blank=True, help_text="Structured rich content")
-    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reply_to_provider_id = models.CharField(max_length=255, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     # One send per message, even if the sending task runs twice.
@@ -286,7 +306,9 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     provider_media_id = models.CharField(max_length=255, blank=True)
     provider_url = models.URLField(max_length=1000, blank=True)
-    scan_status = models.CharField(max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING)
+    scan_status = models.CharField(
+        max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING
+    )
 
     def __str__(self) -> str:
         return self.filename or f"Attachment {self.pk}"

@@ -30,11 +30,15 @@ def asset_for_webhook(*, kind: str, uuid) -> ChannelAsset | None:
 
 
 def dead_letter_list(*, tenant: Tenant) -> QuerySet[InboundEvent]:
-    return InboundEvent.objects.filter(tenant=tenant, status=InboundEvent.Status.DEAD).select_related("asset")
+    return InboundEvent.objects.filter(
+        tenant=tenant, status=InboundEvent.Status.DEAD
+    ).select_related("asset")
 
 
 def conversation_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[Conversation]:
-    conversations = Conversation.objects.filter(tenant=tenant).select_related("asset", "customer", "identity")
+    conversations = Conversation.objects.filter(tenant=tenant).select_related(
+        "asset", "customer", "identity"
+    )
     if status:
         conversations = conversations.filter(status=status)
     return conversations.annotate(message_count=Count("messages"))

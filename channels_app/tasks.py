@@ -13,13 +13,19 @@ def process_inbound_event(event_id: int) -> str:
     return services.inbound_event_process(event_id=event_id)
 
 
-@shared_task(bind=True, name="channels_app.tasks.deliver_message", max_retries=len(SEND_BACKOFF_SECONDS))
+@shared_task(
+    bind=True, name="channels_app.tasks.deliver_message", max_retries=len(SEND_BACKOFF_SECONDS)
+)
 def deliver_message(self, message_id: int) -> str:
     retries = self.request.retries
-    outcome = services.message_deliver(message_id=message_id, final_attempt=retries >= self.max_retries)
+    outcome = services.message_deliver(
+        message_id=message_id, final_attempt=retries >= self.max_retries
+    )
     if outcome == "retry":
         # throw=False: the retry is scheduled and this run ends normally (also under eager execution).
-        return self.retry(countdown=SEND_BACKOFF_SECONDS[min(retries, len(SEND_BACKOFF_SECONDS) - 1)], throw=False)
+        return self.retry(
+            countdown=SEND_BACKOFF_SECONDS[min(retries, len(SEND_BACKOFF_SECONDS) - 1)], throw=False
+        )
     return outcome
 
 
@@ -29,7 +35,9 @@ def send_read_receipt(self, message_id: int):
         services.message_read_receipt_send(message_id=message_id)
     except TransientSendError as exc:
         if self.request.retries < self.max_retries:
-            return self.retry(exc=exc, countdown=SEND_BACKOFF_SECONDS[self.request.retries], throw=False)
+            return self.retry(
+                exc=exc, countdown=SEND_BACKOFF_SECONDS[self.request.retries], throw=False
+            )
 
 
 @shared_task(name="channels_app.tasks.close_inactive_conversations")

@@ -34,11 +34,15 @@ def webhook(request: HttpRequest, kind: str, asset_uuid) -> HttpResponse:
     try:
         split = provider.split(asset, body, request.content_type)
     except MalformedEvent as exc:
-        services.inbound_dead_letter_store(asset=asset, body=body, content_type=provider.content_type,
-                                           reason=str(exc))
+        services.inbound_dead_letter_store(
+            asset=asset, body=body, content_type=provider.content_type, reason=str(exc)
+        )
         return JsonResponse({"error": "malformed event", "reason": str(exc)}, status=400)
-    services.inbound_events_accept(asset=asset, pieces=split.pieces, content_type=provider.content_type)
+    services.inbound_events_accept(
+        asset=asset, pieces=split.pieces, content_type=provider.content_type
+    )
     if kind == "sms":
-        return HttpResponse('<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
-                            content_type="text/xml")
+        return HttpResponse(
+            '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml"
+        )
     return HttpResponse("EVENT_RECEIVED", content_type="text/plain")

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from routing import services
-from routing.services.skills import COLUMN_BY_TYPE
 from routing.models import (
     AgentSkillProfile,
     AgentState,
@@ -19,6 +18,7 @@ from routing.models import (
     TaskEvent,
     TeamSkillProfile,
 )
+from routing.services.skills import COLUMN_BY_TYPE
 from tenants.admin_site import TenantScopedAdmin, console_site
 
 
@@ -50,8 +50,15 @@ class EntryPointAdmin(TenantOnFormMixin, TenantScopedAdmin):
 @admin.register(Queue, site=console_site)
 class QueueAdmin(TenantOnFormMixin, TenantScopedAdmin):
     object_type = "queue"
-    list_display = ["name", "channel_type", "routing_type", "service_level_seconds", "max_time_in_queue_seconds",
-                    "overflow_queue", "default"]
+    list_display = [
+        "name",
+        "channel_type",
+        "routing_type",
+        "service_level_seconds",
+        "max_time_in_queue_seconds",
+        "overflow_queue",
+        "default",
+    ]
     list_filter = ["channel_type", "routing_type"]
     filter_horizontal = ["teams"]
     readonly_fields = ["created_at"]
@@ -102,8 +109,9 @@ class SkillProfileValueInline(admin.TabularInline):
         tenant = getattr(request, "tenant", None)
         from tenants.access import user_can
 
-        return tenant is not None and user_can(user=request.user, tenant=tenant, object_type="skill_profile",
-                                               action="change")
+        return tenant is not None and user_can(
+            user=request.user, tenant=tenant, object_type="skill_profile", action="change"
+        )
 
     def has_add_permission(self, request, obj=None):
         return self._can(request)
@@ -200,6 +208,14 @@ class TaskAdmin(ReadOnlyMixin, TenantScopedAdmin):
 @admin.register(AgentState, site=console_site)
 class AgentStateAdmin(ReadOnlyMixin, TenantScopedAdmin):
     object_type = "agent"
-    list_display = ["agent", "state", "idle_code", "state_since", "engaged_chat", "engaged_email", "engaged_social"]
+    list_display = [
+        "agent",
+        "state",
+        "idle_code",
+        "state_since",
+        "engaged_chat",
+        "engaged_email",
+        "engaged_social",
+    ]
     list_filter = ["state"]
     list_select_related = ["agent", "idle_code"]

@@ -73,7 +73,9 @@ class QueueViewSet(TenantScopedViewSet):
 
             if isinstance(exc, ProtectedError):
                 raise exceptions.ValidationError(
-                    {"detail": "The queue has tasks or is another queue's overflow; it cannot be deleted."}
+                    {
+                        "detail": "The queue has tasks or is another queue's overflow; it cannot be deleted."
+                    }
                 ) from exc
             raise
 
@@ -82,7 +84,11 @@ class QueueViewSet(TenantScopedViewSet):
         """Waiting and offered contacts per queue, and the longest wait."""
         tenant_id = request.query_params.get("tenant")
         tenants = tenants_for_user(user=request.user, object_type="queue")
-        tenant = tenants.filter(pk=tenant_id).first() if tenant_id and tenant_id.isdigit() else tenants.first()
+        tenant = (
+            tenants.filter(pk=tenant_id).first()
+            if tenant_id and tenant_id.isdigit()
+            else tenants.first()
+        )
         if tenant is None:
             raise Http404("No such tenant.")
         return Response(selectors.queue_stats(tenant=tenant))
@@ -99,7 +105,8 @@ class SkillViewSet(TenantScopedViewSet):
 class SkillProfileViewSet(TenantScopedViewSet):
     object_type = "skill_profile"
     queryset = SkillProfile.objects.prefetch_related(
-        Prefetch("values", queryset=SkillProfileValue.objects.select_related("skill")))
+        Prefetch("values", queryset=SkillProfileValue.objects.select_related("skill"))
+    )
     serializer_class = SkillProfileSerializer
     search_fields = ["name"]
 
@@ -111,10 +118,15 @@ class SkillProfileViewSet(TenantScopedViewSet):
                 if values is not None:
                     services.skill_profile_values_replace(profile=profile, values=values)
         except DjangoValidationError as exc:
-            raise _drf(exc) if not hasattr(exc, "error_dict") else exceptions.ValidationError(
-                {"values": exc.message_dict}) from exc
+            raise (
+                _drf(exc)
+                if not hasattr(exc, "error_dict")
+                else exceptions.ValidationError({"values": exc.message_dict})
+            ) from exc
         except IntegrityError as exc:
-            raise exceptions.ValidationError({"name": "A skill profile with this name exists."}) from exc
+            raise exceptions.ValidationError(
+                {"name": "A skill profile with this name exists."}
+            ) from exc
 
     def perform_create(self, serializer):
         self._save(serializer, tenant=serializer.context["tenant"])
@@ -124,7 +136,9 @@ class SkillProfileViewSet(TenantScopedViewSet):
 
     def perform_destroy(self, instance):
         if instance.agent_assignments.exists() or instance.team_assignments.exists():
-            raise exceptions.ValidationError({"detail": "Agents or teams use this profile; assign them another first."})
+            raise exceptions.ValidationError(
+                {"detail": "Agents or teams use this profile; assign them another first."}
+            )
         instance.delete()
 
 
@@ -133,13 +147,25 @@ class _AssignmentViewSet(TenantScopedViewSet):
     holder_field = ""
 
     def perform_create(self, serializer):
-        self._set(serializer.validated_data[self.holder_field], serializer.validated_data["profile"], serializer)
+        self._set(
+            serializer.validated_data[self.holder_field],
+            serializer.validated_data["profile"],
+            serializer,
+        )
 
     def perform_update(self, serializer):
-        holder = serializer.validated_data.get(self.holder_field, getattr(serializer.instance, self.holder_field))
+        holder = serializer.validated_data.get(
+            self.holder_field, getattr(serializer.instance, self.holder_field)
+        )
         if holder != getattr(serializer.instance, self.holder_field):
-            raise exceptions.ValidationError({self.holder_field: "Cannot change; assign a profile to the other one."})
-        self._set(holder, serializer.validated_data.get("profile", serializer.instance.profile), serializer)
+            raise exceptions.ValidationError(
+                {self.holder_field: "Cannot change; assign a profile to the other one."}
+            )
+        self._set(
+            holder,
+            serializer.validated_data.get("profile", serializer.instance.profile),
+            serializer,
+        )
 
     def perform_destroy(self, instance):
         self._assign(getattr(instance, self.holder_field), None)
@@ -187,14 +213,20 @@ class TaskViewSet(TenantScopedViewSet):
         conversation = Conversation.objects.filter(tenant=tenant, pk=values["conversation"]).first()
         queue = Queue.objects.filter(tenant=tenant, pk=values["queue"]).first()
         if conversation is None:
-            raise exceptions.ValidationError({"conversation": "No such conversation in this tenant."})
+            raise exceptions.ValidationError(
+                {"conversation": "No such conversation in this tenant."}
+            )
         if queue is None:
             raise exceptions.ValidationError({"queue": "No such queue in this tenant."})
         try:
-            task = services.task_enqueue(conversation=conversation, queue=queue, priority=values["priority"],
-                                         requirements=values["requirements"],
-                                         relaxation_steps=values["relaxation_steps"],
-                                         variables=values["variables"])
+            task = services.task_enqueue(
+                conversation=conversation,
+                queue=queue,
+                priority=values["priority"],
+                requirements=values["requirements"],
+                relaxation_steps=values["relaxation_steps"],
+                variables=values["variables"],
+            )
         except DjangoValidationError as exc:
             raise _drf(exc) from exc
         task.refresh_from_db()
@@ -202,8 +234,13 @@ class TaskViewSet(TenantScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        task = object_for_user(user=request.user, queryset=Task.objects.all(), pk=pk, object_type="task",
-                               action="change")
+        task = object_for_user(
+            user=request.user,
+            queryset=Task.objects.all(),
+            pk=pk,
+            object_type="task",
+            action="change",
+        )
         body = TaskCloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -230,8 +267,11 @@ class AgentStateViewSet(TenantScopedViewSet):
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
         state = self.get_object()
-        return Response(AgentStateChangeSerializer(
-            selectors.agent_state_history(agent=state.agent), many=True).data)
+        return Response(
+            AgentStateChangeSerializer(
+                selectors.agent_state_history(agent=state.agent), many=True
+            ).data
+        )
 
 
 class MeViewSet(viewsets.ViewSet):
@@ -243,7 +283,9 @@ class MeViewSet(viewsets.ViewSet):
         tenant = getattr(request, "tenant", None)
         from tenants.selectors import agent_for_user
 
-        agent = agent_for_user(user=request.user, tenant=tenant) or agent_for_user(user=request.user)
+        agent = agent_for_user(user=request.user, tenant=tenant) or agent_for_user(
+            user=request.user
+        )
         if agent is None:
             raise Http404("You are not an agent.")
         return agent
@@ -256,12 +298,17 @@ class MeViewSet(viewsets.ViewSet):
             body.is_valid(raise_exception=True)
             idle_code = None
             if body.validated_data.get("idle_code") is not None:
-                idle_code = IdleCode.objects.filter(tenant_id=agent.tenant_id,
-                                                    pk=body.validated_data["idle_code"]).first()
+                idle_code = IdleCode.objects.filter(
+                    tenant_id=agent.tenant_id, pk=body.validated_data["idle_code"]
+                ).first()
                 if idle_code is None:
-                    raise exceptions.ValidationError({"idle_code": "No such idle code in this tenant."})
+                    raise exceptions.ValidationError(
+                        {"idle_code": "No such idle code in this tenant."}
+                    )
             try:
-                services.agent_state_set(agent=agent, state=body.validated_data["state"], idle_code=idle_code)
+                services.agent_state_set(
+                    agent=agent, state=body.validated_data["state"], idle_code=idle_code
+                )
             except DjangoValidationError as exc:
                 raise _drf(exc) from exc
         return Response(AgentStateSerializer(selectors.agent_state_get(agent=agent)).data)
@@ -274,7 +321,9 @@ class MeViewSet(viewsets.ViewSet):
         return Response([payloads[o.pk] for o in offers])
 
     def _decide(self, request, pk, service):
-        offer = Offer.objects.filter(pk=pk, agent__user=request.user).select_related("agent").first()
+        offer = (
+            Offer.objects.filter(pk=pk, agent__user=request.user).select_related("agent").first()
+        )
         if offer is None:
             raise Http404("No such offer.")
         try:
@@ -298,8 +347,16 @@ def register(router: DefaultRouter) -> None:
     router.register("routing/queues", QueueViewSet, basename="routing-queue")
     router.register("routing/skills", SkillViewSet, basename="routing-skill")
     router.register("routing/skill-profiles", SkillProfileViewSet, basename="routing-skill-profile")
-    router.register("routing/agent-skill-profiles", AgentSkillProfileViewSet, basename="routing-agent-skill-profile")
-    router.register("routing/team-skill-profiles", TeamSkillProfileViewSet, basename="routing-team-skill-profile")
+    router.register(
+        "routing/agent-skill-profiles",
+        AgentSkillProfileViewSet,
+        basename="routing-agent-skill-profile",
+    )
+    router.register(
+        "routing/team-skill-profiles",
+        TeamSkillProfileViewSet,
+        basename="routing-team-skill-profile",
+    )
     router.register("routing/tasks", TaskViewSet, basename="routing-task")
     router.register("routing/agent-states", AgentStateViewSet, basename="routing-agent-state")
     router.register("routing/me", MeViewSet, basename="routing-me")

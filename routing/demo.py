@@ -10,7 +10,11 @@ from routing.models import EntryPoint, Queue, Skill, SkillProfile, SkillType
 from routing.services import agent_skill_profile_set, skill_profile_values_replace
 from tenants.models import Team, Tenant
 
-INBOUND_TEMPLATES = {"whatsapp": "whatsapp_inbound", "messenger": "messenger_inbound", "sms": "sms_inbound"}
+INBOUND_TEMPLATES = {
+    "whatsapp": "whatsapp_inbound",
+    "messenger": "messenger_inbound",
+    "sms": "sms_inbound",
+}
 EVENT_TEMPLATES = ("task_routed_event", "task_modified_event", "task_closed_event")
 
 
@@ -22,16 +26,25 @@ def seed(*, tenant: Tenant, people) -> list[str]:
     )
     if created:
         support.teams.set([team])
-    chat, created = Queue.objects.get_or_create(tenant=tenant, name="Chat", defaults={"channel_type": "chat"})
+    chat, created = Queue.objects.get_or_create(
+        tenant=tenant, name="Chat", defaults={"channel_type": "chat"}
+    )
     if created:
         chat.teams.set([team])
 
     Skill.objects.get_or_create(
-        tenant=tenant, name="Language", defaults={"type": SkillType.ENUM, "enum_values": ["de", "en", "es"]}
+        tenant=tenant,
+        name="Language",
+        defaults={"type": SkillType.ENUM, "enum_values": ["de", "en", "es"]},
     )
-    Skill.objects.get_or_create(tenant=tenant, name="Billing", defaults={"type": SkillType.PROFICIENCY})
-    for agent, values in zip(people.agents, ({"Language": "de", "Billing": 7}, {"Language": "en", "Billing": 3}),
-                             strict=False):
+    Skill.objects.get_or_create(
+        tenant=tenant, name="Billing", defaults={"type": SkillType.PROFICIENCY}
+    )
+    for agent, values in zip(
+        people.agents,
+        ({"Language": "de", "Billing": 7}, {"Language": "en", "Billing": 3}),
+        strict=False,
+    ):
         profile, created = SkillProfile.objects.get_or_create(tenant=tenant, name=f"{agent} skills")
         if created:
             skill_profile_values_replace(profile=profile, values=values)
@@ -43,8 +56,9 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         flows.flow_template_ensure(tenant=tenant, template_name=name, user=people.admin)
     wired = []
     for asset in ChannelAsset.objects.filter(tenant=tenant, kind__in=INBOUND_TEMPLATES):
-        flow = flows.flow_template_ensure(tenant=tenant, template_name=INBOUND_TEMPLATES[asset.kind],
-                                          user=people.admin)
+        flow = flows.flow_template_ensure(
+            tenant=tenant, template_name=INBOUND_TEMPLATES[asset.kind], user=people.admin
+        )
         media = MEDIA_TYPE_OF_KIND[asset.kind]
         EntryPoint.objects.get_or_create(
             asset=asset,
@@ -57,4 +71,6 @@ def seed(*, tenant: Tenant, people) -> list[str]:
             },
         )
         wired.append(asset.get_kind_display())
-    return [f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue"]
+    return [
+        f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue"
+    ]

@@ -72,16 +72,33 @@ def emit(items: Iterable[Emission]) -> list[TaskEvent]:
     if not items:
         return []
     now = timezone.now()
-    rows = TaskEvent.objects.bulk_create([
-        TaskEvent(tenant_id=e.tenant_id, task_id=e.task_id, kind=e.kind, at=now, agent_id=e.agent_id,
-                  offer_id=e.offer_id, queue_id=e.queue_id, data=e.data)
-        for e in items
-    ])
+    rows = TaskEvent.objects.bulk_create(
+        [
+            TaskEvent(
+                tenant_id=e.tenant_id,
+                task_id=e.task_id,
+                kind=e.kind,
+                at=now,
+                agent_id=e.agent_id,
+                offer_id=e.offer_id,
+                queue_id=e.queue_id,
+                data=e.data,
+            )
+            for e in items
+        ]
+    )
     delivered: list[dict[str, Any]] = []
     pushes: list[Push] = []
     for e, row in zip(items, rows, strict=True):
-        ids = {"task_id": e.task_id, "event_id": row.pk, "kind": e.kind, "agent_id": e.agent_id,
-               "offer_id": e.offer_id, "conversation_id": e.conversation_id, "queue_id": e.queue_id}
+        ids = {
+            "task_id": e.task_id,
+            "event_id": row.pk,
+            "kind": e.kind,
+            "agent_id": e.agent_id,
+            "offer_id": e.offer_id,
+            "conversation_id": e.conversation_id,
+            "queue_id": e.queue_id,
+        }
         payload = {**ids, "at": now.isoformat(), "data": e.data, **e.push}
         groups = [tenant_group(e.tenant_id)]
         if e.agent_id:

@@ -4,4 +4,6 @@ from routing.services import conversation_tasks_close
 
 
 def on_conversation_closed(*, conversation_id: int, reason: str = "", **_: object) -> None:
-    conversation_tasks_close(conversation_id=conversation_id, reason=reason or "conversation_closed")
+    conversation_tasks_close(
+        conversation_id=conversation_id, reason=reason or "conversation_closed"
+    )

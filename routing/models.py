@@ -35,12 +35,15 @@ class EntryPoint(models.Model):
     name = models.CharField(max_length=120)
     channel_type = models.CharField(max_length=10, choices=ChannelType.choices)
     social_channel_type = models.CharField(
-        max_length=20, choices=SocialChannelType.choices, blank=True,
+        max_length=20,
+        choices=SocialChannelType.choices,
+        blank=True,
         help_text="Required for (and only for) the social channel type.",
     )
     asset = models.OneToOneField(ChannelAsset, on_delete=models.PROTECT, related_name="entry_point")
-    flow = models.ForeignKey("flows.Flow", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="entry_points")
+    flow = models.ForeignKey(
+        "flows.Flow", null=True, blank=True, on_delete=models.PROTECT, related_name="entry_points"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -60,9 +63,13 @@ class EntryPoint(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.channel_type == ChannelType.SOCIAL and not self.social_channel_type:
-            errors["social_channel_type"] = "A social channel entry point needs a social channel type."
+            errors["social_channel_type"] = (
+                "A social channel entry point needs a social channel type."
+            )
         if self.channel_type != ChannelType.SOCIAL and self.social_channel_type:
-            errors["social_channel_type"] = "Only social channel entry points have a social channel type."
+            errors["social_channel_type"] = (
+                "Only social channel entry points have a social channel type."
+            )
         if self.asset_id and not errors:
             asset = self.asset
             expected = self.social_channel_type or self.channel_type
@@ -91,18 +98,23 @@ class Queue(models.Model):
     routing_type = models.CharField(
         max_length=20, choices=RoutingType.choices, default=RoutingType.LONGEST_AVAILABLE
     )
-    teams = models.ManyToManyField(Team, blank=True, related_name="queues",
-                                   help_text="The teams this queue distributes to.")
+    teams = models.ManyToManyField(
+        Team, blank=True, related_name="queues", help_text="The teams this queue distributes to."
+    )
     service_level_seconds = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)],
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)],
         help_text="Contacts answered within this many seconds meet the service level.",
     )
     max_time_in_queue_seconds = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(30 * 24 * 3600)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(30 * 24 * 3600)],
         help_text="After this long a waiting contact moves to the overflow queue.",
     )
-    overflow_queue = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="overflow_sources")
+    overflow_queue = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overflow_sources"
+    )
     default = models.BooleanField(default=False, help_text="The tenant's fallback queue.")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -110,11 +122,15 @@ class Queue(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="queue_unique_name"),
-            models.UniqueConstraint(fields=["tenant"], condition=Q(default=True),
-                                    name="queue_one_default_per_tenant"),
-            models.CheckConstraint(condition=~Q(overflow_queue=F("id")), name="queue_no_self_overflow"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(default=True), name="queue_one_default_per_tenant"
+            ),
             models.CheckConstraint(
-                condition=Q(max_time_in_queue_seconds__isnull=True) | Q(overflow_queue__isnull=False),
+                condition=~Q(overflow_queue=F("id")), name="queue_no_self_overflow"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_time_in_queue_seconds__isnull=True)
+                | Q(overflow_queue__isnull=False),
                 name="queue_max_time_needs_overflow",
             ),
         ]
@@ -133,7 +149,9 @@ class Queue(models.Model):
             elif overflow.channel_type != self.channel_type:
                 errors["overflow_queue"] = "The overflow queue must have the same channel type."
         if self.max_time_in_queue_seconds and overflow is None:
-            errors["overflow_queue"] = "A maximum time in queue needs an overflow queue to send contacts to."
+            errors["overflow_queue"] = (
+                "A maximum time in queue needs an overflow queue to send contacts to."
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -149,8 +167,9 @@ class Skill(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="skills")
     name = models.CharField(max_length=80)
     type = models.CharField(max_length=20, choices=SkillType.choices)
-    enum_values = models.JSONField(default=list, blank=True,
-                                   help_text="The named values of an enumeration skill.")
+    enum_values = models.JSONField(
+        default=list, blank=True, help_text="The named values of an enumeration skill."
+    )
     description = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -163,9 +182,14 @@ class Skill(models.Model):
     def clean(self) -> None:
         if self.type == SkillType.ENUM:
             values = self.enum_values
-            if (not isinstance(values, list) or not values
-                    or not all(isinstance(v, str) and v.strip() for v in values)):
-                raise ValidationError({"enum_values": "An enumeration skill needs a list of named values."})
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(isinstance(v, str) and v.strip() for v in values)
+            ):
+                raise ValidationError(
+                    {"enum_values": "An enumeration skill needs a list of named values."}
+                )
             if len(set(values)) != len(values):
                 raise ValidationError({"enum_values": "The named values must be distinct."})
         elif self.enum_values:
@@ -180,7 +204,9 @@ class SkillProfile(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="skillprofile_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="skillprofile_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -213,8 +239,10 @@ class SkillProfileValue(TypedValue):
         ordering = ["skill__name"]
         constraints = [
             models.UniqueConstraint(fields=["profile", "skill"], name="skillvalue_unique_skill"),
-            models.CheckConstraint(condition=Q(int_value__isnull=True) | Q(int_value__gte=0, int_value__lte=10),
-                                   name="skillvalue_proficiency_bounded"),
+            models.CheckConstraint(
+                condition=Q(int_value__isnull=True) | Q(int_value__gte=0, int_value__lte=10),
+                name="skillvalue_proficiency_bounded",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,8 +253,12 @@ class AgentSkillProfile(models.Model):
     """The one skill profile of an agent."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="skill_profile_assignment")
-    profile = models.ForeignKey(SkillProfile, on_delete=models.PROTECT, related_name="agent_assignments")
+    agent = models.OneToOneField(
+        Agent, on_delete=models.CASCADE, related_name="skill_profile_assignment"
+    )
+    profile = models.ForeignKey(
+        SkillProfile, on_delete=models.PROTECT, related_name="agent_assignments"
+    )
 
     def __str__(self) -> str:
         return f"{self.agent}: {self.profile}"
@@ -236,8 +268,12 @@ class TeamSkillProfile(models.Model):
     """A team's skill profile; an agent's own profile wins over it, skill by skill."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="skill_profile_assignment")
-    profile = models.ForeignKey(SkillProfile, on_delete=models.PROTECT, related_name="team_assignments")
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, related_name="skill_profile_assignment"
+    )
+    profile = models.ForeignKey(
+        SkillProfile, on_delete=models.PROTECT, related_name="team_assignments"
+    )
 
     def __str__(self) -> str:
         return f"{self.team}: {self.profile}"
@@ -272,11 +308,17 @@ class AgentStatus(models.TextChoices):
 class AgentState(models.Model):
     """An agent's routing state and engaged contacts (pending offers count as engaged)."""
 
-    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, primary_key=True, related_name="routing_state")
+    agent = models.OneToOneField(
+        Agent, on_delete=models.CASCADE, primary_key=True, related_name="routing_state"
+    )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
-    state = models.CharField(max_length=12, choices=AgentStatus.choices, default=AgentStatus.SIGNED_OUT)
-    idle_code = models.ForeignKey(IdleCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(
+        max_length=12, choices=AgentStatus.choices, default=AgentStatus.SIGNED_OUT
+    )
+    idle_code = models.ForeignKey(
+        IdleCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     state_since = models.DateTimeField(default=timezone.now)
     # When the agent last became available or was last offered a contact: longest-available order.
     available_since = models.DateTimeField(default=timezone.now)
@@ -292,8 +334,11 @@ class AgentState(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(engaged_chat__lte=F("max_chat"), engaged_email__lte=F("max_email"),
-                            engaged_social__lte=F("max_social")),
+                condition=Q(
+                    engaged_chat__lte=F("max_chat"),
+                    engaged_email__lte=F("max_email"),
+                    engaged_social__lte=F("max_social"),
+                ),
                 name="agentstate_within_capacity",
             ),
             models.CheckConstraint(
@@ -308,12 +353,16 @@ class AgentState(models.Model):
                 name="agentstate_exclusive_one_media",
             ),
             models.CheckConstraint(
-                condition=Q(state="idle") | Q(idle_code__isnull=True), name="agentstate_idle_code_only_idle"
+                condition=Q(state="idle") | Q(idle_code__isnull=True),
+                name="agentstate_idle_code_only_idle",
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "available_since"], condition=Q(state="available"),
-                         name="agentstate_available_order"),
+            models.Index(
+                fields=["tenant", "available_since"],
+                condition=Q(state="available"),
+                name="agentstate_available_order",
+            ),
             models.Index(fields=["tenant", "state"], name="agentstate_tenant_state"),
         ]
 
@@ -342,7 +391,9 @@ class AgentStateChange(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="state_changes")
     state = models.CharField(max_length=12, choices=AgentStatus.choices)
     previous_state = models.CharField(max_length=12, choices=AgentStatus.choices, blank=True)
-    idle_code = models.ForeignKey(IdleCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    idle_code = models.ForeignKey(
+        IdleCode, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=40, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
@@ -368,7 +419,9 @@ class Task(models.Model):
     """A routable contact in a queue. Order in a queue: priority, then time enqueued."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="routing_tasks")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="routing_tasks")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="routing_tasks"
+    )
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="tasks")
     channel_type = models.CharField(max_length=10, choices=ChannelType.choices)
     priority = models.PositiveSmallIntegerField(
@@ -386,7 +439,9 @@ class Task(models.Model):
     next_relaxation_at = models.DateTimeField(null=True, blank=True)
     overflow_at = models.DateTimeField(null=True, blank=True)
     variables = models.JSONField(default=dict, blank=True)
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="routing_tasks")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="routing_tasks"
+    )
     assigned_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     close_reason = models.CharField(max_length=40, blank=True)
@@ -394,18 +449,36 @@ class Task(models.Model):
     class Meta:
         ordering = ["priority", "enqueued_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["conversation", "queue"], condition=Q(status__in=["waiting", "offered"]),
-                                    name="task_one_active_per_conversation_queue"),
-            models.CheckConstraint(condition=Q(priority__gte=1, priority__lte=10), name="task_priority_1_to_10"),
+            models.UniqueConstraint(
+                fields=["conversation", "queue"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="task_one_active_per_conversation_queue",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=10), name="task_priority_1_to_10"
+            ),
         ]
         indexes = [
-            models.Index(fields=["queue", "priority", "enqueued_at", "id"], condition=Q(status="waiting"),
-                         name="task_waiting_order"),
-            models.Index(fields=["queue", "requirements_key", "priority", "enqueued_at", "id"],
-                         condition=Q(status="waiting"), name="task_waiting_signature_order"),
-            models.Index(fields=["next_relaxation_at"], condition=Q(next_relaxation_at__isnull=False),
-                         name="task_relaxation_due"),
-            models.Index(fields=["overflow_at"], condition=Q(overflow_at__isnull=False), name="task_overflow_due"),
+            models.Index(
+                fields=["queue", "priority", "enqueued_at", "id"],
+                condition=Q(status="waiting"),
+                name="task_waiting_order",
+            ),
+            models.Index(
+                fields=["queue", "requirements_key", "priority", "enqueued_at", "id"],
+                condition=Q(status="waiting"),
+                name="task_waiting_signature_order",
+            ),
+            models.Index(
+                fields=["next_relaxation_at"],
+                condition=Q(next_relaxation_at__isnull=False),
+                name="task_relaxation_due",
+            ),
+            models.Index(
+                fields=["overflow_at"],
+                condition=Q(overflow_at__isnull=False),
+                name="task_overflow_due",
+            ),
             models.Index(fields=["tenant", "status"], name="task_tenant_status"),
             models.Index(fields=["conversation", "status"], name="task_conversation_status"),
         ]
@@ -427,7 +500,9 @@ class Offer(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="offers")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="offers")
     channel_type = models.CharField(max_length=10, choices=ChannelType.choices)
-    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=OfferStatus.choices, default=OfferStatus.PENDING
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -436,7 +511,9 @@ class Offer(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # No task is ever offered to two agents at once.
-            models.UniqueConstraint(fields=["task"], condition=Q(status="pending"), name="offer_one_pending_per_task"),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(status="pending"), name="offer_one_pending_per_task"
+            ),
             models.CheckConstraint(
                 condition=Q(status="pending", decided_at__isnull=True)
                 | (~Q(status="pending") & Q(decided_at__isnull=False)),
@@ -444,7 +521,9 @@ class Offer(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], condition=Q(status="pending"), name="offer_pending_due"),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="offer_pending_due"
+            ),
             models.Index(fields=["agent", "status"], name="offer_agent_status"),
             models.Index(fields=["task", "agent", "decided_at"], name="offer_task_agent"),
         ]
@@ -471,9 +550,15 @@ class TaskEvent(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=12, choices=TaskEventKind.choices)
     at = models.DateTimeField(default=timezone.now)
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -30,15 +30,25 @@ def agent_state_get(*, agent: Agent) -> AgentState:
     state = AgentState.objects.filter(pk=agent.pk).select_related("idle_code").first()
     if state is None:
         profile = agent.multimedia_profile
-        state = AgentState(agent=agent, tenant_id=agent.tenant_id, team_id=agent.team_id,
-                           state=AgentStatus.SIGNED_OUT, max_chat=profile.max_chat, max_email=profile.max_email,
-                           max_social=profile.max_social, blending=profile.blending)
+        state = AgentState(
+            agent=agent,
+            tenant_id=agent.tenant_id,
+            team_id=agent.team_id,
+            state=AgentStatus.SIGNED_OUT,
+            max_chat=profile.max_chat,
+            max_email=profile.max_email,
+            max_social=profile.max_social,
+            blending=profile.blending,
+        )
     return state
 
 
 def agent_pending_offers(*, agent: Agent) -> QuerySet[Offer]:
-    return (Offer.objects.filter(agent=agent, status=OfferStatus.PENDING, expires_at__gt=timezone.now())
-            .select_related("task__queue", "task__conversation__customer").order_by("created_at", "pk"))
+    return (
+        Offer.objects.filter(agent=agent, status=OfferStatus.PENDING, expires_at__gt=timezone.now())
+        .select_related("task__queue", "task__conversation__customer")
+        .order_by("created_at", "pk")
+    )
 
 
 def agent_state_history(*, agent: Agent, limit: int = 100) -> QuerySet[AgentStateChange]:
@@ -51,7 +61,8 @@ def agent_effective_skills(*, agent: Agent) -> QuerySet[AgentSkill]:
 
 def queue_list_waiting(*, tenant: Tenant, queue: Queue) -> QuerySet[Task]:
     return Task.objects.filter(tenant=tenant, queue=queue, status=TaskStatus.WAITING).order_by(
-        "priority", "enqueued_at", "id")
+        "priority", "enqueued_at", "id"
+    )
 
 
 def task_timeline(*, task: Task) -> QuerySet[TaskEvent]:
@@ -59,21 +70,41 @@ def task_timeline(*, task: Task) -> QuerySet[TaskEvent]:
 
 
 def conversation_active_task(*, conversation_id: int) -> Task | None:
-    return Task.objects.filter(conversation_id=conversation_id).exclude(status=TaskStatus.CLOSED).order_by(
-        "-enqueued_at").first()
+    return (
+        Task.objects.filter(conversation_id=conversation_id)
+        .exclude(status=TaskStatus.CLOSED)
+        .order_by("-enqueued_at")
+        .first()
+    )
 
 
 def queue_stats(*, tenant: Tenant) -> list[dict[str, Any]]:
     """Waiting and offered counts and the oldest waiting contact per queue (care console)."""
     now = timezone.now()
-    rows = (Queue.objects.filter(tenant=tenant)
-            .annotate(waiting=Count("tasks", filter=Q(tasks__status=TaskStatus.WAITING)),
-                      offered=Count("tasks", filter=Q(tasks__status=TaskStatus.OFFERED)),
-                      oldest=Min("tasks__enqueued_at", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)))
-            .order_by("name"))
-    return [{"queue_id": q.pk, "name": q.name, "waiting": q.waiting, "offered": q.offered,
-             "longest_wait_seconds": int((now - q.oldest).total_seconds()) if q.oldest else 0} for q in rows]
+    rows = (
+        Queue.objects.filter(tenant=tenant)
+        .annotate(
+            waiting=Count("tasks", filter=Q(tasks__status=TaskStatus.WAITING)),
+            offered=Count("tasks", filter=Q(tasks__status=TaskStatus.OFFERED)),
+            oldest=Min("tasks__enqueued_at", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)),
+        )
+        .order_by("name")
+    )
+    return [
+        {
+            "queue_id": q.pk,
+            "name": q.name,
+            "waiting": q.waiting,
+            "offered": q.offered,
+            "longest_wait_seconds": int((now - q.oldest).total_seconds()) if q.oldest else 0,
+        }
+        for q in rows
+    ]
 
 
 def agent_states_list(*, tenant: Tenant) -> QuerySet[AgentState]:
-    return AgentState.objects.filter(tenant=tenant).select_related("agent", "idle_code").order_by("agent_id")
+    return (
+        AgentState.objects.filter(tenant=tenant)
+        .select_related("agent", "idle_code")
+        .order_by("agent_id")
+    )

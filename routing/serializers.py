@@ -17,7 +17,9 @@ from routing.models import (
 from tenants.api_base import TenantScopedSerializer
 
 
-def _model_clean(serializer: serializers.ModelSerializer, attrs: dict, exclude_m2m: tuple[str, ...] = ()) -> None:
+def _model_clean(
+    serializer: serializers.ModelSerializer, attrs: dict, exclude_m2m: tuple[str, ...] = ()
+) -> None:
     """Runs the model's clean() on the would-be instance so the API and the console agree."""
     model = serializer.Meta.model
     instance = serializer.instance or model()
@@ -31,13 +33,24 @@ def _model_clean(serializer: serializers.ModelSerializer, attrs: dict, exclude_m
     try:
         probe.clean()
     except DjangoValidationError as exc:
-        raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+        raise serializers.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        ) from exc
 
 
 class EntryPointSerializer(TenantScopedSerializer):
     class Meta:
         model = EntryPoint
-        fields = ["id", "tenant", "name", "channel_type", "social_channel_type", "asset", "flow", "created_at"]
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "channel_type",
+            "social_channel_type",
+            "asset",
+            "flow",
+            "created_at",
+        ]
         read_only_fields = ["tenant", "created_at"]
 
     def validate(self, attrs):
@@ -49,8 +62,19 @@ class EntryPointSerializer(TenantScopedSerializer):
 class QueueSerializer(TenantScopedSerializer):
     class Meta:
         model = Queue
-        fields = ["id", "tenant", "name", "channel_type", "routing_type", "teams", "service_level_seconds",
-                  "max_time_in_queue_seconds", "overflow_queue", "default", "created_at"]
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "channel_type",
+            "routing_type",
+            "teams",
+            "service_level_seconds",
+            "max_time_in_queue_seconds",
+            "overflow_queue",
+            "default",
+            "created_at",
+        ]
         read_only_fields = ["tenant", "created_at"]
 
     def validate(self, attrs):
@@ -58,14 +82,26 @@ class QueueSerializer(TenantScopedSerializer):
         _model_clean(self, attrs, exclude_m2m=("teams",))
         tenant = self._target_tenant()
         if attrs.get("default") and tenant is not None:
-            other = Queue.objects.filter(tenant=tenant, default=True).exclude(
-                pk=getattr(self.instance, "pk", None)).first()
+            other = (
+                Queue.objects.filter(tenant=tenant, default=True)
+                .exclude(pk=getattr(self.instance, "pk", None))
+                .first()
+            )
             if other is not None:
-                raise serializers.ValidationError({"default": f"{other.name} is already the default queue."})
-        if self.instance is not None and "channel_type" in attrs and attrs["channel_type"] != self.instance.channel_type:
+                raise serializers.ValidationError(
+                    {"default": f"{other.name} is already the default queue."}
+                )
+        if (
+            self.instance is not None
+            and "channel_type" in attrs
+            and attrs["channel_type"] != self.instance.channel_type
+        ):
             if self.instance.tasks.exclude(status="closed").exists():
                 raise serializers.ValidationError(
-                    {"channel_type": "The queue has open tasks; its channel type cannot change now."})
+                    {
+                        "channel_type": "The queue has open tasks; its channel type cannot change now."
+                    }
+                )
         return attrs
 
 
@@ -79,20 +115,29 @@ class SkillSerializer(TenantScopedSerializer):
         attrs = super().validate(attrs)
         if self.instance is not None and "type" in attrs and attrs["type"] != self.instance.type:
             if self.instance.profile_values.exists():
-                raise serializers.ValidationError({"type": "Profiles use this skill; its type cannot change."})
+                raise serializers.ValidationError(
+                    {"type": "Profiles use this skill; its type cannot change."}
+                )
         if self.instance is not None and "enum_values" in attrs:
             used = set(self.instance.profile_values.values_list("text_value", flat=True))
             missing = used - set(attrs["enum_values"] or [])
             if self.instance.type == "enum" and missing:
                 raise serializers.ValidationError(
-                    {"enum_values": f"Profiles use {', '.join(sorted(missing))}; keep those values."})
+                    {
+                        "enum_values": f"Profiles use {', '.join(sorted(missing))}; keep those values."
+                    }
+                )
         _model_clean(self, attrs)
         return attrs
 
 
 class SkillProfileSerializer(TenantScopedSerializer):
-    values = serializers.DictField(child=serializers.JSONField(), required=False, write_only=True,
-                                   help_text="Skill name -> value.")
+    values = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        write_only=True,
+        help_text="Skill name -> value.",
+    )
 
     class Meta:
         model = SkillProfile
@@ -125,10 +170,28 @@ class TaskSerializer(TenantScopedSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "tenant", "conversation", "queue", "channel_type", "priority", "status", "enqueued_at",
-                  "queue_entered_at", "requirements", "relaxation_steps", "relaxation_level",
-                  "current_requirements", "next_relaxation_at", "overflow_at", "variables", "agent",
-                  "assigned_at", "closed_at", "close_reason"]
+        fields = [
+            "id",
+            "tenant",
+            "conversation",
+            "queue",
+            "channel_type",
+            "priority",
+            "status",
+            "enqueued_at",
+            "queue_entered_at",
+            "requirements",
+            "relaxation_steps",
+            "relaxation_level",
+            "current_requirements",
+            "next_relaxation_at",
+            "overflow_at",
+            "variables",
+            "agent",
+            "assigned_at",
+            "closed_at",
+            "close_reason",
+        ]
         read_only_fields = fields
 
     def get_requirements(self, obj):
@@ -142,8 +205,12 @@ class TaskEnqueueSerializer(serializers.Serializer):
     conversation = serializers.IntegerField()
     queue = serializers.IntegerField()
     priority = serializers.JSONField(required=False, default=5)
-    requirements = serializers.ListField(child=serializers.DictField(), required=False, default=list)
-    relaxation_steps = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    requirements = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list
+    )
+    relaxation_steps = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list
+    )
     variables = serializers.DictField(required=False, default=dict)
 
 
@@ -162,9 +229,23 @@ class AgentStateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AgentState
-        fields = ["agent", "agent_name", "tenant", "team", "state", "idle_code", "state_since", "available_since",
-                  "engaged_chat", "engaged_email", "engaged_social", "max_chat", "max_email", "max_social",
-                  "blending"]
+        fields = [
+            "agent",
+            "agent_name",
+            "tenant",
+            "team",
+            "state",
+            "idle_code",
+            "state_since",
+            "available_since",
+            "engaged_chat",
+            "engaged_email",
+            "engaged_social",
+            "max_chat",
+            "max_email",
+            "max_social",
+            "blending",
+        ]
         read_only_fields = fields
 
 
@@ -182,4 +263,13 @@ class AgentStateSetSerializer(serializers.Serializer):
 class OfferSerializer(serializers.ModelSerializer):
     class Meta:
         model = Offer
-        fields = ["id", "task", "agent", "channel_type", "status", "created_at", "expires_at", "decided_at"]
+        fields = [
+            "id",
+            "task",
+            "agent",
+            "channel_type",
+            "status",
+            "created_at",
+            "expires_at",
+            "decided_at",
+        ]

@@ -42,21 +42,31 @@ def user_can(*, user: User, tenant: Tenant, object_type: str, action: str = "vie
     return bool(user.is_authenticated) and user.has_perm(perm_name(action, object_type), tenant)
 
 
-def tenant_for_user(*, user: User, tenant_id: int | str, object_type: str, action: str = "view") -> Tenant:
+def tenant_for_user(
+    *, user: User, tenant_id: int | str, object_type: str, action: str = "view"
+) -> Tenant:
     tenant = tenants_reachable(user=user).filter(pk=tenant_id).first()
-    if tenant is None or not user_can(user=user, tenant=tenant, object_type=object_type, action="view"):
+    if tenant is None or not user_can(
+        user=user, tenant=tenant, object_type=object_type, action="view"
+    ):
         raise Http404("No such tenant.")
     if not user_can(user=user, tenant=tenant, object_type=object_type, action=action):
-        raise PermissionDenied(f"You may not {action} {object_type.replace('_', ' ')}s in this tenant.")
+        raise PermissionDenied(
+            f"You may not {action} {object_type.replace('_', ' ')}s in this tenant."
+        )
     return tenant
 
 
-def object_for_user(*, user: User, queryset: QuerySet, pk, object_type: str, action: str = "view") -> Model:
+def object_for_user(
+    *, user: User, queryset: QuerySet, pk, object_type: str, action: str = "view"
+) -> Model:
     """Loads a tenant-owned object: 404 unless the user may view it, 403 if they may not <action> it."""
     visible = queryset.filter(tenant__in=tenants_for_user(user=user, object_type=object_type))
     obj = visible.filter(pk=pk).first()
     if obj is None:
         raise Http404("No such object.")
-    if action != "view" and not user_can(user=user, tenant=obj.tenant, object_type=object_type, action=action):
+    if action != "view" and not user_can(
+        user=user, tenant=obj.tenant, object_type=object_type, action=action
+    ):
         raise PermissionDenied(f"You may not {action} this {object_type.replace('_', ' ')}.")
     return obj

@@ -33,12 +33,18 @@ class ConsoleAdminSite(admin.AdminSite):
         context = super().each_context(request)
         if request.user.is_authenticated:
             context["current_tenant"] = getattr(request, "tenant", None)
-            context["switchable_tenants"] = list(tenants_reachable(user=request.user).order_by("name"))
+            context["switchable_tenants"] = list(
+                tenants_reachable(user=request.user).order_by("name")
+            )
         return context
 
     def get_urls(self):
         return [
-            path("switch-tenant/<int:tenant_id>/", self.admin_view(self.switch_tenant), name="switch_tenant"),
+            path(
+                "switch-tenant/<int:tenant_id>/",
+                self.admin_view(self.switch_tenant),
+                name="switch_tenant",
+            ),
             *super().get_urls(),
         ]
 
@@ -114,5 +120,3 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if tenant is not None and any(f.name == "tenant" for f in related._meta.get_fields()):
             kwargs["queryset"] = related._default_manager.filter(tenant=tenant)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-

@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import exceptions, mixins, serializers, viewsets
 
-from tenants.access import tenants_for_user, tenant_for_user, tenants_reachable, user_can
+from tenants.access import tenant_for_user, tenants_for_user, tenants_reachable, user_can
 from tenants.models import Tenant
+
 
 class Conflict(exceptions.APIException):
     status_code = 409
@@ -19,7 +20,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-WRITE_ACTIONS = {"create": "add", "update": "change", "partial_update": "change", "destroy": "delete"}
+WRITE_ACTIONS = {
+    "create": "add",
+    "update": "change",
+    "partial_update": "change",
+    "destroy": "delete",
+}
 
 
 class TenantScopedSerializer(serializers.ModelSerializer):
@@ -38,7 +44,10 @@ class TenantScopedSerializer(serializers.ModelSerializer):
         for name, value in attrs.items():
             values = value if isinstance(value, list | tuple) else [value]
             for item in values:
-                if isinstance(item, models.Model) and getattr(item, "tenant_id", tenant.pk) != tenant.pk:
+                if (
+                    isinstance(item, models.Model)
+                    and getattr(item, "tenant_id", tenant.pk) != tenant.pk
+                ):
                     raise serializers.ValidationError({name: "No such object in this tenant."})
         return attrs
 
@@ -79,11 +88,15 @@ class TenantScopedGenericViewSet(viewsets.GenericViewSet):
             elif current is not None:
                 raw = current.pk
             else:
-                raise exceptions.ValidationError({"tenant": "required: you belong to several tenants"})
+                raise exceptions.ValidationError(
+                    {"tenant": "required: you belong to several tenants"}
+                )
         if not str(raw).isdigit():
             raise exceptions.ValidationError({"tenant": "must be a tenant id"})
         try:
-            return tenant_for_user(user=user, tenant_id=int(raw), object_type=self.object_type, action="add")
+            return tenant_for_user(
+                user=user, tenant_id=int(raw), object_type=self.object_type, action="add"
+            )
         except DjangoPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
 
@@ -97,7 +110,9 @@ class TenantScopedGenericViewSet(viewsets.GenericViewSet):
         super().check_object_permissions(request, obj)
         action = WRITE_ACTIONS.get(self.action)
         if action and not user_can(
-            user=request.user, tenant=getattr(obj, self.tenant_field), object_type=self.object_type,
+            user=request.user,
+            tenant=getattr(obj, self.tenant_field),
+            object_type=self.object_type,
             action=action,
         ):
             raise exceptions.PermissionDenied(

@@ -39,14 +39,20 @@ class TenantSerializer(serializers.ModelSerializer):
         read_only_fields = ["uuid", "kind", "partner", "created_at"]
 
 
-class TenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                    viewsets.GenericViewSet):
+class TenantViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = TenantSerializer
     filterset_fields = ["kind", "partner"]
     search_fields = ["name", "slug"]
 
     def get_queryset(self):
-        return tenants_for_user(user=self.request.user, object_type="tenant").select_related("partner")
+        return tenants_for_user(user=self.request.user, object_type="tenant").select_related(
+            "partner"
+        )
 
     def check_object_permissions(self, request, obj):
         super().check_object_permissions(request, obj)
@@ -71,7 +77,12 @@ class TenantPolicySerializer(TenantScopedSerializer):
         read_only_fields = ["tenant"]
 
 
-class TenantPolicyViewSet(TenantScopedGenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin):
+class TenantPolicyViewSet(
+    TenantScopedGenericViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+):
     object_type = "tenant_policy"
     queryset = TenantPolicy.objects.all()
     serializer_class = TenantPolicySerializer
@@ -84,13 +95,27 @@ class MembershipSerializer(TenantScopedSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "tenant", "user", "email", "full_name", "admin_role", "connect_role",
-                  "care_profile", "created_at"]
+        fields = [
+            "id",
+            "tenant",
+            "user",
+            "email",
+            "full_name",
+            "admin_role",
+            "connect_role",
+            "care_profile",
+            "created_at",
+        ]
         read_only_fields = ["tenant", "user", "created_at"]
 
 
-class MembershipViewSet(TenantScopedGenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-                        mixins.DestroyModelMixin):
+class MembershipViewSet(
+    TenantScopedGenericViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+):
     """Memberships; a role change applies the role tables. New people come through invitations."""
 
     object_type = "membership"
@@ -104,7 +129,9 @@ class MembershipViewSet(TenantScopedGenericViewSet, mixins.ListModelMixin, mixin
         data = serializer.validated_data
         try:
             if "admin_role" in data and data["admin_role"] != membership.admin_role:
-                services.membership_set_admin_role(membership=membership, admin_role=data["admin_role"])
+                services.membership_set_admin_role(
+                    membership=membership, admin_role=data["admin_role"]
+                )
             elif "connect_role" in data and data["connect_role"] != membership.connect_role:
                 services.membership_set_connect_role(
                     membership=membership, connect_role=data["connect_role"]
@@ -128,13 +155,28 @@ class InvitationSerializer(TenantScopedSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "tenant", "email", "admin_role", "connect_role", "care_profile", "status",
-                  "created_at", "expires_at", "accepted_at"]
+        fields = [
+            "id",
+            "tenant",
+            "email",
+            "admin_role",
+            "connect_role",
+            "care_profile",
+            "status",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+        ]
         read_only_fields = ["tenant", "created_at", "expires_at", "accepted_at"]
 
 
-class InvitationViewSet(TenantScopedGenericViewSet, mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        mixins.DestroyModelMixin):
+class InvitationViewSet(
+    TenantScopedGenericViewSet,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+):
     object_type = "invitation"
     queryset = Invitation.objects.select_related("tenant")
     serializer_class = InvitationSerializer
@@ -159,8 +201,9 @@ class InvitationViewSet(TenantScopedGenericViewSet, mixins.CreateModelMixin, mix
     def reissue(self, request, pk=None):
         """A new link, valid for another 7 days; the old link stops working."""
         invitation = self.get_object()
-        if not user_can(user=request.user, tenant=invitation.tenant, object_type="invitation",
-                        action="change"):
+        if not user_can(
+            user=request.user, tenant=invitation.tenant, object_type="invitation", action="change"
+        ):
             raise exceptions.PermissionDenied("You may not re-issue invitations in this tenant.")
         try:
             services.invitation_reissue(invitation=invitation)
@@ -230,16 +273,29 @@ class AgentSerializer(TenantScopedSerializer):
 
     class Meta:
         model = Agent
-        fields = ["id", "tenant", "user", "email", "display_name", "team", "site", "multimedia_profile"]
+        fields = [
+            "id",
+            "tenant",
+            "user",
+            "email",
+            "display_name",
+            "team",
+            "site",
+            "multimedia_profile",
+        ]
         read_only_fields = ["tenant"]
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         tenant = self._target_tenant()
         user = attrs.get("user") or getattr(self.instance, "user", None)
-        if tenant is not None and user is not None and not Membership.objects.filter(
-            tenant=tenant, user=user, care_profile=CareProfile.AGENT
-        ).exists():
+        if (
+            tenant is not None
+            and user is not None
+            and not Membership.objects.filter(
+                tenant=tenant, user=user, care_profile=CareProfile.AGENT
+            ).exists()
+        ):
             raise serializers.ValidationError({"user": "No agent with this id in this tenant."})
         return attrs
 

@@ -46,14 +46,23 @@ def seed() -> tuple[Tenant, DemoPeople]:
     tenant = Tenant.objects.filter(slug="demo").first() or services.tenant_create(
         name="Demo Co", slug="demo"
     )
-    admin = _person(tenant=tenant, email="admin@demo.test", name="Ada Admin",
-                    admin_role=AdminRole.FULL_ADMIN)
-    supervisor = _person(tenant=tenant, email="supervisor@demo.test", name="Sam Supervisor",
-                         care_profile=CareProfile.SUPERVISOR)
-    profile, _ = MultimediaProfile.objects.get_or_create(
-        tenant=tenant, name="Blended 3 chats", defaults={"max_chat": 3, "max_email": 2, "max_social": 3}
+    admin = _person(
+        tenant=tenant, email="admin@demo.test", name="Ada Admin", admin_role=AdminRole.FULL_ADMIN
     )
-    site, _ = Site.objects.get_or_create(tenant=tenant, name="Berlin", defaults={"multimedia_profile": profile})
+    supervisor = _person(
+        tenant=tenant,
+        email="supervisor@demo.test",
+        name="Sam Supervisor",
+        care_profile=CareProfile.SUPERVISOR,
+    )
+    profile, _ = MultimediaProfile.objects.get_or_create(
+        tenant=tenant,
+        name="Blended 3 chats",
+        defaults={"max_chat": 3, "max_email": 2, "max_social": 3},
+    )
+    site, _ = Site.objects.get_or_create(
+        tenant=tenant, name="Berlin", defaults={"multimedia_profile": profile}
+    )
     team, _ = Team.objects.get_or_create(tenant=tenant, name="Support", defaults={"site": site})
     for code in ("Break", "Meeting", "Training"):
         IdleCode.objects.get_or_create(tenant=tenant, name=code)
@@ -63,8 +72,14 @@ def seed() -> tuple[Tenant, DemoPeople]:
     for email, name in (("agent1@demo.test", "Alex Agent"), ("agent2@demo.test", "Billie Agent")):
         user = _person(tenant=tenant, email=email, name=name, care_profile=CareProfile.AGENT)
         agent, _ = Agent.objects.get_or_create(
-            tenant=tenant, user=user,
-            defaults={"team": team, "site": site, "multimedia_profile": profile, "display_name": name},
+            tenant=tenant,
+            user=user,
+            defaults={
+                "team": team,
+                "site": site,
+                "multimedia_profile": profile,
+                "display_name": name,
+            },
         )
         agents.append(agent)
     return tenant, DemoPeople(admin=admin, supervisor=supervisor, agents=agents)

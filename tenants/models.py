@@ -152,17 +152,25 @@ class TenantPolicy(models.Model):
 class Membership(models.Model):
     """A user's place in a tenant: admin role, workspace role and contact-center profile."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     admin_role = models.CharField(max_length=30, choices=AdminRole.choices, default=AdminRole.NONE)
-    connect_role = models.CharField(max_length=30, choices=ConnectRole.choices, default=ConnectRole.NONE)
-    care_profile = models.CharField(max_length=20, choices=CareProfile.choices, default=CareProfile.NONE)
+    connect_role = models.CharField(
+        max_length=30, choices=ConnectRole.choices, default=ConnectRole.NONE
+    )
+    care_profile = models.CharField(
+        max_length=20, choices=CareProfile.choices, default=CareProfile.NONE
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["tenant", "user__email"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique_user_tenant"),
+            models.UniqueConstraint(
+                fields=["user", "tenant"], name="membership_unique_user_tenant"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -179,9 +187,15 @@ class Invitation(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
     admin_role = models.CharField(max_length=30, choices=AdminRole.choices, default=AdminRole.NONE)
-    connect_role = models.CharField(max_length=30, choices=ConnectRole.choices, default=ConnectRole.NONE)
-    care_profile = models.CharField(max_length=20, choices=CareProfile.choices, default=CareProfile.NONE)
-    token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe, editable=False)
+    connect_role = models.CharField(
+        max_length=30, choices=ConnectRole.choices, default=ConnectRole.NONE
+    )
+    care_profile = models.CharField(
+        max_length=20, choices=CareProfile.choices, default=CareProfile.NONE
+    )
+    token = models.CharField(
+        max_length=64, unique=True, default=secrets.token_urlsafe, editable=False
+    )
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -234,13 +248,17 @@ class MultimediaProfile(models.Model):
         return self.name
 
     def max_for(self, channel_type: str) -> int:
-        return {"chat": self.max_chat, "email": self.max_email, "social": self.max_social}[channel_type]
+        return {"chat": self.max_chat, "email": self.max_email, "social": self.max_social}[
+            channel_type
+        ]
 
 
 class Site(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sites")
     name = models.CharField(max_length=120)
-    multimedia_profile = models.ForeignKey(MultimediaProfile, on_delete=models.PROTECT, related_name="sites")
+    multimedia_profile = models.ForeignKey(
+        MultimediaProfile, on_delete=models.PROTECT, related_name="sites"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -267,7 +285,9 @@ class Agent(models.Model):
     """A user with the agent profile, placed in a team and a site with a multimedia profile."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agents")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents"
+    )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="agents")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="agents")
     multimedia_profile = models.ForeignKey(
@@ -291,7 +311,9 @@ class IdleCode(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="idlecode_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="idlecode_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -305,7 +327,9 @@ class WrapUpCode(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="wrapupcode_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="wrapupcode_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -60,7 +60,11 @@ MATRIX: dict[str, dict[str, str]] = {
         **_all(ENGAGE_TYPES, "v"),
     },
     # Partner admins, in the partner tenant and in each of its customer tenants: no Engage.
-    "partner:full_admin": {**_all(CONFIG_TYPES, "vacd"), "tenant": "vc", **_all(WORKSPACE_TYPES, "v")},
+    "partner:full_admin": {
+        **_all(CONFIG_TYPES, "vacd"),
+        "tenant": "vc",
+        **_all(WORKSPACE_TYPES, "v"),
+    },
     "partner:provisioning_admin": {
         **_all(CONFIG_TYPES, "vac"),
         "tenant": "v",

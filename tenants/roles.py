@@ -68,7 +68,9 @@ CONNECT_TO_PARTNER_ADMIN: dict[str, str] = {
 
 
 def connect_role_for(*, tenant_kind: str, admin_role: str) -> str:
-    table = PARTNER_ADMIN_TO_CONNECT if tenant_kind == TenantKind.PARTNER else CUSTOMER_ADMIN_TO_CONNECT
+    table = (
+        PARTNER_ADMIN_TO_CONNECT if tenant_kind == TenantKind.PARTNER else CUSTOMER_ADMIN_TO_CONNECT
+    )
     if admin_role not in table:
         raise ValueError(
             f"admin role '{admin_role}' does not exist on a {tenant_kind} tenant; "
@@ -78,7 +80,9 @@ def connect_role_for(*, tenant_kind: str, admin_role: str) -> str:
 
 
 def admin_role_for(*, tenant_kind: str, connect_role: str) -> str:
-    table = CONNECT_TO_PARTNER_ADMIN if tenant_kind == TenantKind.PARTNER else CONNECT_TO_CUSTOMER_ADMIN
+    table = (
+        CONNECT_TO_PARTNER_ADMIN if tenant_kind == TenantKind.PARTNER else CONNECT_TO_CUSTOMER_ADMIN
+    )
     if connect_role not in table:
         raise ValueError(
             f"workspace role '{connect_role}' does not exist on a {tenant_kind} tenant; "

@@ -20,7 +20,9 @@ def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
 
 
 def agent_for_user(*, user: User, tenant: Tenant | None = None) -> Agent | None:
-    agents = Agent.objects.select_related("tenant", "team", "site", "multimedia_profile").filter(user=user)
+    agents = Agent.objects.select_related("tenant", "team", "site", "multimedia_profile").filter(
+        user=user
+    )
     if tenant is not None:
         agents = agents.filter(tenant=tenant)
     return agents.first()

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -35,25 +35,33 @@ def permissions_ensure(*, using: str = "default") -> None:
     stale = Permission.objects.using(using).filter(content_type=ctype, codename__startswith="can_")
     stale.exclude(codename__in=matrix_codenames).delete()
     existing = set(
-        Permission.objects.using(using).filter(content_type=ctype).values_list("codename", flat=True)
+        Permission.objects.using(using)
+        .filter(content_type=ctype)
+        .values_list("codename", flat=True)
     )
     Permission.objects.using(using).bulk_create(
         [
-            Permission(content_type=ctype, codename=code, name=f"Can {code.replace('_', ' ')} in tenant")
+            Permission(
+                content_type=ctype, codename=code, name=f"Can {code.replace('_', ' ')} in tenant"
+            )
             for code in sorted(matrix_codenames - existing)
         ]
     )
     for group in Group.objects.using(using).filter(name__startswith="tenant-"):
         tenant_id, _, grant_role = group.name.removeprefix("tenant-").partition(":")
         if grant_role in permissions.MATRIX:
-            _role_group_sync(group=group, tenant_id=int(tenant_id), grant_role=grant_role, using=using)
+            _role_group_sync(
+                group=group, tenant_id=int(tenant_id), grant_role=grant_role, using=using
+            )
 
 
 def _role_group_name(tenant_id: int, grant_role: str) -> str:
     return f"tenant-{tenant_id}:{grant_role}"
 
 
-def _role_group_sync(*, group: Group, tenant_id: int, grant_role: str, using: str = "default") -> None:
+def _role_group_sync(
+    *, group: Group, tenant_id: int, grant_role: str, using: str = "default"
+) -> None:
     ctype = ContentType.objects.db_manager(using).get_for_model(Tenant)
     wanted = dict(
         Permission.objects.using(using)
@@ -68,7 +76,10 @@ def _role_group_sync(*, group: Group, tenant_id: int, grant_role: str, using: st
     GroupObjectPermission.objects.using(using).bulk_create(
         [
             GroupObjectPermission(
-                group=group, permission_id=wanted[code], content_type=ctype, object_pk=str(tenant_id)
+                group=group,
+                permission_id=wanted[code],
+                content_type=ctype,
+                object_pk=str(tenant_id),
             )
             for code in wanted.keys() - have
         ]
@@ -119,8 +130,13 @@ def membership_sync_groups(*, membership: Membership) -> None:
 
 
 @transaction.atomic
-def tenant_create(*, name: str, kind: str = TenantKind.CUSTOMER, partner: Tenant | None = None,
-                  slug: str | None = None) -> Tenant:
+def tenant_create(
+    *,
+    name: str,
+    kind: str = TenantKind.CUSTOMER,
+    partner: Tenant | None = None,
+    slug: str | None = None,
+) -> Tenant:
     if partner is not None and partner.kind != TenantKind.PARTNER:
         raise ValidationError({"partner": "only a partner tenant can manage customer tenants"})
     if partner is not None and kind != TenantKind.CUSTOMER:
@@ -142,7 +158,9 @@ def tenant_create(*, name: str, kind: str = TenantKind.CUSTOMER, partner: Tenant
 def _check_roles(*, tenant: Tenant, admin_role: str, care_profile: str) -> None:
     if tenant.kind == TenantKind.PARTNER:
         if admin_role == AdminRole.CC_ADMIN:
-            raise ValidationError({"admin_role": "a partner admin cannot be a contact-center admin"})
+            raise ValidationError(
+                {"admin_role": "a partner admin cannot be a contact-center admin"}
+            )
         if care_profile != CareProfile.NONE:
             raise ValidationError(
                 {"care_profile": "partner admins have no access to the care console"}
@@ -151,7 +169,9 @@ def _check_roles(*, tenant: Tenant, admin_role: str, care_profile: str) -> None:
         raise ValidationError({"admin_role": "provisioning admins exist only in partner tenants"})
 
 
-def _synced_roles(*, tenant: Tenant, admin_role: str | None, connect_role: str | None) -> tuple[str, str]:
+def _synced_roles(
+    *, tenant: Tenant, admin_role: str | None, connect_role: str | None
+) -> tuple[str, str]:
     """Applies the role tables: the role that was given decides the other one.
 
     Given both, they must be a pair one of the tables makes (an invitation stores both).
@@ -175,9 +195,14 @@ def _synced_roles(*, tenant: Tenant, admin_role: str | None, connect_role: str |
 
 
 @transaction.atomic
-def membership_create(*, user: User, tenant: Tenant, admin_role: str | None = None,
-                      connect_role: str | None = None,
-                      care_profile: str = CareProfile.NONE) -> Membership:
+def membership_create(
+    *,
+    user: User,
+    tenant: Tenant,
+    admin_role: str | None = None,
+    connect_role: str | None = None,
+    care_profile: str = CareProfile.NONE,
+) -> Membership:
     admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
     _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
     if Membership.objects.filter(user=user, tenant=tenant).exists():
@@ -192,7 +217,9 @@ def membership_create(*, user: User, tenant: Tenant, admin_role: str | None = No
 @transaction.atomic
 def membership_set_admin_role(*, membership: Membership, admin_role: str) -> Membership:
     """Table 1 (partner) or table 2 (customer): the admin role sets the workspace role."""
-    admin, connect = _synced_roles(tenant=membership.tenant, admin_role=admin_role, connect_role=None)
+    admin, connect = _synced_roles(
+        tenant=membership.tenant, admin_role=admin_role, connect_role=None
+    )
     _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
     membership.admin_role, membership.connect_role = admin, connect
     membership.save(update_fields=["admin_role", "connect_role"])
@@ -203,7 +230,9 @@ def membership_set_admin_role(*, membership: Membership, admin_role: str) -> Mem
 @transaction.atomic
 def membership_set_connect_role(*, membership: Membership, connect_role: str) -> Membership:
     """Table 3 (customer) or table 1 read backwards (partner): the workspace role sets the admin role."""
-    admin, connect = _synced_roles(tenant=membership.tenant, admin_role=None, connect_role=connect_role)
+    admin, connect = _synced_roles(
+        tenant=membership.tenant, admin_role=None, connect_role=connect_role
+    )
     _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
     membership.admin_role, membership.connect_role = admin, connect
     membership.save(update_fields=["admin_role", "connect_role"])
@@ -213,7 +242,9 @@ def membership_set_connect_role(*, membership: Membership, connect_role: str) ->
 
 @transaction.atomic
 def membership_set_care_profile(*, membership: Membership, care_profile: str) -> Membership:
-    _check_roles(tenant=membership.tenant, admin_role=membership.admin_role, care_profile=care_profile)
+    _check_roles(
+        tenant=membership.tenant, admin_role=membership.admin_role, care_profile=care_profile
+    )
     membership.care_profile = care_profile
     membership.save(update_fields=["care_profile"])
     membership_sync_groups(membership=membership)
@@ -261,9 +292,15 @@ def _invitation_mail(invitation: Invitation) -> None:
 
 
 @transaction.atomic
-def invitation_create(*, tenant: Tenant, email: str, invited_by: User | None,
-                      admin_role: str | None = None, connect_role: str | None = None,
-                      care_profile: str = CareProfile.NONE) -> Invitation:
+def invitation_create(
+    *,
+    tenant: Tenant,
+    email: str,
+    invited_by: User | None,
+    admin_role: str | None = None,
+    connect_role: str | None = None,
+    care_profile: str = CareProfile.NONE,
+) -> Invitation:
     admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
     _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
     email = email.strip().lower()

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import login
-from django.core.exceptions import ValidationError
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -24,7 +24,10 @@ class AcceptInvitationForm(forms.Form):
 
 def _gone(request, invitation: Invitation, reason: str):
     return render(
-        request, "tenants/invitation_gone.html", {"invitation": invitation, "reason": reason}, status=410
+        request,
+        "tenants/invitation_gone.html",
+        {"invitation": invitation, "reason": reason},
+        status=410,
     )
 
 
@@ -41,7 +44,9 @@ def invitation_accept_view(request, token: str):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.invitation_accept(
-                token=token, full_name=form.cleaned_data["full_name"], password=form.cleaned_data["password"]
+                token=token,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password"],
             )
         except services.InvitationExpired:
             return _gone(request, invitation, "expired")
@@ -54,8 +59,12 @@ def invitation_accept_view(request, token: str):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("/")
     status = 400 if request.method == "POST" else 200
-    return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form},
-                  status=status)
+    return render(
+        request,
+        "tenants/invitation_accept.html",
+        {"invitation": invitation, "form": form},
+        status=status,
+    )
 
 
 def home(request):
@@ -63,8 +72,9 @@ def home(request):
     if not request.user.is_authenticated:
         return redirect_to_login("/")
     tenant = request.tenant
-    if request.user.is_superuser or (tenant is not None and user_can(user=request.user, tenant=tenant,
-                                                                        object_type="tenant")):
+    if request.user.is_superuser or (
+        tenant is not None and user_can(user=request.user, tenant=tenant, object_type="tenant")
+    ):
         return redirect("/admin/")
     if Agent.objects.filter(user=request.user).exists():
         return redirect("/desktop/")

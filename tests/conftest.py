@@ -4,8 +4,8 @@ mallory is a full admin of another tenant (Globex): the outsider every API test 
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import AgentFactory, TeamFactory, TenantFactory, member
 from tenants.roles import AdminRole, CareProfile
+from tests.factories import AgentFactory, TeamFactory, TenantFactory, member
 
 
 @pytest.fixture(autouse=True)

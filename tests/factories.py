@@ -16,6 +16,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
     full_name = factory.Faker("name")
+
     @factory.post_generation
     def password(self, create, extracted, **kwargs):
         self.set_password(extracted or "correct horse battery")
@@ -33,17 +34,28 @@ class TenantFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return services.tenant_create(
-            name=kwargs["name"], kind=kwargs.get("kind", TenantKind.CUSTOMER),
-            partner=kwargs.get("partner"), slug=kwargs.get("slug"),
+            name=kwargs["name"],
+            kind=kwargs.get("kind", TenantKind.CUSTOMER),
+            partner=kwargs.get("partner"),
+            slug=kwargs.get("slug"),
         )
 
 
-def member(*, tenant: Tenant, email: str | None = None, admin_role: str | None = None,
-           connect_role: str | None = None, care_profile: str = CareProfile.NONE) -> User:
+def member(
+    *,
+    tenant: Tenant,
+    email: str | None = None,
+    admin_role: str | None = None,
+    connect_role: str | None = None,
+    care_profile: str = CareProfile.NONE,
+) -> User:
     """A user with a membership in tenant, created through the role-syncing service."""
     user = UserFactory(**({"email": email} if email else {}))
     services.membership_create(
-        user=user, tenant=tenant, admin_role=admin_role, connect_role=connect_role,
+        user=user,
+        tenant=tenant,
+        admin_role=admin_role,
+        connect_role=connect_role,
         care_profile=care_profile,
     )
     return user

@@ -5,155 +5,259 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('channels_app', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("channels_app", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attachment',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="attachment",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='channelasset',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channel_assets', to='tenants.tenant'),
+            model_name="channelasset",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="channel_assets",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='asset',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='channels_app.channelasset'),
+            model_name="conversation",
+            name="asset",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="conversations",
+                to="channels_app.channelasset",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_conversations', to='tenants.agent'),
+            model_name="conversation",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_conversations",
+                to="tenants.agent",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='tenants.tenant'),
+            model_name="conversation",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="conversations",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='customers', to='tenants.tenant'),
+            model_name="customer",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="customers",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='channels_app.customer'),
+            model_name="conversation",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="conversations",
+                to="channels_app.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='customeridentity',
-            name='customer',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='channels_app.customer'),
+            model_name="customeridentity",
+            name="customer",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="identities",
+                to="channels_app.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='customeridentity',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="customeridentity",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='identity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='channels_app.customeridentity'),
+            model_name="conversation",
+            name="identity",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="conversations",
+                to="channels_app.customeridentity",
+            ),
         ),
         migrations.AddField(
-            model_name='inboundevent',
-            name='asset',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='inbound_events', to='channels_app.channelasset'),
+            model_name="inboundevent",
+            name="asset",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="inbound_events",
+                to="channels_app.channelasset",
+            ),
         ),
         migrations.AddField(
-            model_name='inboundevent',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='inbound_events', to='tenants.tenant'),
+            model_name="inboundevent",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="inbound_events",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='asset',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='channels_app.channelasset'),
+            model_name="message",
+            name="asset",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="channels_app.channelasset",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='author_agent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.agent'),
+            model_name="message",
+            name="author_agent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="tenants.agent",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='channels_app.conversation'),
+            model_name="message",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="messages",
+                to="channels_app.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='reply_to',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='channels_app.message'),
+            model_name="message",
+            name="reply_to",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="channels_app.message",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="message",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='attachment',
-            name='message',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='channels_app.message'),
+            model_name="attachment",
+            name="message",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="attachments",
+                to="channels_app.message",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channelasset',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='asset_unique_name'),
+            model_name="channelasset",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="asset_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='channelasset',
-            constraint=models.UniqueConstraint(condition=models.Q(('wa_phone_number_id', ''), _negated=True), fields=('wa_phone_number_id',), name='asset_unique_wa_phone_number_id'),
+            model_name="channelasset",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("wa_phone_number_id", ""), _negated=True),
+                fields=("wa_phone_number_id",),
+                name="asset_unique_wa_phone_number_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channelasset',
-            constraint=models.UniqueConstraint(condition=models.Q(('fb_page_id', ''), _negated=True), fields=('fb_page_id',), name='asset_unique_fb_page_id'),
+            model_name="channelasset",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("fb_page_id", ""), _negated=True),
+                fields=("fb_page_id",),
+                name="asset_unique_fb_page_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channelasset',
-            constraint=models.UniqueConstraint(condition=models.Q(('sms_number', ''), _negated=True), fields=('sms_number',), name='asset_unique_sms_number'),
+            model_name="channelasset",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("sms_number", ""), _negated=True),
+                fields=("sms_number",),
+                name="asset_unique_sms_number",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='customeridentity',
-            constraint=models.UniqueConstraint(fields=('tenant', 'kind', 'address'), name='identity_unique_address'),
+            model_name="customeridentity",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "kind", "address"), name="identity_unique_address"
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['tenant', 'status', '-last_message_at'], name='channels_ap_tenant__0b644a_idx'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["tenant", "status", "-last_message_at"],
+                name="channels_ap_tenant__0b644a_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['owner', 'status'], name='channels_ap_owner_i_5e3ad0_idx'),
+            model_name="conversation",
+            index=models.Index(fields=["owner", "status"], name="channels_ap_owner_i_5e3ad0_idx"),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', 'last_message_at'], name='channels_ap_status_a3f8ab_idx'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["status", "last_message_at"], name="channels_ap_status_a3f8ab_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('asset', 'identity'), name='conversation_one_open_per_identity'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("asset", "identity"),
+                name="conversation_one_open_per_identity",
+            ),
         ),
         migrations.AddIndex(
-            model_name='inboundevent',
-            index=models.Index(fields=['tenant', 'status', '-received_at'], name='channels_ap_tenant__0db2d6_idx'),
+            model_name="inboundevent",
+            index=models.Index(
+                fields=["tenant", "status", "-received_at"], name="channels_ap_tenant__0db2d6_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='inboundevent',
-            constraint=models.UniqueConstraint(fields=('asset', 'provider_event_id'), name='event_unique_per_asset'),
+            model_name="inboundevent",
+            constraint=models.UniqueConstraint(
+                fields=("asset", "provider_event_id"), name="event_unique_per_asset"
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'created_at'], name='channels_ap_convers_aa23a3_idx'),
+            model_name="message",
+            index=models.Index(
+                fields=["conversation", "created_at"], name="channels_ap_convers_aa23a3_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('provider_message_id', ''), _negated=True), fields=('asset', 'provider_message_id'), name='message_unique_provider_id'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("provider_message_id", ""), _negated=True),
+                fields=("asset", "provider_message_id"),
+                name="message_unique_provider_id",
+            ),
         ),
     ]

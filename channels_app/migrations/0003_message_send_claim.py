@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0002_initial'),
+        ("channels_app", "0002_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='send_claimed_until',
+            model_name="message",
+            name="send_claimed_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -5,21 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0003_message_send_claim'),
-        ('tenants', '0003_wrapupcode'),
+        ("channels_app", "0003_message_send_claim"),
+        ("tenants", "0003_wrapupcode"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='inboundevent',
-            name='asset',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='inbound_events', to='channels_app.channelasset'),
+            model_name="inboundevent",
+            name="asset",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="inbound_events",
+                to="channels_app.channelasset",
+            ),
         ),
         migrations.AlterField(
-            model_name='inboundevent',
-            name='tenant',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='inbound_events', to='tenants.tenant'),
+            model_name="inboundevent",
+            name="tenant",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="inbound_events",
+                to="tenants.tenant",
+            ),
         ),
     ]

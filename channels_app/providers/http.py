@@ -9,7 +9,9 @@ from channels_app.providers.base import PermanentSendError, TransientSendError
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-def call(method: str, url: str, *, reason: Callable[[httpx.Response], str], **kwargs) -> httpx.Response:
+def call(
+    method: str, url: str, *, reason: Callable[[httpx.Response], str], **kwargs
+) -> httpx.Response:
     """One request; 429, 5xx, timeouts and connection errors are transient, other 4xx permanent."""
     try:
         response = httpx.request(method, url, timeout=TIMEOUT, **kwargs)

@@ -30,7 +30,9 @@ def signature_valid(request: HttpRequest, asset) -> bool:
     header = request.headers.get("X-Hub-Signature-256", "")
     if not asset.app_secret or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(header.lower().encode(), sign(asset.app_secret, request.body).encode())
+    return hmac.compare_digest(
+        header.lower().encode(), sign(asset.app_secret, request.body).encode()
+    )
 
 
 def graph_error_reason(response: httpx.Response) -> str:

@@ -28,57 +28,150 @@ def webhook_path(asset: ChannelAsset) -> str:
     return f"/webhooks/{asset.kind}/{asset.uuid}/"
 
 
-def whatsapp_payload(asset: ChannelAsset, *, sender: str, text: str = "", name: str = "Sandbox Customer",
-                     message_id: str = "", media: str = "", location: tuple[float, float] | None = None,
-                     reply_to: str = "") -> dict:
+def whatsapp_payload(
+    asset: ChannelAsset,
+    *,
+    sender: str,
+    text: str = "",
+    name: str = "Sandbox Customer",
+    message_id: str = "",
+    media: str = "",
+    location: tuple[float, float] | None = None,
+    reply_to: str = "",
+) -> dict:
     wa_id = sender.lstrip("+")
-    message: dict = {"from": wa_id, "id": message_id or f"wamid.SANDBOX{uuid.uuid4().hex.upper()}",
-                     "timestamp": str(int(time.time()))}
+    message: dict = {
+        "from": wa_id,
+        "id": message_id or f"wamid.SANDBOX{uuid.uuid4().hex.upper()}",
+        "timestamp": str(int(time.time())),
+    }
     if location:
-        message |= {"type": "location", "location": {"latitude": location[0], "longitude": location[1],
-                                                     "name": text}}
+        message |= {
+            "type": "location",
+            "location": {"latitude": location[0], "longitude": location[1], "name": text},
+        }
     elif media:
         kind = "audio" if media == "voice" else media
-        message |= {"type": kind, kind: {"id": f"sample-{media}", "mime_type": "", **(
-            {"voice": True} if media == "voice" else {}), **({"caption": text} if text else {})}}
+        message |= {
+            "type": kind,
+            kind: {
+                "id": f"sample-{media}",
+                "mime_type": "",
+                **({"voice": True} if media == "voice" else {}),
+                **({"caption": text} if text else {}),
+            },
+        }
     else:
         message |= {"type": "text", "text": {"body": text}}
     if reply_to:
         message["context"] = {"from": asset.wa_phone_number_id, "id": reply_to}
-    return {"object": "whatsapp_business_account", "entry": [{"id": asset.wa_business_account_id, "changes": [{
-        "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000000", "phone_number_id": asset.wa_phone_number_id},
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]}}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": asset.wa_business_account_id,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": asset.wa_phone_number_id,
+                            },
+                            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+                            "messages": [message],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
-def whatsapp_status_payload(asset: ChannelAsset, *, message_id: str, status: str, recipient: str) -> dict:
-    return {"object": "whatsapp_business_account", "entry": [{"id": asset.wa_business_account_id, "changes": [{
-        "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000000", "phone_number_id": asset.wa_phone_number_id},
-            "statuses": [{"id": message_id, "status": status, "timestamp": str(int(time.time())),
-                          "recipient_id": recipient.lstrip("+")}]}}]}]}
+def whatsapp_status_payload(
+    asset: ChannelAsset, *, message_id: str, status: str, recipient: str
+) -> dict:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": asset.wa_business_account_id,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550000000",
+                                "phone_number_id": asset.wa_phone_number_id,
+                            },
+                            "statuses": [
+                                {
+                                    "id": message_id,
+                                    "status": status,
+                                    "timestamp": str(int(time.time())),
+                                    "recipient_id": recipient.lstrip("+"),
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
-def messenger_payload(asset: ChannelAsset, *, sender: str, text: str = "", message_id: str = "",
-                      media_url: str = "") -> dict:
+def messenger_payload(
+    asset: ChannelAsset, *, sender: str, text: str = "", message_id: str = "", media_url: str = ""
+) -> dict:
     message: dict = {"mid": message_id or f"m_SANDBOX{uuid.uuid4().hex}"}
     if text:
         message["text"] = text
     if media_url:
         message["attachments"] = [{"type": "image", "payload": {"url": media_url}}]
     now = int(time.time() * 1000)
-    return {"object": "page", "entry": [{"id": asset.fb_page_id, "time": now, "messaging": [{
-        "sender": {"id": sender}, "recipient": {"id": asset.fb_page_id}, "timestamp": now, "message": message}]}]}
+    return {
+        "object": "page",
+        "entry": [
+            {
+                "id": asset.fb_page_id,
+                "time": now,
+                "messaging": [
+                    {
+                        "sender": {"id": sender},
+                        "recipient": {"id": asset.fb_page_id},
+                        "timestamp": now,
+                        "message": message,
+                    }
+                ],
+            }
+        ],
+    }
 
 
-def sms_form(asset: ChannelAsset, *, sender: str, text: str = "", message_id: str = "",
-             media_urls: list[tuple[str, str]] = ()) -> dict[str, str]:
+def sms_form(
+    asset: ChannelAsset,
+    *,
+    sender: str,
+    text: str = "",
+    message_id: str = "",
+    media_urls: list[tuple[str, str]] = (),
+) -> dict[str, str]:
     sid = message_id or f"SM{uuid.uuid4().hex}"
-    form = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": asset.sms_account_sid,
-            "From": sender, "To": asset.sms_number, "Body": text, "NumMedia": str(len(media_urls)),
-            "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+    form = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": asset.sms_account_sid,
+        "From": sender,
+        "To": asset.sms_number,
+        "Body": text,
+        "NumMedia": str(len(media_urls)),
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
     for index, (url, content_type) in enumerate(media_urls):
         form[f"MediaUrl{index}"] = url
         form[f"MediaContentType{index}"] = content_type
@@ -87,30 +180,80 @@ def sms_form(asset: ChannelAsset, *, sender: str, text: str = "", message_id: st
 
 def sign_meta(asset: ChannelAsset, base_url: str, payload: dict | bytes) -> SignedWebhook:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return SignedWebhook(url=base_url.rstrip("/") + webhook_path(asset), body=body, headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": sign(asset.app_secret, body)})
+    return SignedWebhook(
+        url=base_url.rstrip("/") + webhook_path(asset),
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(asset.app_secret, body),
+        },
+    )
 
 
 def sign_twilio(asset: ChannelAsset, base_url: str, form: dict[str, str]) -> SignedWebhook:
     url = base_url.rstrip("/") + webhook_path(asset)
     signature = RequestValidator(asset.auth_token).compute_signature(url, form)
-    return SignedWebhook(url=url, body=urlencode(form).encode(), headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+    return SignedWebhook(
+        url=url,
+        body=urlencode(form).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    )
 
 
-def customer_webhook(asset: ChannelAsset, *, base_url: str, sender: str, text: str = "", media: str = "",
-                     location: tuple[float, float] | None = None, reply_to: str = "",
-                     name: str = "Sandbox Customer", media_base_url: str = "") -> SignedWebhook:
+def customer_webhook(
+    asset: ChannelAsset,
+    *,
+    base_url: str,
+    sender: str,
+    text: str = "",
+    media: str = "",
+    location: tuple[float, float] | None = None,
+    reply_to: str = "",
+    name: str = "Sandbox Customer",
+    media_base_url: str = "",
+) -> SignedWebhook:
     """The signed webhook a provider would post when this customer writes to the asset."""
     if asset.kind == ChannelKind.WHATSAPP:
-        return sign_meta(asset, base_url, whatsapp_payload(asset, sender=sender, text=text, name=name, media=media,
-                                                           location=location, reply_to=reply_to))
-    media_url = f"{media_base_url.rstrip('/')}/{asset.kind}/media/sample-{media}/download" if media else ""
+        return sign_meta(
+            asset,
+            base_url,
+            whatsapp_payload(
+                asset,
+                sender=sender,
+                text=text,
+                name=name,
+                media=media,
+                location=location,
+                reply_to=reply_to,
+            ),
+        )
+    media_url = (
+        f"{media_base_url.rstrip('/')}/{asset.kind}/media/sample-{media}/download" if media else ""
+    )
     if asset.kind == ChannelKind.MESSENGER:
-        return sign_meta(asset, base_url, messenger_payload(asset, sender=sender, text=text, media_url=media_url))
+        return sign_meta(
+            asset, base_url, messenger_payload(asset, sender=sender, text=text, media_url=media_url)
+        )
     if asset.kind == ChannelKind.SMS:
-        types = {"image": "image/png", "voice": "audio/ogg", "audio": "audio/mpeg", "document": "application/pdf",
-                 "video": "video/mp4", "sticker": "image/webp"}
-        return sign_twilio(asset, base_url, sms_form(asset, sender=sender, text=text,
-                                                     media_urls=[(media_url, types[media])] if media else []))
+        types = {
+            "image": "image/png",
+            "voice": "audio/ogg",
+            "audio": "audio/mpeg",
+            "document": "application/pdf",
+            "video": "video/mp4",
+            "sticker": "image/webp",
+        }
+        return sign_twilio(
+            asset,
+            base_url,
+            sms_form(
+                asset,
+                sender=sender,
+                text=text,
+                media_urls=[(media_url, types[media])] if media else [],
+            ),
+        )
     raise ValueError(f"no sandbox for {asset.kind} assets")

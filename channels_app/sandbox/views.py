@@ -18,8 +18,11 @@ async def fake_provider_view(request: HttpRequest, path: str = "") -> HttpRespon
     if not settings.SANDBOX_PROVIDER:
         raise Http404("The provider sandbox is off.")
     response = SHARED.handle(
-        method=request.method, path=path, query=request.META.get("QUERY_STRING", ""),
-        headers=dict(request.headers.items()), body=request.body,
+        method=request.method,
+        path=path,
+        query=request.META.get("QUERY_STRING", ""),
+        headers=dict(request.headers.items()),
+        body=request.body,
         base_url=request.build_absolute_uri(PREFIX).rstrip("/"),
     )
     return HttpResponse(response.body, status=response.status, content_type=response.content_type)

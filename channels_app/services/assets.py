@@ -7,8 +7,13 @@ from tenants.models import Tenant
 
 SECRET_FIELDS = ("app_secret", "verify_token", "access_token", "auth_token")
 REQUIRED: dict[str, tuple[str, ...]] = {
-    ChannelKind.WHATSAPP: ("wa_phone_number_id", "wa_business_account_id", "app_secret", "verify_token",
-                           "access_token"),
+    ChannelKind.WHATSAPP: (
+        "wa_phone_number_id",
+        "wa_business_account_id",
+        "app_secret",
+        "verify_token",
+        "access_token",
+    ),
     ChannelKind.MESSENGER: ("fb_page_id", "app_secret", "verify_token", "access_token"),
     ChannelKind.SMS: ("sms_number", "sms_number_type", "sms_account_sid", "auth_token"),
 }
@@ -28,7 +33,8 @@ def channel_asset_validate(asset: ChannelAsset) -> None:
         if (
             number is None
             or not phonenumbers.is_possible_number(number)
-            or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) != asset.sms_number
+            or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            != asset.sms_number
         ):
             errors["sms_number"] = "must be a phone number in E.164 form, e.g. +4915112345678"
     if errors:

@@ -25,43 +25,70 @@ def customer_identity_get_or_create(
     *, tenant: Tenant, kind: str, address: str, display_name: str = ""
 ) -> CustomerIdentity:
     """One customer per person: a WhatsApp id and an SMS number of the same phone are one person."""
-    identity = CustomerIdentity.objects.select_related("customer").filter(
-        tenant=tenant, kind=kind, address=address
-    ).first()
+    identity = (
+        CustomerIdentity.objects.select_related("customer")
+        .filter(tenant=tenant, kind=kind, address=address)
+        .first()
+    )
     if identity is not None:
         if display_name and not identity.customer.display_name:
-            Customer.objects.filter(pk=identity.customer_id, display_name="").update(display_name=display_name)
+            Customer.objects.filter(pk=identity.customer_id, display_name="").update(
+                display_name=display_name
+            )
         return identity
     variants = _phone_variants(kind, address)
     sibling = (
         CustomerIdentity.objects.filter(tenant=tenant, kind__in=PHONE_KINDS, address__in=variants)
-        .exclude(kind=kind).select_related("customer").first()
-        if variants else None
+        .exclude(kind=kind)
+        .select_related("customer")
+        .first()
+        if variants
+        else None
     )
     try:
         with transaction.atomic():
-            customer = sibling.customer if sibling else Customer.objects.create(
-                tenant=tenant, display_name=display_name or (address if kind == ChannelKind.SMS else "")
+            customer = (
+                sibling.customer
+                if sibling
+                else Customer.objects.create(
+                    tenant=tenant,
+                    display_name=display_name or (address if kind == ChannelKind.SMS else ""),
+                )
             )
-            return CustomerIdentity.objects.create(tenant=tenant, customer=customer, kind=kind, address=address)
+            return CustomerIdentity.objects.create(
+                tenant=tenant, customer=customer, kind=kind, address=address
+            )
     except IntegrityError:
         # Someone else created it between our read and our insert: theirs is the one.
-        return CustomerIdentity.objects.select_related("customer").get(tenant=tenant, kind=kind, address=address)
+        return CustomerIdentity.objects.select_related("customer").get(
+            tenant=tenant, kind=kind, address=address
+        )
 
 
-def conversation_get_or_open(*, asset, identity: CustomerIdentity, at: datetime) -> tuple[Conversation, bool]:
+def conversation_get_or_open(
+    *, asset, identity: CustomerIdentity, at: datetime
+) -> tuple[Conversation, bool]:
     """The open conversation of this customer on this asset, or a new one (a closed one stays closed)."""
-    conversation = Conversation.objects.filter(asset=asset, identity=identity, status=Conversation.Status.OPEN).first()
+    conversation = Conversation.objects.filter(
+        asset=asset, identity=identity, status=Conversation.Status.OPEN
+    ).first()
     if conversation is not None:
         return conversation, False
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
-                tenant=asset.tenant, asset=asset, customer_id=identity.customer_id, identity=identity,
-                kind=asset.kind, opened_at=at, last_message_at=at,
+                tenant=asset.tenant,
+                asset=asset,
+                customer_id=identity.customer_id,
+                identity=identity,
+                kind=asset.kind,
+                opened_at=at,
+                last_message_at=at,
             )
     except IntegrityError:
-        return Conversation.objects.get(asset=asset, identity=identity, status=Conversation.Status.OPEN), False
+        return Conversation.objects.get(
+            asset=asset, identity=identity, status=Conversation.Status.OPEN
+        ), False
     events.announce(events.CONVERSATION_OPENED, conversation_id=conversation.pk)
     return conversation, True
 
@@ -70,8 +97,13 @@ def conversation_close(*, conversation: Conversation, reason: str, wrap_up_code:
     """Closes an open conversation once; False when it was already closed."""
     now = timezone.now()
     with transaction.atomic():
-        closed = Conversation.objects.filter(pk=conversation.pk, status=Conversation.Status.OPEN).update(
-            status=Conversation.Status.CLOSED, closed_at=now, close_reason=reason[:40], wrap_up_code=wrap_up_code
+        closed = Conversation.objects.filter(
+            pk=conversation.pk, status=Conversation.Status.OPEN
+        ).update(
+            status=Conversation.Status.CLOSED,
+            closed_at=now,
+            close_reason=reason[:40],
+            wrap_up_code=wrap_up_code,
         )
         if not closed:
             return False
@@ -80,7 +112,8 @@ def conversation_close(*, conversation: Conversation, reason: str, wrap_up_code:
         events.announce(events.CONVERSATION_CLOSED, conversation_id=conversation.pk, reason=reason)
         if conversation.owner_id:
             send_event_on_commit(
-                groups=[agent_group(conversation.owner_id)], event="conversation.closed",
+                groups=[agent_group(conversation.owner_id)],
+                event="conversation.closed",
                 payload={"conversation_id": conversation.pk, "reason": reason},
             )
     return True
@@ -106,13 +139,20 @@ def conversations_close_inactive(*, now: datetime | None = None, batch: int = 50
                 # Claimed only if still idle: a message that arrived meanwhile keeps it open.
                 updated = Conversation.objects.filter(
                     pk=conversation.pk, status=Conversation.Status.OPEN, last_message_at__lt=cutoff
-                ).update(status=Conversation.Status.CLOSED, closed_at=now, close_reason="inactivity")
+                ).update(
+                    status=Conversation.Status.CLOSED, closed_at=now, close_reason="inactivity"
+                )
                 if updated:
                     closed += 1
-                    events.announce(events.CONVERSATION_CLOSED, conversation_id=conversation.pk, reason="inactivity")
+                    events.announce(
+                        events.CONVERSATION_CLOSED,
+                        conversation_id=conversation.pk,
+                        reason="inactivity",
+                    )
                     if conversation.owner_id:
                         send_event_on_commit(
-                            groups=[agent_group(conversation.owner_id)], event="conversation.closed",
+                            groups=[agent_group(conversation.owner_id)],
+                            event="conversation.closed",
                             payload={"conversation_id": conversation.pk, "reason": "inactivity"},
                         )
     return closed
@@ -135,7 +175,9 @@ def transcripts_purge_expired(*, now: datetime | None = None, batch: int = 500) 
                 with transaction.atomic():
                     conversation.delete()
             except ProtectedError:
-                logger.warning("conversation %s is still referenced; kept past retention", conversation.pk)
+                logger.warning(
+                    "conversation %s is still referenced; kept past retention", conversation.pk
+                )
                 continue
             for file in files:
                 file.storage.delete(file.name)

@@ -29,7 +29,10 @@ from channels_app.providers.base import (
     StoredPiece,
 )
 from channels_app.providers.util import body_hash
-from channels_app.services.conversations import conversation_get_or_open, customer_identity_get_or_create
+from channels_app.services.conversations import (
+    conversation_get_or_open,
+    customer_identity_get_or_create,
+)
 from tenants.realtime import agent_group, send_event_on_commit
 
 logger = logging.getLogger(__name__)
@@ -41,18 +44,38 @@ _INSERT = (
 )
 
 
-def _insert_event(*, asset: ChannelAsset, provider_event_id: str, body: str, content_type: str, status: str,
-                  error: str = "") -> int | None:
+def _insert_event(
+    *,
+    asset: ChannelAsset,
+    provider_event_id: str,
+    body: str,
+    content_type: str,
+    status: str,
+    error: str = "",
+) -> int | None:
     """Stores a raw event once: the unique constraint, not a prior read, drops redeliveries."""
     sql = _INSERT.format(table=connection.ops.quote_name(InboundEvent._meta.db_table))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [asset.tenant_id, asset.pk, provider_event_id[:255], body, content_type, status, error,
-                             connection.ops.adapt_datetimefield_value(timezone.now())])
+        cursor.execute(
+            sql,
+            [
+                asset.tenant_id,
+                asset.pk,
+                provider_event_id[:255],
+                body,
+                content_type,
+                status,
+                error,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+            ],
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def inbound_events_accept(*, asset: ChannelAsset, pieces: list[StoredPiece], content_type: str) -> list[int]:
+def inbound_events_accept(
+    *, asset: ChannelAsset, pieces: list[StoredPiece], content_type: str
+) -> list[int]:
     """Stores the pieces of a signed POST in one statement and queues the new ones after commit.
 
     One INSERT ... ON CONFLICT DO NOTHING: the unique constraint drops redeliveries, even concurrent
@@ -84,16 +107,29 @@ def inbound_events_accept(*, asset: ChannelAsset, pieces: list[StoredPiece], con
             new_ids.append(event_pk)
             transaction.on_commit(lambda event_pk=event_pk: process_inbound_event.delay(event_pk))
         else:
-            logger.info("ignored %s event %s on asset %s: a kind we do not handle", asset.kind, event_id, asset.uuid)
+            logger.info(
+                "ignored %s event %s on asset %s: a kind we do not handle",
+                asset.kind,
+                event_id,
+                asset.uuid,
+            )
     return new_ids
 
 
-def inbound_dead_letter_store(*, asset: ChannelAsset, body: bytes, content_type: str, reason: str) -> int | None:
+def inbound_dead_letter_store(
+    *, asset: ChannelAsset, body: bytes, content_type: str, reason: str
+) -> int | None:
     """Keeps a signed event we could not read, so an admin can see it and replay it after a fix."""
     text = body.decode("utf-8", errors="replace")
     logger.warning("dead letter on %s asset %s: %s", asset.kind, asset.uuid, reason)
-    return _insert_event(asset=asset, provider_event_id=f"dead:{body_hash(body)}", body=text,
-                         content_type=content_type, status=InboundEvent.Status.DEAD, error=reason)
+    return _insert_event(
+        asset=asset,
+        provider_event_id=f"dead:{body_hash(body)}",
+        body=text,
+        content_type=content_type,
+        status=InboundEvent.Status.DEAD,
+        error=reason,
+    )
 
 
 def inbound_event_replay(*, event: InboundEvent) -> bool:
@@ -111,9 +147,11 @@ def inbound_event_replay(*, event: InboundEvent) -> bool:
 
 def inbound_event_process(*, event_id: int) -> str:
     """Normalizes one stored event. Returns the event's new status."""
-    event = InboundEvent.objects.select_related("asset", "asset__tenant").filter(
-        pk=event_id, status=InboundEvent.Status.PENDING
-    ).first()
+    event = (
+        InboundEvent.objects.select_related("asset", "asset__tenant")
+        .filter(pk=event_id, status=InboundEvent.Status.PENDING)
+        .first()
+    )
     if event is None:
         return "skipped"
     InboundEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
@@ -148,8 +186,13 @@ def _download(asset: ChannelAsset, ref: MediaRef) -> tuple[MediaRef, Media | Non
     try:
         return ref, provider_for(asset.kind).transport(asset).download(ref=ref), ""
     except SendError as exc:
-        logger.warning("media %s of %s asset %s not downloaded: %s", ref.media_id or ref.url, asset.kind,
-                       asset.uuid, exc.reason)
+        logger.warning(
+            "media %s of %s asset %s not downloaded: %s",
+            ref.media_id or ref.url,
+            asset.kind,
+            asset.uuid,
+            exc.reason,
+        )
         return ref, None, exc.reason
     except (KeyError, ValueError) as exc:
         return ref, None, f"unexpected media answer: {exc}"
@@ -157,7 +200,9 @@ def _download(asset: ChannelAsset, ref: MediaRef) -> tuple[MediaRef, Media | Non
 
 def inbound_message_receive(*, asset: ChannelAsset, item: InboundMessage) -> tuple[Message, bool]:
     """Downloads the media of a new inbound message (outside any transaction), then stores it."""
-    existing = Message.objects.filter(asset=asset, provider_message_id=item.provider_message_id).first()
+    existing = Message.objects.filter(
+        asset=asset, provider_message_id=item.provider_message_id
+    ).first()
     if existing is not None:
         return existing, False
     downloads = [_download(asset, ref) for ref in item.media]
@@ -169,7 +214,10 @@ class _Duplicate(Exception):
 
 
 def inbound_message_store(
-    *, asset: ChannelAsset, item: InboundMessage, downloads: list[tuple[MediaRef, Media | None, str]] = ()
+    *,
+    asset: ChannelAsset,
+    item: InboundMessage,
+    downloads: list[tuple[MediaRef, Media | None, str]] = (),
 ) -> tuple[Message, bool]:
     """Customer, conversation, message and attachments of one inbound message, exactly once."""
     try:
@@ -183,29 +231,47 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
     now = timezone.now()
     at = min(item.sent_at, now) if item.sent_at else now
     identity = customer_identity_get_or_create(
-        tenant=asset.tenant, kind=asset.kind, address=item.sender_address, display_name=item.sender_name
+        tenant=asset.tenant,
+        kind=asset.kind,
+        address=item.sender_address,
+        display_name=item.sender_name,
     )
     conversation, created = conversation_get_or_open(asset=asset, identity=identity, at=at)
     reply_to = None
     if item.reply_to_provider_id:
-        reply_to = Message.objects.filter(asset=asset, provider_message_id=item.reply_to_provider_id).first()
+        reply_to = Message.objects.filter(
+            asset=asset, provider_message_id=item.reply_to_provider_id
+        ).first()
     content = dict(item.content)
     try:
         with transaction.atomic():
             message = Message.objects.create(
-                tenant=asset.tenant, conversation=conversation, asset=asset, direction=Direction.INBOUND,
-                author_kind=AuthorKind.CUSTOMER, content_type=item.content_type, text=item.text, content=content,
-                reply_to=reply_to, reply_to_provider_id=item.reply_to_provider_id,
-                provider_message_id=item.provider_message_id, status=DeliveryStatus.RECEIVED, created_at=at,
+                tenant=asset.tenant,
+                conversation=conversation,
+                asset=asset,
+                direction=Direction.INBOUND,
+                author_kind=AuthorKind.CUSTOMER,
+                content_type=item.content_type,
+                text=item.text,
+                content=content,
+                reply_to=reply_to,
+                reply_to_provider_id=item.reply_to_provider_id,
+                provider_message_id=item.provider_message_id,
+                status=DeliveryStatus.RECEIVED,
+                created_at=at,
             )
     except IntegrityError as exc:
         # The same message, delivered concurrently, was stored by another worker.
         raise _Duplicate from exc
     for ref, media, error in downloads:
         attachment = Attachment(
-            tenant=asset.tenant, message=message, filename=(media.filename if media else "") or ref.filename,
-            declared_content_type=(media.content_type if media else "") or ref.declared_content_type,
-            provider_media_id=ref.media_id, provider_url=ref.url[:1000],
+            tenant=asset.tenant,
+            message=message,
+            filename=(media.filename if media else "") or ref.filename,
+            declared_content_type=(media.content_type if media else "")
+            or ref.declared_content_type,
+            provider_media_id=ref.media_id,
+            provider_url=ref.url[:1000],
         )
         if media is not None:
             attachment_file_store(attachment=attachment, data=media.content)
@@ -215,22 +281,40 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
     if content != message.content:
         message.content = content
         message.save(update_fields=["content"])
-    Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=at).update(last_message_at=at)
-    Conversation.objects.filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at), pk=conversation.pk).update(
-        last_inbound_at=at
+    Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=at).update(
+        last_message_at=at
     )
-    events.announce(events.MESSAGE_RECEIVED, message_id=message.pk, conversation_id=conversation.pk,
-                    conversation_created=created)
+    Conversation.objects.filter(
+        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at), pk=conversation.pk
+    ).update(last_inbound_at=at)
+    events.announce(
+        events.MESSAGE_RECEIVED,
+        message_id=message.pk,
+        conversation_id=conversation.pk,
+        conversation_created=created,
+    )
     if conversation.owner_id:
-        send_event_on_commit(groups=[agent_group(conversation.owner_id)], event="message.new",
-                             payload={"conversation_id": conversation.pk, "message_id": message.pk})
+        send_event_on_commit(
+            groups=[agent_group(conversation.owner_id)],
+            event="message.new",
+            payload={"conversation_id": conversation.pk, "message_id": message.pk},
+        )
     return message, True
 
 
-STATUS_RANK = {DeliveryStatus.PENDING: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2,
-               DeliveryStatus.READ: 3, DeliveryStatus.FAILED: 4}
-TIME_FIELD = {DeliveryStatus.SENT: "sent_at", DeliveryStatus.DELIVERED: "delivered_at",
-              DeliveryStatus.READ: "read_at", DeliveryStatus.FAILED: "failed_at"}
+STATUS_RANK = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.READ: 3,
+    DeliveryStatus.FAILED: 4,
+}
+TIME_FIELD = {
+    DeliveryStatus.SENT: "sent_at",
+    DeliveryStatus.DELIVERED: "delivered_at",
+    DeliveryStatus.READ: "read_at",
+    DeliveryStatus.FAILED: "failed_at",
+}
 
 
 @transaction.atomic
@@ -249,7 +333,10 @@ def message_status_apply(*, asset: ChannelAsset, update: StatusUpdate) -> int:
         fields = []
         for status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ):
             # Read implies delivered implies sent, whatever order the provider reports them in.
-            if update.status != DeliveryStatus.FAILED and STATUS_RANK[status] <= STATUS_RANK[update.status]:
+            if (
+                update.status != DeliveryStatus.FAILED
+                and STATUS_RANK[status] <= STATUS_RANK[update.status]
+            ):
                 if getattr(message, TIME_FIELD[status]) is None:
                     setattr(message, TIME_FIELD[status], at)
                     fields.append(TIME_FIELD[status])
@@ -257,7 +344,10 @@ def message_status_apply(*, asset: ChannelAsset, update: StatusUpdate) -> int:
             message.failed_at = at
             message.failure_reason = update.error or "the provider reported the message as failed"
             fields += ["failed_at", "failure_reason"]
-        moves = STATUS_RANK[update.status] > STATUS_RANK.get(message.status, 0) and message.status != DeliveryStatus.FAILED
+        moves = (
+            STATUS_RANK[update.status] > STATUS_RANK.get(message.status, 0)
+            and message.status != DeliveryStatus.FAILED
+        )
         if moves:
             message.status = update.status
             fields.append("status")
@@ -266,12 +356,20 @@ def message_status_apply(*, asset: ChannelAsset, update: StatusUpdate) -> int:
         message.save(update_fields=fields)
         changed += 1
         if moves:
-            events.announce(events.MESSAGE_STATUS_CHANGED, message_id=message.pk,
-                            conversation_id=message.conversation_id, status=message.status)
+            events.announce(
+                events.MESSAGE_STATUS_CHANGED,
+                message_id=message.pk,
+                conversation_id=message.conversation_id,
+                status=message.status,
+            )
             if message.conversation.owner_id:
                 send_event_on_commit(
-                    groups=[agent_group(message.conversation.owner_id)], event="message.status",
-                    payload={"conversation_id": message.conversation_id, "message_id": message.pk,
-                             "status": message.status},
+                    groups=[agent_group(message.conversation.owner_id)],
+                    event="message.status",
+                    payload={
+                        "conversation_id": message.conversation_id,
+                        "message_id": message.pk,
+                        "status": message.status,
+                    },
                 )
     return changed

@@ -34,9 +34,9 @@ class SendRefused(ValidationError):
 def whatsapp_window_open(*, conversation: Conversation, now: datetime | None = None) -> bool:
     """WhatsApp allows free text until 24 hours after the customer's last message on this number."""
     now = now or timezone.now()
-    last = Conversation.objects.filter(asset_id=conversation.asset_id, identity_id=conversation.identity_id).aggregate(
-        last=Max("last_inbound_at")
-    )["last"]
+    last = Conversation.objects.filter(
+        asset_id=conversation.asset_id, identity_id=conversation.identity_id
+    ).aggregate(last=Max("last_inbound_at"))["last"]
     return last is not None and now - last < WHATSAPP_WINDOW
 
 
@@ -76,7 +76,9 @@ def message_send(
         text = text or f"[template {template['name']}]"
     elif not text.strip():
         raise SendRefused("a message needs text")
-    elif conversation.kind == ChannelKind.WHATSAPP and not whatsapp_window_open(conversation=conversation):
+    elif conversation.kind == ChannelKind.WHATSAPP and not whatsapp_window_open(
+        conversation=conversation
+    ):
         raise SendRefused(
             "WhatsApp allows free text only within 24 hours of the customer's last message; "
             "send an approved template message instead"
@@ -86,28 +88,48 @@ def message_send(
     now = timezone.now()
     with transaction.atomic():
         message = Message.objects.create(
-            tenant_id=conversation.tenant_id, conversation=conversation, asset_id=conversation.asset_id,
-            direction=Direction.OUTBOUND, author_kind=author_kind, author_agent=author_agent,
-            content_type=content_type, text=text, content=content, reply_to=reply_to,
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            asset_id=conversation.asset_id,
+            direction=Direction.OUTBOUND,
+            author_kind=author_kind,
+            author_agent=author_agent,
+            content_type=content_type,
+            text=text,
+            content=content,
+            reply_to=reply_to,
             reply_to_provider_id=reply_to.provider_message_id if reply_to else "",
-            status=DeliveryStatus.PENDING, created_at=now,
+            status=DeliveryStatus.PENDING,
+            created_at=now,
         )
-        Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(last_message_at=now)
+        Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(
+            last_message_at=now
+        )
         transaction.on_commit(lambda: deliver_message.delay(message.pk))
         if conversation.owner_id:
-            send_event_on_commit(groups=[agent_group(conversation.owner_id)], event="message.new",
-                                 payload={"conversation_id": conversation.pk, "message_id": message.pk})
+            send_event_on_commit(
+                groups=[agent_group(conversation.owner_id)],
+                event="message.new",
+                payload={"conversation_id": conversation.pk, "message_id": message.pk},
+            )
     return message
 
 
 def _fail(message: Message, reason: str) -> None:
     with transaction.atomic():
         updated = Message.objects.filter(pk=message.pk, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.FAILED, failed_at=timezone.now(), failure_reason=reason, send_claimed_until=None
+            status=DeliveryStatus.FAILED,
+            failed_at=timezone.now(),
+            failure_reason=reason,
+            send_claimed_until=None,
         )
         if updated:
-            events.announce(events.MESSAGE_STATUS_CHANGED, message_id=message.pk,
-                            conversation_id=message.conversation_id, status=DeliveryStatus.FAILED)
+            events.announce(
+                events.MESSAGE_STATUS_CHANGED,
+                message_id=message.pk,
+                conversation_id=message.conversation_id,
+                status=DeliveryStatus.FAILED,
+            )
             _push_status(message, DeliveryStatus.FAILED)
     logger.warning("message %s failed: %s", message.pk, reason)
 
@@ -115,8 +137,13 @@ def _fail(message: Message, reason: str) -> None:
 def _push_status(message: Message, status: str) -> None:
     if message.conversation.owner_id:
         send_event_on_commit(
-            groups=[agent_group(message.conversation.owner_id)], event="message.status",
-            payload={"conversation_id": message.conversation_id, "message_id": message.pk, "status": status},
+            groups=[agent_group(message.conversation.owner_id)],
+            event="message.status",
+            payload={
+                "conversation_id": message.conversation_id,
+                "message_id": message.pk,
+                "status": status,
+            },
         )
 
 
@@ -126,15 +153,21 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
     # The claim: only one worker holds a pending message at a time, and only for the lease.
     claimed = Message.objects.filter(
         Q(send_claimed_until__isnull=True) | Q(send_claimed_until__lt=now),
-        pk=message_id, status=DeliveryStatus.PENDING, direction=Direction.OUTBOUND,
+        pk=message_id,
+        status=DeliveryStatus.PENDING,
+        direction=Direction.OUTBOUND,
     ).update(send_claimed_until=now + SEND_LEASE, send_attempts=F("send_attempts") + 1)
     if not claimed:
         return "skipped"
-    message = Message.objects.select_related("asset", "conversation", "conversation__identity").get(pk=message_id)
+    message = Message.objects.select_related("asset", "conversation", "conversation__identity").get(
+        pk=message_id
+    )
     transport = provider_for(message.asset.kind).transport(message.asset)
     try:
         result = transport.send(
-            message=message, to=message.conversation.identity.address, idempotency_key=str(message.idempotency_key)
+            message=message,
+            to=message.conversation.identity.address,
+            idempotency_key=str(message.idempotency_key),
         )
     except TransientSendError as exc:
         if final_attempt:
@@ -150,10 +183,15 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
         return "failed"
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SENT, provider_message_id=result.provider_message_id,
-            sent_at=F("sent_at") if message.sent_at else timezone.now(), send_claimed_until=None, failure_reason="",
+            status=DeliveryStatus.SENT,
+            provider_message_id=result.provider_message_id,
+            sent_at=F("sent_at") if message.sent_at else timezone.now(),
+            send_claimed_until=None,
+            failure_reason="",
         )
-        events.announce(events.MESSAGE_SENT, message_id=message.pk, conversation_id=message.conversation_id)
+        events.announce(
+            events.MESSAGE_SENT, message_id=message.pk, conversation_id=message.conversation_id
+        )
         _push_status(message, DeliveryStatus.SENT)
     return "sent"
 
@@ -165,8 +203,11 @@ def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:
     now = timezone.now()
     with transaction.atomic():
         messages = Message.objects.filter(
-            pk__in=message_ids, tenant_id=agent.tenant_id, conversation__owner=agent,
-            direction=Direction.INBOUND, seen_at__isnull=True,
+            pk__in=message_ids,
+            tenant_id=agent.tenant_id,
+            conversation__owner=agent,
+            direction=Direction.INBOUND,
+            seen_at__isnull=True,
         )
         ids = list(messages.values_list("pk", flat=True))
         if not ids:
@@ -174,10 +215,17 @@ def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:
         Message.objects.filter(pk__in=ids, seen_at__isnull=True).update(seen_at=now)
         # The newest seen message per conversation stands for all before it.
         newest: dict[int, Message] = {}
-        for message in Message.objects.filter(pk__in=ids).exclude(provider_message_id="").select_related("asset"):
+        for message in (
+            Message.objects.filter(pk__in=ids)
+            .exclude(provider_message_id="")
+            .select_related("asset")
+        ):
             if message.asset.kind in READ_RECEIPT_KINDS:
                 current = newest.get(message.conversation_id)
-                if current is None or (message.created_at, message.pk) > (current.created_at, current.pk):
+                if current is None or (message.created_at, message.pk) > (
+                    current.created_at,
+                    current.pk,
+                ):
                     newest[message.conversation_id] = message
         for message in newest.values():
             transaction.on_commit(lambda pk=message.pk: send_read_receipt.delay(pk))

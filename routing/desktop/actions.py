@@ -36,14 +36,19 @@ def decline_offer(*, agent: Agent, params: dict) -> dict[str, Any]:
 
 
 def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
-    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
     text = params.get("text")
     if not isinstance(text, str) or not text.strip():
         raise ValidationError({"text": "a message needs some text"})
     if len(text) > MAX_TEXT:
         raise ValidationError({"text": f"a message is at most {MAX_TEXT} characters"})
     message = message_send(
-        conversation=conversation, text=text.strip(), author_kind=AuthorKind.AGENT, author_agent=agent
+        conversation=conversation,
+        text=text.strip(),
+        author_kind=AuthorKind.AGENT,
+        author_agent=agent,
     )
     return {"message_id": message.pk, "status": message.status}
 
@@ -51,7 +56,9 @@ def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
 def set_state(*, agent: Agent, params: dict) -> dict[str, Any]:
     idle_code = None
     if params.get("idle_code_id") not in (None, ""):
-        idle_code = IdleCode.objects.filter(pk=_int(params, "idle_code_id"), tenant_id=agent.tenant_id).first()
+        idle_code = IdleCode.objects.filter(
+            pk=_int(params, "idle_code_id"), tenant_id=agent.tenant_id
+        ).first()
         if idle_code is None:
             raise ValidationError({"idle_code_id": "No such idle code."})
     row = agent_state_set(agent=agent, state=str(params.get("state", "")), idle_code=idle_code)
@@ -61,17 +68,25 @@ def set_state(*, agent: Agent, params: dict) -> dict[str, Any]:
 def set_variable(*, agent: Agent, params: dict) -> dict[str, Any]:
     from routing.flows.services import conversation_variable_set
 
-    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
     name = params.get("name")
     if not isinstance(name, str) or not name:
         raise ValidationError({"name": "which variable?"})
-    value = conversation_variable_set(conversation=conversation, name=name, value=params.get("value"), agent=agent)
+    value = conversation_variable_set(
+        conversation=conversation, name=name, value=params.get("value"), agent=agent
+    )
     return {"name": name, "value": value}
 
 
 def close_conversation(*, agent: Agent, params: dict) -> dict[str, Any]:
-    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
-    code = WrapUpCode.objects.filter(tenant_id=agent.tenant_id, pk=_int(params, "wrap_up_code_id")).first()
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    code = WrapUpCode.objects.filter(
+        tenant_id=agent.tenant_id, pk=_int(params, "wrap_up_code_id")
+    ).first()
     if code is None:
         raise ValidationError({"wrap_up_code_id": "Choose one of the tenant's wrap-up codes."})
     conversation_close(conversation=conversation, reason="agent", wrap_up_code=code.name)
@@ -79,9 +94,13 @@ def close_conversation(*, agent: Agent, params: dict) -> dict[str, Any]:
 
 
 def mark_seen(*, agent: Agent, params: dict) -> dict[str, Any]:
-    conversation = conversation_for_agent(agent=agent, conversation_id=params.get("conversation_id", ""))
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
     ids = list(
-        conversation.messages.filter(direction=Direction.INBOUND, seen_at__isnull=True).values_list("pk", flat=True)
+        conversation.messages.filter(direction=Direction.INBOUND, seen_at__isnull=True).values_list(
+            "pk", flat=True
+        )
     )
     return {"seen": message_mark_seen(message_ids=ids, agent=agent) if ids else 0}
 

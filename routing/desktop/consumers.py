@@ -24,8 +24,10 @@ CLOSE_NOT_AN_AGENT = 4403
 
 def _error_text(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" if field != "__all__" else " ".join(msgs)
-                         for field, msgs in exc.message_dict.items())
+        return "; ".join(
+            f"{field}: {' '.join(msgs)}" if field != "__all__" else " ".join(msgs)
+            for field, msgs in exc.message_dict.items()
+        )
     return " ".join(exc.messages)
 
 
@@ -59,20 +61,38 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
         if self.agent is None:
             return
         if not isinstance(content, dict):
-            await self.send_json({"type": "reply", "request_id": None, "ok": False,
-                                  "error": "send a JSON object with an 'action'"})
+            await self.send_json(
+                {
+                    "type": "reply",
+                    "request_id": None,
+                    "ok": False,
+                    "error": "send a JSON object with an 'action'",
+                }
+            )
             return
         request_id = content.get("request_id")
         action = content.get("action")
         handler = ACTIONS.get(action) if isinstance(action, str) else None
         if handler is None:
-            await self.send_json({"type": "reply", "request_id": request_id, "ok": False,
-                                  "error": f"unknown action {action!r}; one of {', '.join(ACTIONS)}"})
+            await self.send_json(
+                {
+                    "type": "reply",
+                    "request_id": request_id,
+                    "ok": False,
+                    "error": f"unknown action {action!r}; one of {', '.join(ACTIONS)}",
+                }
+            )
             return
         params = content.get("params") or {}
         if not isinstance(params, dict):
-            await self.send_json({"type": "reply", "request_id": request_id, "ok": False,
-                                  "error": "'params' must be an object"})
+            await self.send_json(
+                {
+                    "type": "reply",
+                    "request_id": request_id,
+                    "ok": False,
+                    "error": "'params' must be an object",
+                }
+            )
             return
         try:
             data = await database_sync_to_async(handler)(agent=self.agent, params=params)
@@ -86,12 +106,16 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
-            await self.send_json({"type": "reply", "request_id": None, "ok": False, "error": "send text frames"})
+            await self.send_json(
+                {"type": "reply", "request_id": None, "ok": False, "error": "send text frames"}
+            )
             return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except ValueError:
-            await self.send_json({"type": "reply", "request_id": None, "ok": False, "error": "malformed JSON"})
+            await self.send_json(
+                {"type": "reply", "request_id": None, "ok": False, "error": "malformed JSON"}
+            )
 
     async def push_event(self, message):
         """Group handler: only filter and forward."""

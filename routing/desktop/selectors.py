@@ -24,13 +24,18 @@ def desktop_agent(*, user: User, chosen_tenant_id: int | None) -> Agent | None:
 
 def owned_conversations(*, agent: Agent) -> QuerySet[Conversation]:
     last_text = (
-        Message.objects.filter(conversation_id=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
+        Message.objects.filter(conversation_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("text")[:1]
     )
     return (
         Conversation.objects.filter(owner=agent, status=Conversation.Status.OPEN)
         .select_related("customer")
         .annotate(
-            unread=Count("messages", filter=Q(messages__direction=Direction.INBOUND, messages__seen_at__isnull=True)),
+            unread=Count(
+                "messages",
+                filter=Q(messages__direction=Direction.INBOUND, messages__seen_at__isnull=True),
+            ),
             preview=Subquery(last_text),
         )
         .order_by("-last_message_at")
@@ -68,7 +73,9 @@ def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
             "since": state.state_since.isoformat(),
         },
         "idle_codes": list(IdleCode.objects.filter(tenant_id=agent.tenant_id).values("id", "name")),
-        "wrap_up_codes": list(WrapUpCode.objects.filter(tenant_id=agent.tenant_id).values("id", "name")),
+        "wrap_up_codes": list(
+            WrapUpCode.objects.filter(tenant_id=agent.tenant_id).values("id", "name")
+        ),
         "offers": [payloads[o.pk] for o in offers],
         "conversations": [
             {

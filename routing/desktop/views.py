@@ -70,17 +70,23 @@ def conversation_panel(request, conversation_id: int):
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     messages = conversation_messages(conversation=conversation)
     for message in messages:
-        message.template_name = select_template([
-            f"desktop/messages/{conversation.kind}/{message.content_type}.html",
-            f"desktop/messages/{message.content_type}.html",
-            "desktop/messages/text.html",
-        ]).template.name
-    return render(request, "desktop/conversation.html", {
-        "conversation": conversation,
-        "messages": messages,
-        "variables": _variables(conversation),
-        "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
-    })
+        message.template_name = select_template(
+            [
+                f"desktop/messages/{conversation.kind}/{message.content_type}.html",
+                f"desktop/messages/{message.content_type}.html",
+                "desktop/messages/text.html",
+            ]
+        ).template.name
+    return render(
+        request,
+        "desktop/conversation.html",
+        {
+            "conversation": conversation,
+            "messages": messages,
+            "variables": _variables(conversation),
+            "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
+        },
+    )
 
 
 @require_GET
@@ -91,12 +97,15 @@ def attachment_download(request, attachment_id: int):
     if agent is None:
         return _not_an_agent(request)
     attachment = (
-        Attachment.objects.filter(pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent)
+        Attachment.objects.filter(
+            pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent
+        )
         .exclude(scan_status=Attachment.ScanStatus.INFECTED)
         .first()
     )
     if attachment is None or not attachment.file:
         raise Http404("No such attachment.")
     content_type = attachment.detected_content_type or attachment.declared_content_type or None
-    return FileResponse(attachment.file.open("rb"), content_type=content_type,
-                        filename=attachment.filename or None)
+    return FileResponse(
+        attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
+    )

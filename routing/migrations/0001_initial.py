@@ -7,322 +7,982 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('channels_app', '0002_initial'),
-        ('flows', '0001_initial'),
-        ('tenants', '0002_tenantpolicy_ordering'),
+        ("channels_app", "0002_initial"),
+        ("flows", "0001_initial"),
+        ("tenants", "0002_tenantpolicy_ordering"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Queue',
+            name="Queue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('channel_type', models.CharField(choices=[('social', 'Social channel'), ('email', 'Email'), ('chat', 'Chat')], max_length=10)),
-                ('routing_type', models.CharField(choices=[('longest_available', 'Longest available agent'), ('skills_based', 'Skills-based')], default='longest_available', max_length=20)),
-                ('service_level_seconds', models.PositiveIntegerField(default=60, help_text='Contacts answered within this many seconds meet the service level.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(604800)])),
-                ('max_time_in_queue_seconds', models.PositiveIntegerField(blank=True, help_text='After this long a waiting contact moves to the overflow queue.', null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(2592000)])),
-                ('default', models.BooleanField(default=False, help_text="The tenant's fallback queue.")),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('overflow_queue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='overflow_sources', to='routing.queue')),
-                ('teams', models.ManyToManyField(blank=True, help_text='The teams this queue distributes to.', related_name='queues', to='tenants.team')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='queues', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "channel_type",
+                    models.CharField(
+                        choices=[
+                            ("social", "Social channel"),
+                            ("email", "Email"),
+                            ("chat", "Chat"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "routing_type",
+                    models.CharField(
+                        choices=[
+                            ("longest_available", "Longest available agent"),
+                            ("skills_based", "Skills-based"),
+                        ],
+                        default="longest_available",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "service_level_seconds",
+                    models.PositiveIntegerField(
+                        default=60,
+                        help_text="Contacts answered within this many seconds meet the service level.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(604800),
+                        ],
+                    ),
+                ),
+                (
+                    "max_time_in_queue_seconds",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="After this long a waiting contact moves to the overflow queue.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(2592000),
+                        ],
+                    ),
+                ),
+                (
+                    "default",
+                    models.BooleanField(default=False, help_text="The tenant's fallback queue."),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "overflow_queue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="overflow_sources",
+                        to="routing.queue",
+                    ),
+                ),
+                (
+                    "teams",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="The teams this queue distributes to.",
+                        related_name="queues",
+                        to="tenants.team",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="queues",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Skill',
+            name="Skill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('type', models.CharField(choices=[('proficiency', 'Proficiency (0-10)'), ('boolean', 'Boolean'), ('text', 'Text (exact match)'), ('enum', 'Enumeration')], max_length=20)),
-                ('enum_values', models.JSONField(blank=True, default=list, help_text='The named values of an enumeration skill.')),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skills', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("proficiency", "Proficiency (0-10)"),
+                            ("boolean", "Boolean"),
+                            ("text", "Text (exact match)"),
+                            ("enum", "Enumeration"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "enum_values",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="The named values of an enumeration skill.",
+                    ),
+                ),
+                ("description", models.CharField(blank=True, max_length=300)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skills",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AgentSkill',
+            name="AgentSkill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('int_value', models.SmallIntegerField(blank=True, null=True)),
-                ('bool_value', models.BooleanField(blank=True, null=True)),
-                ('text_value', models.CharField(blank=True, max_length=200, null=True)),
-                ('source', models.CharField(choices=[('agent', "Agent's profile"), ('team', "Team's profile")], max_length=10)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='effective_skills', to='tenants.agent')),
-                ('skill', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='routing.skill')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("int_value", models.SmallIntegerField(blank=True, null=True)),
+                ("bool_value", models.BooleanField(blank=True, null=True)),
+                ("text_value", models.CharField(blank=True, max_length=200, null=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("agent", "Agent's profile"), ("team", "Team's profile")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="effective_skills",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "skill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="routing.skill",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SkillProfile',
+            name="SkillProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='skill_profiles', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill_profiles",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AgentSkillProfile',
+            name="AgentSkillProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('agent', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='skill_profile_assignment', to='tenants.agent')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
-                ('profile', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='agent_assignments', to='routing.skillprofile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "agent",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill_profile_assignment",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "profile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="agent_assignments",
+                        to="routing.skillprofile",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SkillProfileValue',
+            name="SkillProfileValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('int_value', models.SmallIntegerField(blank=True, null=True)),
-                ('bool_value', models.BooleanField(blank=True, null=True)),
-                ('text_value', models.CharField(blank=True, max_length=200, null=True)),
-                ('profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='values', to='routing.skillprofile')),
-                ('skill', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='profile_values', to='routing.skill')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("int_value", models.SmallIntegerField(blank=True, null=True)),
+                ("bool_value", models.BooleanField(blank=True, null=True)),
+                ("text_value", models.CharField(blank=True, max_length=200, null=True)),
+                (
+                    "profile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="values",
+                        to="routing.skillprofile",
+                    ),
+                ),
+                (
+                    "skill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profile_values",
+                        to="routing.skill",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['skill__name'],
+                "ordering": ["skill__name"],
             },
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel_type', models.CharField(choices=[('social', 'Social channel'), ('email', 'Email'), ('chat', 'Chat')], max_length=10)),
-                ('priority', models.PositiveSmallIntegerField(default=5, help_text='1 = highest', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10)])),
-                ('status', models.CharField(choices=[('waiting', 'Waiting in queue'), ('offered', 'Offered to an agent'), ('assigned', 'Assigned'), ('closed', 'Closed')], default='waiting', max_length=10)),
-                ('enqueued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('queue_entered_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('requirements', models.JSONField(blank=True, default=list)),
-                ('relaxation_steps', models.JSONField(blank=True, default=list)),
-                ('relaxation_level', models.PositiveSmallIntegerField(default=0)),
-                ('current_requirements', models.JSONField(blank=True, default=list)),
-                ('requirements_key', models.CharField(blank=True, default='', max_length=40)),
-                ('next_relaxation_at', models.DateTimeField(blank=True, null=True)),
-                ('overflow_at', models.DateTimeField(blank=True, null=True)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('close_reason', models.CharField(blank=True, max_length=40)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='routing_tasks', to='tenants.agent')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_tasks', to='channels_app.conversation')),
-                ('queue', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to='routing.queue')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_tasks', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel_type",
+                    models.CharField(
+                        choices=[
+                            ("social", "Social channel"),
+                            ("email", "Email"),
+                            ("chat", "Chat"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        default=5,
+                        help_text="1 = highest",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting in queue"),
+                            ("offered", "Offered to an agent"),
+                            ("assigned", "Assigned"),
+                            ("closed", "Closed"),
+                        ],
+                        default="waiting",
+                        max_length=10,
+                    ),
+                ),
+                ("enqueued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("queue_entered_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("requirements", models.JSONField(blank=True, default=list)),
+                ("relaxation_steps", models.JSONField(blank=True, default=list)),
+                ("relaxation_level", models.PositiveSmallIntegerField(default=0)),
+                ("current_requirements", models.JSONField(blank=True, default=list)),
+                ("requirements_key", models.CharField(blank=True, default="", max_length=40)),
+                ("next_relaxation_at", models.DateTimeField(blank=True, null=True)),
+                ("overflow_at", models.DateTimeField(blank=True, null=True)),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("close_reason", models.CharField(blank=True, max_length=40)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="routing_tasks",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing_tasks",
+                        to="channels_app.conversation",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tasks",
+                        to="routing.queue",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing_tasks",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['priority', 'enqueued_at', 'id'],
+                "ordering": ["priority", "enqueued_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel_type', models.CharField(choices=[('social', 'Social channel'), ('email', 'Email'), ('chat', 'Chat')], max_length=10)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('expired', 'Expired (RONA)'), ('withdrawn', 'Withdrawn')], default='pending', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='tenants.agent')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='routing.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel_type",
+                    models.CharField(
+                        choices=[
+                            ("social", "Social channel"),
+                            ("email", "Email"),
+                            ("chat", "Chat"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("expired", "Expired (RONA)"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="routing.task",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TaskEvent',
+            name="TaskEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('queued', 'Queued'), ('offered', 'Offered'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('rona', 'RONA'), ('relaxed', 'Requirements relaxed'), ('overflowed', 'Overflowed'), ('closed', 'Closed')], max_length=12)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.agent')),
-                ('offer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='routing.offer')),
-                ('queue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='routing.queue')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='routing.task')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("offered", "Offered"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("rona", "RONA"),
+                            ("relaxed", "Requirements relaxed"),
+                            ("overflowed", "Overflowed"),
+                            ("closed", "Closed"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "offer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="routing.offer",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="routing.queue",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="routing.task",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='TeamSkillProfile',
+            name="TeamSkillProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='team_assignments', to='routing.skillprofile')),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='skill_profile_assignment', to='tenants.team')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "profile",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="team_assignments",
+                        to="routing.skillprofile",
+                    ),
+                ),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="skill_profile_assignment",
+                        to="tenants.team",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AgentState',
+            name="AgentState",
             fields=[
-                ('agent', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='routing_state', serialize=False, to='tenants.agent')),
-                ('state', models.CharField(choices=[('signed_out', 'Signed out'), ('available', 'Available'), ('idle', 'Idle'), ('rona', 'RONA (no answer to an offer)')], default='signed_out', max_length=12)),
-                ('state_since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('available_since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('engaged_chat', models.PositiveSmallIntegerField(default=0)),
-                ('engaged_email', models.PositiveSmallIntegerField(default=0)),
-                ('engaged_social', models.PositiveSmallIntegerField(default=0)),
-                ('max_chat', models.PositiveSmallIntegerField(default=0)),
-                ('max_email', models.PositiveSmallIntegerField(default=0)),
-                ('max_social', models.PositiveSmallIntegerField(default=0)),
-                ('blending', models.CharField(default='blended', max_length=20)),
-                ('idle_code', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tenants.idlecode')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.team')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "agent",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="routing_state",
+                        serialize=False,
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("signed_out", "Signed out"),
+                            ("available", "Available"),
+                            ("idle", "Idle"),
+                            ("rona", "RONA (no answer to an offer)"),
+                        ],
+                        default="signed_out",
+                        max_length=12,
+                    ),
+                ),
+                ("state_since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("available_since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("engaged_chat", models.PositiveSmallIntegerField(default=0)),
+                ("engaged_email", models.PositiveSmallIntegerField(default=0)),
+                ("engaged_social", models.PositiveSmallIntegerField(default=0)),
+                ("max_chat", models.PositiveSmallIntegerField(default=0)),
+                ("max_email", models.PositiveSmallIntegerField(default=0)),
+                ("max_social", models.PositiveSmallIntegerField(default=0)),
+                ("blending", models.CharField(default="blended", max_length=20)),
+                (
+                    "idle_code",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tenants.idlecode",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.team",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('state', 'available')), fields=['tenant', 'available_since'], name='agentstate_available_order'), models.Index(fields=['tenant', 'state'], name='agentstate_tenant_state')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('engaged_chat__lte', models.F('max_chat')), ('engaged_email__lte', models.F('max_email')), ('engaged_social__lte', models.F('max_social'))), name='agentstate_within_capacity'), models.CheckConstraint(condition=models.Q(('engaged_chat__gte', 0), ('engaged_email__gte', 0), ('engaged_social__gte', 0)), name='agentstate_engaged_not_negative'), models.CheckConstraint(condition=models.Q(models.Q(('blending', 'exclusive'), _negated=True), models.Q(('engaged_chat', 0), ('engaged_email', 0)), models.Q(('engaged_chat', 0), ('engaged_social', 0)), models.Q(('engaged_email', 0), ('engaged_social', 0)), _connector='OR'), name='agentstate_exclusive_one_media'), models.CheckConstraint(condition=models.Q(('state', 'idle'), ('idle_code__isnull', True), _connector='OR'), name='agentstate_idle_code_only_idle')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("state", "available")),
+                        fields=["tenant", "available_since"],
+                        name="agentstate_available_order",
+                    ),
+                    models.Index(fields=["tenant", "state"], name="agentstate_tenant_state"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("engaged_chat__lte", models.F("max_chat")),
+                            ("engaged_email__lte", models.F("max_email")),
+                            ("engaged_social__lte", models.F("max_social")),
+                        ),
+                        name="agentstate_within_capacity",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("engaged_chat__gte", 0),
+                            ("engaged_email__gte", 0),
+                            ("engaged_social__gte", 0),
+                        ),
+                        name="agentstate_engaged_not_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("blending", "exclusive"), _negated=True),
+                            models.Q(("engaged_chat", 0), ("engaged_email", 0)),
+                            models.Q(("engaged_chat", 0), ("engaged_social", 0)),
+                            models.Q(("engaged_email", 0), ("engaged_social", 0)),
+                            _connector="OR",
+                        ),
+                        name="agentstate_exclusive_one_media",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("state", "idle"), ("idle_code__isnull", True), _connector="OR"
+                        ),
+                        name="agentstate_idle_code_only_idle",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AgentStateChange',
+            name="AgentStateChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('signed_out', 'Signed out'), ('available', 'Available'), ('idle', 'Idle'), ('rona', 'RONA (no answer to an offer)')], max_length=12)),
-                ('previous_state', models.CharField(blank=True, choices=[('signed_out', 'Signed out'), ('available', 'Available'), ('idle', 'Idle'), ('rona', 'RONA (no answer to an offer)')], max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=40)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='state_changes', to='tenants.agent')),
-                ('idle_code', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.idlecode')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("signed_out", "Signed out"),
+                            ("available", "Available"),
+                            ("idle", "Idle"),
+                            ("rona", "RONA (no answer to an offer)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "previous_state",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("signed_out", "Signed out"),
+                            ("available", "Available"),
+                            ("idle", "Idle"),
+                            ("rona", "RONA (no answer to an offer)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=40)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="state_changes",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "idle_code",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.idlecode",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['agent', '-at'], name='routing_age_agent_i_900d5f_idx'), models.Index(fields=['tenant', '-at'], name='routing_age_tenant__24f426_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["agent", "-at"], name="routing_age_agent_i_900d5f_idx"),
+                    models.Index(fields=["tenant", "-at"], name="routing_age_tenant__24f426_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EntryPoint',
+            name="EntryPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('channel_type', models.CharField(choices=[('social', 'Social channel'), ('email', 'Email'), ('chat', 'Chat')], max_length=10)),
-                ('social_channel_type', models.CharField(blank=True, choices=[('whatsapp', 'WhatsApp'), ('messenger', 'Facebook Messenger'), ('sms', 'SMS'), ('apple', 'Apple Messages for Business')], help_text='Required for (and only for) the social channel type.', max_length=20)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('asset', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='entry_point', to='channels_app.channelasset')),
-                ('flow', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entry_points', to='flows.flow')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entry_points', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "channel_type",
+                    models.CharField(
+                        choices=[
+                            ("social", "Social channel"),
+                            ("email", "Email"),
+                            ("chat", "Chat"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "social_channel_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("whatsapp", "WhatsApp"),
+                            ("messenger", "Facebook Messenger"),
+                            ("sms", "SMS"),
+                            ("apple", "Apple Messages for Business"),
+                        ],
+                        help_text="Required for (and only for) the social channel type.",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "asset",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entry_point",
+                        to="channels_app.channelasset",
+                    ),
+                ),
+                (
+                    "flow",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entry_points",
+                        to="flows.flow",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entry_points",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'name'), name='entrypoint_unique_name'), models.CheckConstraint(condition=models.Q(models.Q(('channel_type', 'social'), models.Q(('social_channel_type', ''), _negated=True)), models.Q(models.Q(('channel_type', 'social'), _negated=True), ('social_channel_type', '')), _connector='OR'), name='entrypoint_social_type_iff_social')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "name"), name="entrypoint_unique_name"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("channel_type", "social"),
+                                models.Q(("social_channel_type", ""), _negated=True),
+                            ),
+                            models.Q(
+                                models.Q(("channel_type", "social"), _negated=True),
+                                ("social_channel_type", ""),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="entrypoint_social_type_iff_social",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='queue_unique_name'),
+            model_name="queue",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="queue_unique_name"),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.UniqueConstraint(condition=models.Q(('default', True)), fields=('tenant',), name='queue_one_default_per_tenant'),
+            model_name="queue",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("default", True)),
+                fields=("tenant",),
+                name="queue_one_default_per_tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.CheckConstraint(condition=models.Q(('overflow_queue', models.F('id')), _negated=True), name='queue_no_self_overflow'),
+            model_name="queue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("overflow_queue", models.F("id")), _negated=True),
+                name="queue_no_self_overflow",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='queue',
-            constraint=models.CheckConstraint(condition=models.Q(('max_time_in_queue_seconds__isnull', True), ('overflow_queue__isnull', False), _connector='OR'), name='queue_max_time_needs_overflow'),
+            model_name="queue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_time_in_queue_seconds__isnull", True),
+                    ("overflow_queue__isnull", False),
+                    _connector="OR",
+                ),
+                name="queue_max_time_needs_overflow",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='skill',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='skill_unique_name'),
+            model_name="skill",
+            constraint=models.UniqueConstraint(fields=("tenant", "name"), name="skill_unique_name"),
         ),
         migrations.AddIndex(
-            model_name='agentskill',
-            index=models.Index(fields=['skill', 'int_value'], name='agentskill_int'),
+            model_name="agentskill",
+            index=models.Index(fields=["skill", "int_value"], name="agentskill_int"),
         ),
         migrations.AddIndex(
-            model_name='agentskill',
-            index=models.Index(fields=['skill', 'text_value'], name='agentskill_text'),
+            model_name="agentskill",
+            index=models.Index(fields=["skill", "text_value"], name="agentskill_text"),
         ),
         migrations.AddConstraint(
-            model_name='agentskill',
-            constraint=models.UniqueConstraint(fields=('agent', 'skill'), name='agentskill_unique'),
+            model_name="agentskill",
+            constraint=models.UniqueConstraint(fields=("agent", "skill"), name="agentskill_unique"),
         ),
         migrations.AddConstraint(
-            model_name='skillprofile',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='skillprofile_unique_name'),
+            model_name="skillprofile",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name"), name="skillprofile_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='skillprofilevalue',
-            constraint=models.UniqueConstraint(fields=('profile', 'skill'), name='skillvalue_unique_skill'),
+            model_name="skillprofilevalue",
+            constraint=models.UniqueConstraint(
+                fields=("profile", "skill"), name="skillvalue_unique_skill"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='skillprofilevalue',
-            constraint=models.CheckConstraint(condition=models.Q(('int_value__isnull', True), models.Q(('int_value__gte', 0), ('int_value__lte', 10)), _connector='OR'), name='skillvalue_proficiency_bounded'),
+            model_name="skillprofilevalue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("int_value__isnull", True),
+                    models.Q(("int_value__gte", 0), ("int_value__lte", 10)),
+                    _connector="OR",
+                ),
+                name="skillvalue_proficiency_bounded",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'waiting')), fields=['queue', 'priority', 'enqueued_at', 'id'], name='task_waiting_order'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "waiting")),
+                fields=["queue", "priority", "enqueued_at", "id"],
+                name="task_waiting_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'waiting')), fields=['queue', 'requirements_key', 'priority', 'enqueued_at', 'id'], name='task_waiting_signature_order'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "waiting")),
+                fields=["queue", "requirements_key", "priority", "enqueued_at", "id"],
+                name="task_waiting_signature_order",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('next_relaxation_at__isnull', False)), fields=['next_relaxation_at'], name='task_relaxation_due'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("next_relaxation_at__isnull", False)),
+                fields=["next_relaxation_at"],
+                name="task_relaxation_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('overflow_at__isnull', False)), fields=['overflow_at'], name='task_overflow_due'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("overflow_at__isnull", False)),
+                fields=["overflow_at"],
+                name="task_overflow_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['tenant', 'status'], name='task_tenant_status'),
+            model_name="task",
+            index=models.Index(fields=["tenant", "status"], name="task_tenant_status"),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['conversation', 'status'], name='task_conversation_status'),
+            model_name="task",
+            index=models.Index(fields=["conversation", "status"], name="task_conversation_status"),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['waiting', 'offered'])), fields=('conversation', 'queue'), name='task_one_active_per_conversation_queue'),
+            model_name="task",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["waiting", "offered"])),
+                fields=("conversation", "queue"),
+                name="task_one_active_per_conversation_queue",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.CheckConstraint(condition=models.Q(('priority__gte', 1), ('priority__lte', 10)), name='task_priority_1_to_10'),
+            model_name="task",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("priority__gte", 1), ("priority__lte", 10)),
+                name="task_priority_1_to_10",
+            ),
         ),
         migrations.AddIndex(
-            model_name='offer',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['expires_at'], name='offer_pending_due'),
+            model_name="offer",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["expires_at"],
+                name="offer_pending_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='offer',
-            index=models.Index(fields=['agent', 'status'], name='offer_agent_status'),
+            model_name="offer",
+            index=models.Index(fields=["agent", "status"], name="offer_agent_status"),
         ),
         migrations.AddIndex(
-            model_name='offer',
-            index=models.Index(fields=['task', 'agent', 'decided_at'], name='offer_task_agent'),
+            model_name="offer",
+            index=models.Index(fields=["task", "agent", "decided_at"], name="offer_task_agent"),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('task',), name='offer_one_pending_per_task'),
+            model_name="offer",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("task",),
+                name="offer_one_pending_per_task",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='offer',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decided_at__isnull', True), ('status', 'pending')), models.Q(models.Q(('status', 'pending'), _negated=True), ('decided_at__isnull', False)), _connector='OR'), name='offer_decided_iff_not_pending'),
+            model_name="offer",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decided_at__isnull", True), ("status", "pending")),
+                    models.Q(
+                        models.Q(("status", "pending"), _negated=True),
+                        ("decided_at__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="offer_decided_iff_not_pending",
+            ),
         ),
         migrations.AddIndex(
-            model_name='taskevent',
-            index=models.Index(fields=['task', 'at'], name='routing_tas_task_id_9dba9e_idx'),
+            model_name="taskevent",
+            index=models.Index(fields=["task", "at"], name="routing_tas_task_id_9dba9e_idx"),
         ),
     ]

@@ -22,9 +22,14 @@ def agent_state_ensure(*, agent: Agent, lock: bool = False) -> AgentState:
         profile = agent.multimedia_profile
         AgentState.objects.get_or_create(
             agent=agent,
-            defaults={"tenant_id": agent.tenant_id, "team_id": agent.team_id, "max_chat": profile.max_chat,
-                      "max_email": profile.max_email, "max_social": profile.max_social,
-                      "blending": profile.blending},
+            defaults={
+                "tenant_id": agent.tenant_id,
+                "team_id": agent.team_id,
+                "max_chat": profile.max_chat,
+                "max_email": profile.max_email,
+                "max_social": profile.max_social,
+                "blending": profile.blending,
+            },
         )
         state = manager.get(pk=agent.pk)
     return state
@@ -46,24 +51,33 @@ def publish_agent_state(state: AgentState) -> None:
     send_event_on_commit(
         groups=[agent_group(state.agent_id), tenant_group(state.tenant_id)],
         event="routing.agent_state",
-        payload={"agent_id": state.agent_id, "state": state.state, "idle_code_id": state.idle_code_id,
-                 "state_since": state.state_since.isoformat(),
-                 "engaged": {m: state.engaged(m) for m in MEDIA},
-                 "maximum": {m: state.maximum(m) for m in MEDIA}},
+        payload={
+            "agent_id": state.agent_id,
+            "state": state.state,
+            "idle_code_id": state.idle_code_id,
+            "state_since": state.state_since.isoformat(),
+            "engaged": {m: state.engaged(m) for m in MEDIA},
+            "maximum": {m: state.maximum(m) for m in MEDIA},
+        },
     )
 
 
-def agent_state_set(*, agent: Agent, state: str, idle_code: IdleCode | None = None,
-                    reason: str = "agent") -> AgentState:
+def agent_state_set(
+    *, agent: Agent, state: str, idle_code: IdleCode | None = None, reason: str = "agent"
+) -> AgentState:
     """Moves the agent to signed out, available or idle (RONA is the router's to set).
 
     Leaving available withdraws the agent's pending offers; their tasks keep their place in line.
     Setting the state the agent is already in changes nothing.
     """
     if state == AgentStatus.RONA:
-        raise RoutingError("RONA is set by the router when an offer goes unanswered; choose another state.")
+        raise RoutingError(
+            "RONA is set by the router when an offer goes unanswered; choose another state."
+        )
     if state not in SETTABLE_STATES:
-        raise ValidationError({"state": f"Unknown state {state!r}; use one of {', '.join(SETTABLE_STATES)}."})
+        raise ValidationError(
+            {"state": f"Unknown state {state!r}; use one of {', '.join(SETTABLE_STATES)}."}
+        )
     if state == AgentStatus.IDLE:
         if idle_code is None:
             raise ValidationError({"idle_code": "Going idle needs an idle code."})
@@ -85,17 +99,25 @@ class _Retry(Exception):
 
 
 @transaction.atomic
-def _agent_state_set(*, agent: Agent, state: str, idle_code: IdleCode | None, reason: str) -> AgentState:
+def _agent_state_set(
+    *, agent: Agent, state: str, idle_code: IdleCode | None, reason: str
+) -> AgentState:
     from routing.services.tasks import offers_end  # the offer life cycle lives with tasks
 
     pending = []
     if state != AgentStatus.AVAILABLE:
-        pending = list(Offer.objects.select_for_update().filter(agent=agent, status=OfferStatus.PENDING)
-                       .order_by("pk"))
+        pending = list(
+            Offer.objects.select_for_update()
+            .filter(agent=agent, status=OfferStatus.PENDING)
+            .order_by("pk")
+        )
         if pending:
             offers_end(offers=pending, outcome=OfferStatus.WITHDRAWN)
     row = agent_state_ensure(agent=agent, lock=True)
-    if state != AgentStatus.AVAILABLE and Offer.objects.filter(agent=agent, status=OfferStatus.PENDING).exists():
+    if (
+        state != AgentStatus.AVAILABLE
+        and Offer.objects.filter(agent=agent, status=OfferStatus.PENDING).exists()
+    ):
         raise _Retry  # a router committed an offer after we looked; look again
     idle_code_id = idle_code.pk if idle_code else None
     if row.state == state and row.idle_code_id == idle_code_id:
@@ -109,8 +131,15 @@ def _agent_state_set(*, agent: Agent, state: str, idle_code: IdleCode | None, re
         row.available_since = now
     _refresh_from_agent(row, agent)
     row.save()
-    AgentStateChange.objects.create(tenant_id=agent.tenant_id, agent=agent, state=state,
-                                    previous_state=previous, idle_code_id=idle_code_id, reason=reason, at=now)
+    AgentStateChange.objects.create(
+        tenant_id=agent.tenant_id,
+        agent=agent,
+        state=state,
+        previous_state=previous,
+        idle_code_id=idle_code_id,
+        reason=reason,
+        at=now,
+    )
     publish_agent_state(row)
     if state == AgentStatus.AVAILABLE:
         agent_skills_refresh(agent_ids=[agent.pk])

@@ -61,7 +61,9 @@ def requirement_q(requirement: dict[str, Any]) -> Q:
     A missing skill never meets >=, =, in or "is true"; it meets != and "is false".
     """
     column = COLUMN_BY_TYPE[requirement["type"]]
-    rows = AgentSkill.objects.filter(agent_id=OuterRef("agent_id"), skill_id=requirement["skill_id"])
+    rows = AgentSkill.objects.filter(
+        agent_id=OuterRef("agent_id"), skill_id=requirement["skill_id"]
+    )
     operator, value = requirement["operator"], requirement["value"]
     if requirement["type"] == SkillType.BOOLEAN:
         has_true = Exists(rows.filter(bool_value=True))
@@ -77,43 +79,70 @@ def requirement_q(requirement: dict[str, Any]) -> Q:
     raise ValueError(f"unknown operator {operator!r}")
 
 
-def eligible_agents(*, queue: Queue, team_ids: list[int], channel_type: str,
-                    requirements: list[dict]) -> QuerySet[AgentState]:
+def eligible_agents(
+    *, queue: Queue, team_ids: list[int], channel_type: str, requirements: list[dict]
+) -> QuerySet[AgentState]:
     """Eligible agents' state rows, best first."""
-    agents = AgentState.objects.filter(tenant_id=queue.tenant_id, state=AgentStatus.AVAILABLE,
-                                       team_id__in=team_ids).filter(room_q(channel_type))
+    agents = AgentState.objects.filter(
+        tenant_id=queue.tenant_id, state=AgentStatus.AVAILABLE, team_id__in=team_ids
+    ).filter(room_q(channel_type))
     for requirement in requirements:
         agents = agents.filter(requirement_q(requirement))
     scored = [r["skill_id"] for r in requirements if r["type"] == SkillType.PROFICIENCY]
     if queue.routing_type == RoutingType.SKILLS_BASED and scored:
-        score = (AgentSkill.objects.filter(agent_id=OuterRef("agent_id"), skill_id__in=scored)
-                 .values("agent_id").annotate(total=Sum("int_value")).values("total"))
-        agents = agents.annotate(score=Coalesce(Subquery(score, output_field=IntegerField()), Value(0)))
+        score = (
+            AgentSkill.objects.filter(agent_id=OuterRef("agent_id"), skill_id__in=scored)
+            .values("agent_id")
+            .annotate(total=Sum("int_value"))
+            .values("total")
+        )
+        agents = agents.annotate(
+            score=Coalesce(Subquery(score, output_field=IntegerField()), Value(0))
+        )
         return agents.order_by("-score", "available_since", "agent_id")
     return agents.order_by("available_since", "agent_id")
 
 
 def _waiting(queue_id: int) -> QuerySet[Task]:
-    return Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING).order_by("priority", "enqueued_at", "id")
+    return Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING).order_by(
+        "priority", "enqueued_at", "id"
+    )
 
 
 def _heads(queue_id: int) -> list[Task]:
     """The first waiting task of each requirement signature, in queue order."""
-    keys = list(Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING)
-                .order_by().values_list("requirements_key", flat=True).distinct())
-    heads = [t for t in (_waiting(queue_id).filter(requirements_key=k).only(
-        "id", "priority", "enqueued_at", "requirements_key").first() for k in keys) if t is not None]
+    keys = list(
+        Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING)
+        .order_by()
+        .values_list("requirements_key", flat=True)
+        .distinct()
+    )
+    heads = [
+        t
+        for t in (
+            _waiting(queue_id)
+            .filter(requirements_key=k)
+            .only("id", "priority", "enqueued_at", "requirements_key")
+            .first()
+            for k in keys
+        )
+        if t is not None
+    ]
     return sorted(heads, key=lambda t: (t.priority, t.enqueued_at, t.pk))
 
 
 def _before(task: Task) -> Q:
     """Tasks ahead of `task` in queue order."""
-    return (Q(priority__lt=task.priority) | Q(priority=task.priority, enqueued_at__lt=task.enqueued_at)
-            | Q(priority=task.priority, enqueued_at=task.enqueued_at, id__lt=task.pk))
+    return (
+        Q(priority__lt=task.priority)
+        | Q(priority=task.priority, enqueued_at__lt=task.enqueued_at)
+        | Q(priority=task.priority, enqueued_at=task.enqueued_at, id__lt=task.pk)
+    )
 
 
-def _assign_batch(*, queue: Queue, team_ids: list[int], key: str, stop_before: Task | None,
-                  batch_size: int) -> tuple[int, bool]:
+def _assign_batch(
+    *, queue: Queue, team_ids: list[int], key: str, stop_before: Task | None, batch_size: int
+) -> tuple[int, bool]:
     """Offers up to batch_size tasks of one signature. Returns (offers made, agents ran out)."""
     with transaction.atomic():
         tasks_qs = _waiting(queue.pk).filter(requirements_key=key)
@@ -126,15 +155,21 @@ def _assign_batch(*, queue: Queue, team_ids: list[int], key: str, stop_before: T
         now = timezone.now()
         paused: dict[int, set[int]] = {}
         for task_id, agent_id in Offer.objects.filter(
-                task_id__in=[t.pk for t in tasks], decided_at__gte=now - timedelta(seconds=REOFFER_PAUSE_SECONDS),
-                status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED]).values_list("task_id", "agent_id"):
+            task_id__in=[t.pk for t in tasks],
+            decided_at__gte=now - timedelta(seconds=REOFFER_PAUSE_SECONDS),
+            status__in=[OfferStatus.DECLINED, OfferStatus.EXPIRED],
+        ).values_list("task_id", "agent_id"):
             paused.setdefault(task_id, set()).add(agent_id)
         extra = len({a for s in paused.values() for a in s})
         candidates = list(
-            eligible_agents(queue=queue, team_ids=team_ids, channel_type=channel_type,
-                            requirements=tasks[0].current_requirements)
+            eligible_agents(
+                queue=queue,
+                team_ids=team_ids,
+                channel_type=channel_type,
+                requirements=tasks[0].current_requirements,
+            )
             .select_for_update(skip_locked=True, of=("self",))
-            .only("agent_id", "tenant_id", "available_since")[:len(tasks) + extra]
+            .only("agent_id", "tenant_id", "available_since")[: len(tasks) + extra]
         )
         pairs: list[tuple[Task, AgentState]] = []
         for task in tasks:
@@ -144,30 +179,56 @@ def _assign_batch(*, queue: Queue, team_ids: list[int], key: str, stop_before: T
                     break
         if not pairs:
             return 0, True
-        expires_at = now + timedelta(seconds=rona_seconds(tenant_id=queue.tenant_id, channel_type=channel_type))
-        offers = Offer.objects.bulk_create([
-            Offer(tenant_id=queue.tenant_id, task_id=task.pk, agent_id=agent.agent_id, channel_type=channel_type,
-                  created_at=now, expires_at=expires_at)
-            for task, agent in pairs
-        ])
+        expires_at = now + timedelta(
+            seconds=rona_seconds(tenant_id=queue.tenant_id, channel_type=channel_type)
+        )
+        offers = Offer.objects.bulk_create(
+            [
+                Offer(
+                    tenant_id=queue.tenant_id,
+                    task_id=task.pk,
+                    agent_id=agent.agent_id,
+                    channel_type=channel_type,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+                for task, agent in pairs
+            ]
+        )
         Task.objects.filter(pk__in=[t.pk for t, _ in pairs], status=TaskStatus.WAITING).update(
-            status=TaskStatus.OFFERED)
+            status=TaskStatus.OFFERED
+        )
         AgentState.objects.filter(pk__in=[a.pk for _, a in pairs]).update(
-            **{f"engaged_{channel_type}": F(f"engaged_{channel_type}") + 1, "available_since": now})
+            **{f"engaged_{channel_type}": F(f"engaged_{channel_type}") + 1, "available_since": now}
+        )
         payloads = offer_payloads(offers)
-        events.emit([
-            events.Emission(task_id=task.pk, tenant_id=task.tenant_id, conversation_id=task.conversation_id,
-                            kind=TaskEventKind.OFFERED, agent_id=agent.agent_id, offer_id=offer.pk,
-                            queue_id=queue.pk, data={"expires_at": expires_at.isoformat()},
-                            push=payloads[offer.pk])
-            for (task, agent), offer in zip(pairs, offers, strict=True)
-        ])
+        events.emit(
+            [
+                events.Emission(
+                    task_id=task.pk,
+                    tenant_id=task.tenant_id,
+                    conversation_id=task.conversation_id,
+                    kind=TaskEventKind.OFFERED,
+                    agent_id=agent.agent_id,
+                    offer_id=offer.pk,
+                    queue_id=queue.pk,
+                    data={"expires_at": expires_at.isoformat()},
+                    push=payloads[offer.pk],
+                )
+                for (task, agent), offer in zip(pairs, offers, strict=True)
+            ]
+        )
         return len(pairs), len(pairs) < len(tasks)
 
 
 def _any_room(*, queue: Queue, team_ids: list[int]) -> bool:
-    return AgentState.objects.filter(tenant_id=queue.tenant_id, state=AgentStatus.AVAILABLE,
-                                     team_id__in=team_ids).filter(room_q(queue.channel_type)).exists()
+    return (
+        AgentState.objects.filter(
+            tenant_id=queue.tenant_id, state=AgentStatus.AVAILABLE, team_id__in=team_ids
+        )
+        .filter(room_q(queue.channel_type))
+        .exists()
+    )
 
 
 def route_queue(*, queue_id: int, limit: int | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -186,10 +247,17 @@ def route_queue(*, queue_id: int, limit: int | None = None, batch_size: int = BA
         progressed = False
         for i, head in enumerate(heads):
             # Only tasks ahead of every other signature's head, so queue order holds across signatures.
-            stop_before = min(heads[i + 1:], key=lambda t: (t.priority, t.enqueued_at, t.pk), default=None)
+            stop_before = min(
+                heads[i + 1 :], key=lambda t: (t.priority, t.enqueued_at, t.pk), default=None
+            )
             size = batch_size if limit is None else min(batch_size, limit - made)
-            count, exhausted = _assign_batch(queue=queue, team_ids=team_ids, key=head.requirements_key,
-                                             stop_before=stop_before, batch_size=size)
+            count, exhausted = _assign_batch(
+                queue=queue,
+                team_ids=team_ids,
+                key=head.requirements_key,
+                stop_before=stop_before,
+                batch_size=size,
+            )
             made += count
             if count:
                 progressed = True
@@ -206,8 +274,11 @@ def route_for_agent(*, agent_id: int) -> int:
     state = AgentState.objects.filter(pk=agent_id, state=AgentStatus.AVAILABLE).first()
     if state is None:
         return 0
-    queue_ids = (Queue.objects.filter(teams=state.team_id, tasks__status=TaskStatus.WAITING)
-                 .values_list("pk", flat=True).distinct())
+    queue_ids = (
+        Queue.objects.filter(teams=state.team_id, tasks__status=TaskStatus.WAITING)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
     return sum(route_queue(queue_id=q) for q in list(queue_ids))
 
 
@@ -215,6 +286,10 @@ def route_waiting_queues(*, limit_per_queue: int = 200) -> int:
     """The safety net the sweep runs: every queue with waiting tasks gets a routing pass. The pass
     is bounded so a sweep stays short and the next expiry is not held up; the rest follows in the
     next sweep or in the routing runs the offers' events trigger."""
-    queue_ids = list(Task.objects.filter(status=TaskStatus.WAITING).values_list("queue_id", flat=True)
-                     .distinct().order_by())
+    queue_ids = list(
+        Task.objects.filter(status=TaskStatus.WAITING)
+        .values_list("queue_id", flat=True)
+        .distinct()
+        .order_by()
+    )
     return sum(route_queue(queue_id=q, limit=limit_per_queue) for q in queue_ids)

@@ -40,9 +40,13 @@ def skill_value_clean(*, skill: Skill, value: Any) -> Any:
             if isinstance(value, str) and value.strip().isdigit():
                 value = int(value.strip())
             else:
-                raise ValidationError(f"{skill.name} is a proficiency skill: give a whole number from 0 to 10.")
+                raise ValidationError(
+                    f"{skill.name} is a proficiency skill: give a whole number from 0 to 10."
+                )
         if not 0 <= value <= 10:
-            raise ValidationError(f"{skill.name} is a proficiency skill: {value} is not between 0 and 10.")
+            raise ValidationError(
+                f"{skill.name} is a proficiency skill: {value} is not between 0 and 10."
+            )
         return value
     if skill.type == SkillType.BOOLEAN:
         if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
@@ -82,7 +86,13 @@ def _requirement_clean(*, skill: Skill, operator: Any, value: Any, where: str) -
         flag = skill_value_clean(skill=skill, value=value)
         if operator == "!=":
             flag = not flag
-        return {"skill_id": skill.pk, "skill": skill.name, "type": skill.type, "operator": "=", "value": flag}
+        return {
+            "skill_id": skill.pk,
+            "skill": skill.name,
+            "type": skill.type,
+            "operator": "=",
+            "value": flag,
+        }
     if operator == "in":
         if not isinstance(value, list) or not value:
             raise ValidationError(f"{where}: the operator 'in' takes a non-empty list of values.")
@@ -90,12 +100,24 @@ def _requirement_clean(*, skill: Skill, operator: Any, value: Any, where: str) -
             values = sorted({skill_value_clean(skill=skill, value=v) for v in value})
         except ValidationError as exc:
             raise ValidationError(f"{where}: {exc.messages[0]}") from exc
-        return {"skill_id": skill.pk, "skill": skill.name, "type": skill.type, "operator": "in", "value": values}
+        return {
+            "skill_id": skill.pk,
+            "skill": skill.name,
+            "type": skill.type,
+            "operator": "in",
+            "value": values,
+        }
     try:
         clean = skill_value_clean(skill=skill, value=value)
     except ValidationError as exc:
         raise ValidationError(f"{where}: {exc.messages[0]}") from exc
-    return {"skill_id": skill.pk, "skill": skill.name, "type": skill.type, "operator": operator, "value": clean}
+    return {
+        "skill_id": skill.pk,
+        "skill": skill.name,
+        "type": skill.type,
+        "operator": operator,
+        "value": clean,
+    }
 
 
 def requirements_resolve(*, tenant: Tenant, requirements: list[dict]) -> list[dict[str, Any]]:
@@ -111,41 +133,73 @@ def requirements_resolve(*, tenant: Tenant, requirements: list[dict]) -> list[di
     for i, item in enumerate(requirements, 1):
         skill = skills.get(item["skill"])
         if skill is None:
-            raise ValidationError(f"Requirement {i}: there is no skill named {item['skill']!r} in this tenant.")
+            raise ValidationError(
+                f"Requirement {i}: there is no skill named {item['skill']!r} in this tenant."
+            )
         if skill.pk in seen:
-            raise ValidationError(f"Requirement {i}: {skill.name} is required twice; combine them into one.")
+            raise ValidationError(
+                f"Requirement {i}: {skill.name} is required twice; combine them into one."
+            )
         seen.add(skill.pk)
         if "value" not in item:
             raise ValidationError(f"Requirement {i}: {skill.name} needs a value.")
-        resolved.append(_requirement_clean(skill=skill, operator=item.get("operator"), value=item["value"],
-                                           where=f"Requirement {i}"))
+        resolved.append(
+            _requirement_clean(
+                skill=skill,
+                operator=item.get("operator"),
+                value=item["value"],
+                where=f"Requirement {i}",
+            )
+        )
     return resolved
 
 
-def relaxation_resolve(*, tenant: Tenant, requirements: list[dict], steps: list[dict]) -> list[dict[str, Any]]:
+def relaxation_resolve(
+    *, tenant: Tenant, requirements: list[dict], steps: list[dict]
+) -> list[dict[str, Any]]:
     """Checks relaxation steps against the resolved requirements; returns them in time order."""
     if not isinstance(steps, list):
         raise ValidationError("Relaxation steps must be a list.")
     required = {r["skill"]: r for r in requirements}
-    skills = _skills_by_name(tenant=tenant, names=(s.get("skill") for s in steps if isinstance(s, dict)))
+    skills = _skills_by_name(
+        tenant=tenant, names=(s.get("skill") for s in steps if isinstance(s, dict))
+    )
     resolved = []
     for i, step in enumerate(steps, 1):
         where = f"Relaxation step {i}"
         if not isinstance(step, dict):
-            raise ValidationError(f"{where} must be an object with after_seconds, skill and action.")
+            raise ValidationError(
+                f"{where} must be an object with after_seconds, skill and action."
+            )
         after = step.get("after_seconds")
-        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= 30 * 24 * 3600:
-            raise ValidationError(f"{where}: after_seconds must be a whole number of seconds (0 to 30 days).")
+        if (
+            isinstance(after, bool)
+            or not isinstance(after, int)
+            or not 0 <= after <= 30 * 24 * 3600
+        ):
+            raise ValidationError(
+                f"{where}: after_seconds must be a whole number of seconds (0 to 30 days)."
+            )
         name = step.get("skill")
         if name not in required:
             raise ValidationError(f"{where}: {name!r} is not among the task's skill requirements.")
         action = step.get("action")
         if action == "drop":
-            resolved.append({"after_seconds": after, "skill_id": required[name]["skill_id"], "skill": name,
-                             "action": "drop"})
+            resolved.append(
+                {
+                    "after_seconds": after,
+                    "skill_id": required[name]["skill_id"],
+                    "skill": name,
+                    "action": "drop",
+                }
+            )
         elif action == "replace":
-            req = _requirement_clean(skill=skills[name], operator=step.get("operator"), value=step.get("value"),
-                                     where=where)
+            req = _requirement_clean(
+                skill=skills[name],
+                operator=step.get("operator"),
+                value=step.get("value"),
+                where=where,
+            )
             resolved.append({"after_seconds": after, "action": "replace", **req})
         else:
             raise ValidationError(f"{where}: action must be 'drop' or 'replace'.")
@@ -159,12 +213,16 @@ def requirements_after(*, requirements: list[dict], steps: list[dict], level: in
         if step["action"] == "drop":
             current.pop(step["skill_id"], None)
         else:
-            current[step["skill_id"]] = {k: step[k] for k in ("skill_id", "skill", "type", "operator", "value")}
+            current[step["skill_id"]] = {
+                k: step[k] for k in ("skill_id", "skill", "type", "operator", "value")
+            }
     return sorted(current.values(), key=lambda r: r["skill_id"])
 
 
 def requirements_key(requirements: list[dict]) -> str:
-    text = json.dumps([[r["skill_id"], r["operator"], r["value"]] for r in requirements], sort_keys=True)
+    text = json.dumps(
+        [[r["skill_id"], r["operator"], r["value"]] for r in requirements], sort_keys=True
+    )
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -172,12 +230,15 @@ def requirements_key(requirements: list[dict]) -> str:
 
 
 @transaction.atomic
-def skill_profile_value_set(*, profile: SkillProfile, skill: Skill, value: Any) -> SkillProfileValue:
+def skill_profile_value_set(
+    *, profile: SkillProfile, skill: Skill, value: Any
+) -> SkillProfileValue:
     if skill.tenant_id != profile.tenant_id:
         raise ValidationError("No such skill in this tenant.")
     clean = skill_value_clean(skill=skill, value=value)
-    row, _ = SkillProfileValue.objects.update_or_create(profile=profile, skill=skill,
-                                                        defaults=_columns(skill, clean))
+    row, _ = SkillProfileValue.objects.update_or_create(
+        profile=profile, skill=skill, defaults=_columns(skill, clean)
+    )
     agent_skills_refresh_for_profile(profile=profile)
     return row
 
@@ -200,8 +261,13 @@ def skill_profile_values_replace(*, profile: SkillProfile, values: dict[str, Any
             errors[name] = f"There is no skill named {name!r} in this tenant."
             continue
         try:
-            rows.append(SkillProfileValue(profile=profile, skill=skill,
-                                          **_columns(skill, skill_value_clean(skill=skill, value=value))))
+            rows.append(
+                SkillProfileValue(
+                    profile=profile,
+                    skill=skill,
+                    **_columns(skill, skill_value_clean(skill=skill, value=value)),
+                )
+            )
         except ValidationError as exc:
             errors[name] = exc.messages[0]
     if errors:
@@ -213,7 +279,9 @@ def skill_profile_values_replace(*, profile: SkillProfile, values: dict[str, Any
 
 
 @transaction.atomic
-def agent_skill_profile_set(*, agent: Agent, profile: SkillProfile | None) -> AgentSkillProfile | None:
+def agent_skill_profile_set(
+    *, agent: Agent, profile: SkillProfile | None
+) -> AgentSkillProfile | None:
     """Gives the agent exactly one skill profile (or none)."""
     if profile is None:
         AgentSkillProfile.objects.filter(agent=agent).delete()
@@ -221,8 +289,9 @@ def agent_skill_profile_set(*, agent: Agent, profile: SkillProfile | None) -> Ag
         return None
     if profile.tenant_id != agent.tenant_id:
         raise ValidationError("No such skill profile in this tenant.")
-    row, _ = AgentSkillProfile.objects.update_or_create(agent=agent, defaults={"profile": profile,
-                                                                               "tenant_id": agent.tenant_id})
+    row, _ = AgentSkillProfile.objects.update_or_create(
+        agent=agent, defaults={"profile": profile, "tenant_id": agent.tenant_id}
+    )
     agent_skills_refresh(agent_ids=[agent.pk])
     return row
 
@@ -234,14 +303,19 @@ def team_skill_profile_set(*, team: Team, profile: SkillProfile | None) -> TeamS
     else:
         if profile.tenant_id != team.tenant_id:
             raise ValidationError("No such skill profile in this tenant.")
-        TeamSkillProfile.objects.update_or_create(team=team, defaults={"profile": profile,
-                                                                       "tenant_id": team.tenant_id})
-    agent_skills_refresh(agent_ids=list(Agent.objects.filter(team=team).values_list("pk", flat=True)))
+        TeamSkillProfile.objects.update_or_create(
+            team=team, defaults={"profile": profile, "tenant_id": team.tenant_id}
+        )
+    agent_skills_refresh(
+        agent_ids=list(Agent.objects.filter(team=team).values_list("pk", flat=True))
+    )
     return TeamSkillProfile.objects.filter(team=team).first()
 
 
 def agent_skills_refresh_for_profile(*, profile: SkillProfile) -> None:
-    agent_ids = set(AgentSkillProfile.objects.filter(profile=profile).values_list("agent_id", flat=True))
+    agent_ids = set(
+        AgentSkillProfile.objects.filter(profile=profile).values_list("agent_id", flat=True)
+    )
     team_ids = TeamSkillProfile.objects.filter(profile=profile).values_list("team_id", flat=True)
     agent_ids |= set(Agent.objects.filter(team_id__in=team_ids).values_list("pk", flat=True))
     agent_skills_refresh(agent_ids=sorted(agent_ids))
@@ -253,9 +327,16 @@ def agent_skills_refresh(*, agent_ids: Iterable[int]) -> None:
     if not agent_ids:
         return
     agents = list(Agent.objects.filter(pk__in=agent_ids).values("pk", "team_id"))
-    own = dict(AgentSkillProfile.objects.filter(agent_id__in=agent_ids).values_list("agent_id", "profile_id"))
-    team = dict(TeamSkillProfile.objects.filter(team_id__in={a["team_id"] for a in agents})
-                .values_list("team_id", "profile_id"))
+    own = dict(
+        AgentSkillProfile.objects.filter(agent_id__in=agent_ids).values_list(
+            "agent_id", "profile_id"
+        )
+    )
+    team = dict(
+        TeamSkillProfile.objects.filter(team_id__in={a["team_id"] for a in agents}).values_list(
+            "team_id", "profile_id"
+        )
+    )
     profile_ids = set(own.values()) | set(team.values())
     values: dict[int, list[SkillProfileValue]] = {}
     for row in SkillProfileValue.objects.filter(profile_id__in=profile_ids):
@@ -263,12 +344,19 @@ def agent_skills_refresh(*, agent_ids: Iterable[int]) -> None:
     rows = []
     for a in agents:
         effective: dict[int, AgentSkill] = {}
-        for source, profile_id in ((AgentSkill.Source.TEAM, team.get(a["team_id"])),
-                                   (AgentSkill.Source.AGENT, own.get(a["pk"]))):
+        for source, profile_id in (
+            (AgentSkill.Source.TEAM, team.get(a["team_id"])),
+            (AgentSkill.Source.AGENT, own.get(a["pk"])),
+        ):
             for v in values.get(profile_id, []):
-                effective[v.skill_id] = AgentSkill(agent_id=a["pk"], skill_id=v.skill_id, source=source,
-                                                   int_value=v.int_value, bool_value=v.bool_value,
-                                                   text_value=v.text_value)
+                effective[v.skill_id] = AgentSkill(
+                    agent_id=a["pk"],
+                    skill_id=v.skill_id,
+                    source=source,
+                    int_value=v.int_value,
+                    bool_value=v.bool_value,
+                    text_value=v.text_value,
+                )
         rows.extend(effective.values())
     with transaction.atomic():
         AgentSkill.objects.filter(agent_id__in=agent_ids).delete()

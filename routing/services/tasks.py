@@ -63,20 +63,31 @@ def _task_deadlines(task: Task) -> None:
     steps = task.relaxation_steps
     if task.status in ACTIVE_TASK_STATUSES and task.relaxation_level < len(steps):
         task.next_relaxation_at = task.enqueued_at + timedelta(
-            seconds=steps[task.relaxation_level]["after_seconds"])
+            seconds=steps[task.relaxation_level]["after_seconds"]
+        )
     else:
         task.next_relaxation_at = None
 
 
-def task_enqueue(*, conversation: Conversation, queue: Queue, priority: int = 5,
-                 requirements: list[dict] | None = None, relaxation_steps: list[dict] | None = None,
-                 variables: dict | None = None) -> Task:
+def task_enqueue(
+    *,
+    conversation: Conversation,
+    queue: Queue,
+    priority: int = 5,
+    requirements: list[dict] | None = None,
+    relaxation_steps: list[dict] | None = None,
+    variables: dict | None = None,
+) -> Task:
     """Puts a conversation in a queue as a routable task; returns the waiting task if there is one."""
     if queue.tenant_id != conversation.tenant_id:
         raise ValidationError({"queue": "No such queue in this tenant."})
     if conversation.media_type != queue.channel_type:
-        raise ValidationError({"queue": f"Queue {queue.name} takes {queue.channel_type} contacts; this "
-                                        f"conversation is {conversation.media_type}."})
+        raise ValidationError(
+            {
+                "queue": f"Queue {queue.name} takes {queue.channel_type} contacts; this "
+                f"conversation is {conversation.media_type}."
+            }
+        )
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 10:
         raise ValidationError({"priority": "Priority is a whole number from 1 (highest) to 10."})
     if variables is not None and not isinstance(variables, dict):
@@ -84,38 +95,59 @@ def task_enqueue(*, conversation: Conversation, queue: Queue, priority: int = 5,
     if conversation.status != Conversation.Status.OPEN:
         raise ValidationError("The conversation is closed; it cannot be queued.")
     resolved = requirements_resolve(tenant=queue.tenant, requirements=requirements or [])
-    steps = relaxation_resolve(tenant=queue.tenant, requirements=resolved, steps=relaxation_steps or [])
+    steps = relaxation_resolve(
+        tenant=queue.tenant, requirements=resolved, steps=relaxation_steps or []
+    )
 
-    existing = Task.objects.filter(conversation=conversation, queue=queue, status__in=ACTIVE_TASK_STATUSES).first()
+    existing = Task.objects.filter(
+        conversation=conversation, queue=queue, status__in=ACTIVE_TASK_STATUSES
+    ).first()
     if existing is not None:
         return existing
     now = timezone.now()
-    task = Task(tenant_id=queue.tenant_id, conversation=conversation, queue=queue, channel_type=queue.channel_type,
-                priority=priority, enqueued_at=now, queue_entered_at=now, requirements=resolved,
-                relaxation_steps=steps, current_requirements=resolved, requirements_key=requirements_key(resolved),
-                variables=variables or {})
+    task = Task(
+        tenant_id=queue.tenant_id,
+        conversation=conversation,
+        queue=queue,
+        channel_type=queue.channel_type,
+        priority=priority,
+        enqueued_at=now,
+        queue_entered_at=now,
+        requirements=resolved,
+        relaxation_steps=steps,
+        current_requirements=resolved,
+        requirements_key=requirements_key(resolved),
+        variables=variables or {},
+    )
     _task_deadlines(task)
     # Steps due at once (after_seconds 0) apply right away.
     while task.next_relaxation_at is not None and task.next_relaxation_at <= now:
         task.relaxation_level += 1
         _task_deadlines(task)
     if task.relaxation_level:
-        task.current_requirements = requirements_after(requirements=resolved, steps=steps,
-                                                       level=task.relaxation_level)
+        task.current_requirements = requirements_after(
+            requirements=resolved, steps=steps, level=task.relaxation_level
+        )
         task.requirements_key = requirements_key(task.current_requirements)
     if queue.max_time_in_queue_seconds:
         task.overflow_at = now + timedelta(seconds=queue.max_time_in_queue_seconds)
     try:
         with transaction.atomic():
             task.save()
-            events.emit_one(task_id=task.pk, tenant_id=task.tenant_id, conversation_id=conversation.pk,
-                            kind=TaskEventKind.QUEUED, queue_id=queue.pk,
-                            data={"priority": priority, "requirements": _public(task.current_requirements)})
+            events.emit_one(
+                task_id=task.pk,
+                tenant_id=task.tenant_id,
+                conversation_id=conversation.pk,
+                kind=TaskEventKind.QUEUED,
+                queue_id=queue.pk,
+                data={"priority": priority, "requirements": _public(task.current_requirements)},
+            )
             transaction.on_commit(lambda: _route_queues_later([queue.pk]))
     except IntegrityError:
         # Another enqueue of the same conversation won the race: return its task.
-        existing = Task.objects.filter(conversation=conversation, queue=queue,
-                                       status__in=ACTIVE_TASK_STATUSES).first()
+        existing = Task.objects.filter(
+            conversation=conversation, queue=queue, status__in=ACTIVE_TASK_STATUSES
+        ).first()
         if existing is None:
             raise
         return existing
@@ -123,7 +155,9 @@ def task_enqueue(*, conversation: Conversation, queue: Queue, priority: int = 5,
 
 
 def _public(requirements: list[dict]) -> list[dict]:
-    return [{"skill": r["skill"], "operator": r["operator"], "value": r["value"]} for r in requirements]
+    return [
+        {"skill": r["skill"], "operator": r["operator"], "value": r["value"]} for r in requirements
+    ]
 
 
 # --- Offers -----------------------------------------------------------------------------------
@@ -133,12 +167,21 @@ def offer_payloads(offers: list[Offer]) -> dict[int, dict[str, Any]]:
     """What the desktop shows for each offer, in three queries however many offers."""
     if not offers:
         return {}
-    tasks = {t.pk: t for t in Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")}
-    last_inbound = (Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
-                    .order_by("-created_at", "-id").values("text")[:1])
-    conversations = {c.pk: c for c in Conversation.objects.filter(
-        pk__in={t.conversation_id for t in tasks.values()}).select_related("customer")
-        .annotate(preview=Subquery(last_inbound))}
+    tasks = {
+        t.pk: t
+        for t in Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")
+    }
+    last_inbound = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
+        .order_by("-created_at", "-id")
+        .values("text")[:1]
+    )
+    conversations = {
+        c.pk: c
+        for c in Conversation.objects.filter(pk__in={t.conversation_id for t in tasks.values()})
+        .select_related("customer")
+        .annotate(preview=Subquery(last_inbound))
+    }
     now = timezone.now()
     payloads = {}
     for offer in offers:
@@ -166,7 +209,11 @@ def offer_payloads(offers: list[Offer]) -> dict[int, dict[str, Any]]:
 def _agents_release(*, agent_counts: dict[int, dict[str, int]]) -> None:
     """Gives back engaged capacity; the caller holds the changes that justify it."""
     for agent_id in sorted(agent_counts):
-        changes = {f"engaged_{media}": F(f"engaged_{media}") - n for media, n in agent_counts[agent_id].items() if n}
+        changes = {
+            f"engaged_{media}": F(f"engaged_{media}") - n
+            for media, n in agent_counts[agent_id].items()
+            if n
+        }
         if changes:
             AgentState.objects.filter(pk=agent_id).update(**changes)
 
@@ -178,15 +225,23 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
     offers = [o for o in offers if o.status == OfferStatus.PENDING]
     if not offers:
         return []
-    ended_ids = list(Offer.objects.filter(pk__in=[o.pk for o in offers], status=OfferStatus.PENDING)
-                     .values_list("pk", flat=True))
+    ended_ids = list(
+        Offer.objects.filter(pk__in=[o.pk for o in offers], status=OfferStatus.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
     offers = [o for o in offers if o.pk in set(ended_ids)]
     Offer.objects.filter(pk__in=ended_ids).update(status=outcome, decided_at=now)
     task_ids = [o.task_id for o in offers]
-    Task.objects.filter(pk__in=task_ids, status=TaskStatus.OFFERED).update(status=TaskStatus.WAITING)
+    Task.objects.filter(pk__in=task_ids, status=TaskStatus.OFFERED).update(
+        status=TaskStatus.WAITING
+    )
     agent_ids = sorted({o.agent_id for o in offers})
     # Lock the agents' rows in id order before changing them.
-    states = {s.pk: s for s in AgentState.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk")}
+    states = {
+        s.pk: s
+        for s in AgentState.objects.select_for_update().filter(pk__in=agent_ids).order_by("pk")
+    }
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for o in offers:
         counts[o.agent_id][o.channel_type] += 1
@@ -195,20 +250,42 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
     if outcome == OfferStatus.EXPIRED:
         to_rona = [a for a in agent_ids if a in states and states[a].state == AgentStatus.AVAILABLE]
         if to_rona:
-            AgentState.objects.filter(pk__in=to_rona).update(state=AgentStatus.RONA, state_since=now)
-            AgentStateChange.objects.bulk_create([
-                AgentStateChange(tenant_id=states[a].tenant_id, agent_id=a, state=AgentStatus.RONA,
-                                 previous_state=AgentStatus.AVAILABLE, reason="offer_unanswered", at=now)
-                for a in to_rona
-            ])
-    kind = {OfferStatus.DECLINED: TaskEventKind.DECLINED, OfferStatus.EXPIRED: TaskEventKind.RONA,
-            OfferStatus.WITHDRAWN: TaskEventKind.DECLINED}[outcome]
+            AgentState.objects.filter(pk__in=to_rona).update(
+                state=AgentStatus.RONA, state_since=now
+            )
+            AgentStateChange.objects.bulk_create(
+                [
+                    AgentStateChange(
+                        tenant_id=states[a].tenant_id,
+                        agent_id=a,
+                        state=AgentStatus.RONA,
+                        previous_state=AgentStatus.AVAILABLE,
+                        reason="offer_unanswered",
+                        at=now,
+                    )
+                    for a in to_rona
+                ]
+            )
+    kind = {
+        OfferStatus.DECLINED: TaskEventKind.DECLINED,
+        OfferStatus.EXPIRED: TaskEventKind.RONA,
+        OfferStatus.WITHDRAWN: TaskEventKind.DECLINED,
+    }[outcome]
     conversations = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id"))
-    events.emit([
-        events.Emission(task_id=o.task_id, tenant_id=o.tenant_id, conversation_id=conversations[o.task_id],
-                        kind=kind, agent_id=o.agent_id, offer_id=o.pk, data={"outcome": outcome})
-        for o in offers
-    ])
+    events.emit(
+        [
+            events.Emission(
+                task_id=o.task_id,
+                tenant_id=o.tenant_id,
+                conversation_id=conversations[o.task_id],
+                kind=kind,
+                agent_id=o.agent_id,
+                offer_id=o.pk,
+                data={"outcome": outcome},
+            )
+            for o in offers
+        ]
+    )
     if to_rona:
         from routing.services.agents import publish_agent_state
 
@@ -237,12 +314,18 @@ def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
     if offer.status == OfferStatus.ACCEPTED:
         return offer
     if offer.status != OfferStatus.PENDING:
-        raise RoutingError(f"This offer was {offer.get_status_display().lower()}; it can no longer be accepted.",
-                           code="offer_ended")
+        raise RoutingError(
+            f"This offer was {offer.get_status_display().lower()}; it can no longer be accepted.",
+            code="offer_ended",
+        )
     now = timezone.now()
     if offer.expires_at <= now:
-        raise RoutingError("This offer has expired; it can no longer be accepted.", code="offer_expired")
-    Offer.objects.filter(pk=offer.pk, status=OfferStatus.PENDING).update(status=OfferStatus.ACCEPTED, decided_at=now)
+        raise RoutingError(
+            "This offer has expired; it can no longer be accepted.", code="offer_expired"
+        )
+    Offer.objects.filter(pk=offer.pk, status=OfferStatus.PENDING).update(
+        status=OfferStatus.ACCEPTED, decided_at=now
+    )
     offer.status, offer.decided_at = OfferStatus.ACCEPTED, now
     task = Task.objects.select_for_update().get(pk=offer.task_id)
     task.status, task.agent, task.assigned_at = TaskStatus.ASSIGNED, agent, now
@@ -250,11 +333,20 @@ def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
     task.save(update_fields=["status", "agent", "assigned_at", "next_relaxation_at", "overflow_at"])
     Conversation.objects.filter(pk=task.conversation_id).update(owner=agent)
     wait = (now - task.enqueued_at).total_seconds()
-    events.emit_one(task_id=task.pk, tenant_id=task.tenant_id, conversation_id=task.conversation_id,
-                    kind=TaskEventKind.ACCEPTED, agent_id=agent.pk, offer_id=offer.pk, queue_id=task.queue_id,
-                    data={"wait_seconds": round(wait, 3),
-                          "within_service_level": wait <= task.queue.service_level_seconds},
-                    push={"conversation_uuid": str(task.conversation.uuid)})
+    events.emit_one(
+        task_id=task.pk,
+        tenant_id=task.tenant_id,
+        conversation_id=task.conversation_id,
+        kind=TaskEventKind.ACCEPTED,
+        agent_id=agent.pk,
+        offer_id=offer.pk,
+        queue_id=task.queue_id,
+        data={
+            "wait_seconds": round(wait, 3),
+            "within_service_level": wait <= task.queue.service_level_seconds,
+        },
+        push={"conversation_uuid": str(task.conversation.uuid)},
+    )
     return offer
 
 
@@ -265,8 +357,10 @@ def offer_decline(*, offer_id: int, agent: Agent) -> Offer:
     if offer.status == OfferStatus.DECLINED:
         return offer
     if offer.status != OfferStatus.PENDING:
-        raise RoutingError(f"This offer was {offer.get_status_display().lower()}; it can no longer be declined.",
-                           code="offer_ended")
+        raise RoutingError(
+            f"This offer was {offer.get_status_display().lower()}; it can no longer be declined.",
+            code="offer_ended",
+        )
     Task.objects.select_for_update().filter(pk=offer.task_id).first()
     offers_end(offers=[offer], outcome=OfferStatus.DECLINED)
     return offer
@@ -278,8 +372,11 @@ def offers_expire_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) 
     total = 0
     while True:
         with transaction.atomic():
-            due = list(Offer.objects.select_for_update(skip_locked=True)
-                       .filter(status=OfferStatus.PENDING, expires_at__lte=now).order_by("expires_at", "pk")[:batch])
+            due = list(
+                Offer.objects.select_for_update(skip_locked=True)
+                .filter(status=OfferStatus.PENDING, expires_at__lte=now)
+                .order_by("expires_at", "pk")[:batch]
+            )
             if not due:
                 return total
             total += len(offers_end(offers=due, outcome=OfferStatus.EXPIRED, now=now))
@@ -306,7 +403,9 @@ def task_close(*, task: Task, reason: str) -> Task:
 
 @transaction.atomic
 def _task_close(*, task_id: int, reason: str) -> Task:
-    pending = list(Offer.objects.select_for_update().filter(task_id=task_id, status=OfferStatus.PENDING))
+    pending = list(
+        Offer.objects.select_for_update().filter(task_id=task_id, status=OfferStatus.PENDING)
+    )
     task = Task.objects.select_for_update().get(pk=task_id)
     if task.status == TaskStatus.CLOSED:
         return task
@@ -321,17 +420,27 @@ def _task_close(*, task_id: int, reason: str) -> Task:
         _agents_release(agent_counts={freed_agent: {task.channel_type: 1}})
     task.status, task.closed_at, task.close_reason = TaskStatus.CLOSED, timezone.now(), reason[:40]
     task.next_relaxation_at = task.overflow_at = None
-    task.save(update_fields=["status", "closed_at", "close_reason", "next_relaxation_at", "overflow_at"])
-    events.emit_one(task_id=task.pk, tenant_id=task.tenant_id, conversation_id=task.conversation_id,
-                    kind=TaskEventKind.CLOSED, agent_id=task.agent_id, queue_id=task.queue_id,
-                    data={"reason": task.close_reason})
+    task.save(
+        update_fields=["status", "closed_at", "close_reason", "next_relaxation_at", "overflow_at"]
+    )
+    events.emit_one(
+        task_id=task.pk,
+        tenant_id=task.tenant_id,
+        conversation_id=task.conversation_id,
+        kind=TaskEventKind.CLOSED,
+        agent_id=task.agent_id,
+        queue_id=task.queue_id,
+        data={"reason": task.close_reason},
+    )
     if freed_agent:
         transaction.on_commit(lambda: _route_agents_later([freed_agent]))
     return task
 
 
 def conversation_tasks_close(*, conversation_id: int, reason: str) -> int:
-    tasks = list(Task.objects.filter(conversation_id=conversation_id).exclude(status=TaskStatus.CLOSED))
+    tasks = list(
+        Task.objects.filter(conversation_id=conversation_id).exclude(status=TaskStatus.CLOSED)
+    )
     for task in tasks:
         task_close(task=task, reason=reason or "conversation_closed")
     return len(tasks)
@@ -345,9 +454,11 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
     total = 0
     while True:
         with transaction.atomic():
-            due = list(Task.objects.select_for_update(skip_locked=True)
-                       .filter(next_relaxation_at__lte=now, status__in=ACTIVE_TASK_STATUSES)
-                       .order_by("next_relaxation_at", "pk")[:batch])
+            due = list(
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(next_relaxation_at__lte=now, status__in=ACTIVE_TASK_STATUSES)
+                .order_by("next_relaxation_at", "pk")[:batch]
+            )
             emissions = []
             for task in due:
                 before = task.relaxation_level
@@ -355,17 +466,46 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
                     task.relaxation_level += 1
                     _task_deadlines(task)
                 task.current_requirements = requirements_after(
-                    requirements=task.requirements, steps=task.relaxation_steps, level=task.relaxation_level)
+                    requirements=task.requirements,
+                    steps=task.relaxation_steps,
+                    level=task.relaxation_level,
+                )
                 task.requirements_key = requirements_key(task.current_requirements)
-                task.save(update_fields=["relaxation_level", "next_relaxation_at", "current_requirements",
-                                         "requirements_key"])
-                applied = task.relaxation_steps[before:task.relaxation_level]
-                emissions.append(events.Emission(
-                    task_id=task.pk, tenant_id=task.tenant_id, conversation_id=task.conversation_id,
-                    kind=TaskEventKind.RELAXED, queue_id=task.queue_id,
-                    data={"steps": [{k: s.get(k) for k in ("after_seconds", "skill", "action", "operator", "value")
-                                     if k in s} for s in applied],
-                          "requirements": _public(task.current_requirements)}))
+                task.save(
+                    update_fields=[
+                        "relaxation_level",
+                        "next_relaxation_at",
+                        "current_requirements",
+                        "requirements_key",
+                    ]
+                )
+                applied = task.relaxation_steps[before : task.relaxation_level]
+                emissions.append(
+                    events.Emission(
+                        task_id=task.pk,
+                        tenant_id=task.tenant_id,
+                        conversation_id=task.conversation_id,
+                        kind=TaskEventKind.RELAXED,
+                        queue_id=task.queue_id,
+                        data={
+                            "steps": [
+                                {
+                                    k: s.get(k)
+                                    for k in (
+                                        "after_seconds",
+                                        "skill",
+                                        "action",
+                                        "operator",
+                                        "value",
+                                    )
+                                    if k in s
+                                }
+                                for s in applied
+                            ],
+                            "requirements": _public(task.current_requirements),
+                        },
+                    )
+                )
             events.emit(emissions)
             queue_ids = {t.queue_id for t in due}
             transaction.on_commit(lambda: _route_queues_later(queue_ids))
@@ -380,26 +520,47 @@ def tasks_overflow_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH)
     total = 0
     while True:
         with transaction.atomic():
-            due = list(Task.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
-                       .filter(overflow_at__lte=now, status=TaskStatus.WAITING).order_by("overflow_at", "pk")[:batch])
+            due = list(
+                Task.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("queue")
+                .filter(overflow_at__lte=now, status=TaskStatus.WAITING)
+                .order_by("overflow_at", "pk")[:batch]
+            )
             routed = set()
             for task in due:
                 source = task.queue
-                target = source.overflow_queue_id and Queue.objects.filter(pk=source.overflow_queue_id).first()
-                duplicate = target and Task.objects.filter(conversation_id=task.conversation_id, queue=target,
-                                                           status__in=ACTIVE_TASK_STATUSES).exists()
+                target = (
+                    source.overflow_queue_id
+                    and Queue.objects.filter(pk=source.overflow_queue_id).first()
+                )
+                duplicate = (
+                    target
+                    and Task.objects.filter(
+                        conversation_id=task.conversation_id,
+                        queue=target,
+                        status__in=ACTIVE_TASK_STATUSES,
+                    ).exists()
+                )
                 if not target or duplicate:
                     task.overflow_at = None
                     task.save(update_fields=["overflow_at"])
                     continue
                 task.queue, task.queue_entered_at = target, now
-                task.overflow_at = (now + timedelta(seconds=target.max_time_in_queue_seconds)
-                                    if target.max_time_in_queue_seconds else None)
+                task.overflow_at = (
+                    now + timedelta(seconds=target.max_time_in_queue_seconds)
+                    if target.max_time_in_queue_seconds
+                    else None
+                )
                 task.save(update_fields=["queue", "queue_entered_at", "overflow_at"])
                 routed.add(target.pk)
-                events.emit_one(task_id=task.pk, tenant_id=task.tenant_id, conversation_id=task.conversation_id,
-                                kind=TaskEventKind.OVERFLOWED, queue_id=target.pk,
-                                data={"from_queue": source.name, "to_queue": target.name})
+                events.emit_one(
+                    task_id=task.pk,
+                    tenant_id=task.tenant_id,
+                    conversation_id=task.conversation_id,
+                    kind=TaskEventKind.OVERFLOWED,
+                    queue_id=target.pk,
+                    data={"from_queue": source.name, "to_queue": target.name},
+                )
             transaction.on_commit(lambda: _route_queues_later(routed))
         total += len(due)
         if len(due) < batch:

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0001_initial'),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='tenantpolicy',
-            options={'ordering': ['tenant_id'], 'verbose_name_plural': 'tenant policies'},
+            name="tenantpolicy",
+            options={"ordering": ["tenant_id"], "verbose_name_plural": "tenant policies"},
         ),
     ]

@@ -58,8 +58,11 @@ def load_fixture(kind: str, name: str, **substitutions: str):
 @pytest.fixture
 def whatsapp_asset(tenant, fake_provider):
     return ChannelAssetFactory(
-        tenant=tenant, kind=ChannelKind.WHATSAPP, name="WhatsApp Support",
-        wa_phone_number_id=WA_PHONE_NUMBER_ID, wa_business_account_id=WA_BUSINESS_ACCOUNT_ID,
+        tenant=tenant,
+        kind=ChannelKind.WHATSAPP,
+        name="WhatsApp Support",
+        wa_phone_number_id=WA_PHONE_NUMBER_ID,
+        wa_business_account_id=WA_BUSINESS_ACCOUNT_ID,
         api_base_url=f"{fake_provider.base_url}/whatsapp",
     )
 
@@ -67,7 +70,10 @@ def whatsapp_asset(tenant, fake_provider):
 @pytest.fixture
 def messenger_asset(tenant, fake_provider):
     return ChannelAssetFactory(
-        tenant=tenant, kind=ChannelKind.MESSENGER, name="Acme Facebook page", fb_page_id=FB_PAGE_ID,
+        tenant=tenant,
+        kind=ChannelKind.MESSENGER,
+        name="Acme Facebook page",
+        fb_page_id=FB_PAGE_ID,
         api_base_url=f"{fake_provider.base_url}/messenger",
     )
 
@@ -75,8 +81,12 @@ def messenger_asset(tenant, fake_provider):
 @pytest.fixture
 def sms_asset(tenant, fake_provider):
     return ChannelAssetFactory(
-        tenant=tenant, kind=ChannelKind.SMS, name="Acme SMS", sms_number=SMS_NUMBER,
-        sms_number_type=SmsNumberType.LONG, sms_account_sid=TWILIO_ACCOUNT_SID,
+        tenant=tenant,
+        kind=ChannelKind.SMS,
+        name="Acme SMS",
+        sms_number=SMS_NUMBER,
+        sms_number_type=SmsNumberType.LONG,
+        sms_account_sid=TWILIO_ACCOUNT_SID,
         api_base_url=f"{fake_provider.base_url}/sms",
     )
 
@@ -93,15 +103,23 @@ def post_meta(client, asset, payload, *, secret: str | None = None, signature: s
         headers["X-Hub-Signature-256"] = signature
     else:
         headers["X-Hub-Signature-256"] = sign(secret or asset.app_secret, body)
-    return client.post(webhook_url(asset), data=body, content_type="application/json", headers=headers)
+    return client.post(
+        webhook_url(asset), data=body, content_type="application/json", headers=headers
+    )
 
 
-def post_twilio(client, asset, form: dict, *, auth_token: str | None = None, signature: str | None = None):
+def post_twilio(
+    client, asset, form: dict, *, auth_token: str | None = None, signature: str | None = None
+):
     url = f"http://testserver{webhook_url(asset)}"
     if signature is None:
         signature = RequestValidator(auth_token or asset.auth_token).compute_signature(url, form)
-    return client.post(webhook_url(asset), data=urlencode(form), content_type="application/x-www-form-urlencoded",
-                       headers={"X-Twilio-Signature": signature} if signature else {})
+    return client.post(
+        webhook_url(asset),
+        data=urlencode(form),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature} if signature else {},
+    )
 
 
 @pytest.fixture
@@ -126,8 +144,13 @@ def announced():
 
     seen: list[tuple[str, dict]] = []
     handlers = {}
-    for name in (events.CONVERSATION_OPENED, events.MESSAGE_RECEIVED, events.MESSAGE_STATUS_CHANGED,
-                 events.MESSAGE_SENT, events.CONVERSATION_CLOSED):
+    for name in (
+        events.CONVERSATION_OPENED,
+        events.MESSAGE_RECEIVED,
+        events.MESSAGE_STATUS_CHANGED,
+        events.MESSAGE_SENT,
+        events.CONVERSATION_CLOSED,
+    ):
         handlers[name] = lambda name=name, **payload: seen.append((name, payload))
         events.subscribe(name, handlers[name])
     yield seen

@@ -12,8 +12,12 @@ def console(client, owner):
 
 
 def test_the_asset_page_shows_secrets_masked_only(console, tenant):
-    asset = ChannelAssetFactory(tenant=tenant, wa_phone_number_id="1", wa_business_account_id="2",
-                                access_token="EAAG-secret-token-4321")
+    asset = ChannelAssetFactory(
+        tenant=tenant,
+        wa_phone_number_id="1",
+        wa_business_account_id="2",
+        access_token="EAAG-secret-token-4321",
+    )
 
     response = console.get(f"/admin/channels_app/channelasset/{asset.pk}/change/")
 
@@ -24,12 +28,28 @@ def test_the_asset_page_shows_secrets_masked_only(console, tenant):
 
 
 def test_saving_an_asset_with_blank_secrets_keeps_them(console, tenant):
-    asset = ChannelAssetFactory(tenant=tenant, name="WA", wa_phone_number_id="1", wa_business_account_id="2")
+    asset = ChannelAssetFactory(
+        tenant=tenant, name="WA", wa_phone_number_id="1", wa_business_account_id="2"
+    )
 
-    response = console.post(f"/admin/channels_app/channelasset/{asset.pk}/change/", {
-        "kind": "whatsapp", "name": "WA renamed", "wa_phone_number_id": "1", "wa_business_account_id": "2",
-        "app_secret": "", "verify_token": "", "access_token": "", "auth_token": "", "api_base_url": "",
-        "fb_page_id": "", "sms_number": "", "sms_number_type": "", "sms_account_sid": ""})
+    response = console.post(
+        f"/admin/channels_app/channelasset/{asset.pk}/change/",
+        {
+            "kind": "whatsapp",
+            "name": "WA renamed",
+            "wa_phone_number_id": "1",
+            "wa_business_account_id": "2",
+            "app_secret": "",
+            "verify_token": "",
+            "access_token": "",
+            "auth_token": "",
+            "api_base_url": "",
+            "fb_page_id": "",
+            "sms_number": "",
+            "sms_number_type": "",
+            "sms_account_sid": "",
+        },
+    )
 
     assert response.status_code == 302
     asset.refresh_from_db()
@@ -38,17 +58,32 @@ def test_saving_an_asset_with_blank_secrets_keeps_them(console, tenant):
 
 
 def test_an_asset_created_in_the_console_belongs_to_the_current_tenant(console, tenant):
-    response = console.post("/admin/channels_app/channelasset/add/", {
-        "kind": "sms", "name": "SMS", "sms_number": "+4915112345678", "sms_number_type": "long",
-        "sms_account_sid": "AC1", "auth_token": "tok", "app_secret": "", "verify_token": "", "access_token": "",
-        "api_base_url": "", "wa_phone_number_id": "", "wa_business_account_id": "", "fb_page_id": ""})
+    response = console.post(
+        "/admin/channels_app/channelasset/add/",
+        {
+            "kind": "sms",
+            "name": "SMS",
+            "sms_number": "+4915112345678",
+            "sms_number_type": "long",
+            "sms_account_sid": "AC1",
+            "auth_token": "tok",
+            "app_secret": "",
+            "verify_token": "",
+            "access_token": "",
+            "api_base_url": "",
+            "wa_phone_number_id": "",
+            "wa_business_account_id": "",
+            "fb_page_id": "",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert ChannelAsset.objects.get().tenant == tenant
 
 
-def test_dead_letters_show_their_raw_body_and_replay_from_the_console(console, client, whatsapp_asset,
-                                                                      django_capture_on_commit_callbacks):
+def test_dead_letters_show_their_raw_body_and_replay_from_the_console(
+    console, client, whatsapp_asset, django_capture_on_commit_callbacks
+):
     post_meta(client, whatsapp_asset, load_fixture("whatsapp", "malformed_missing_from"))
     event = InboundEvent.objects.get()
 
@@ -58,8 +93,10 @@ def test_dead_letters_show_their_raw_body_and_replay_from_the_console(console, c
     assert "wamid.BROKEN0001" in detail.content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = console.post("/admin/channels_app/inboundevent/", {
-            "action": "replay", "_selected_action": [event.pk]})
+        response = console.post(
+            "/admin/channels_app/inboundevent/",
+            {"action": "replay", "_selected_action": [event.pk]},
+        )
 
     assert response.status_code == 302
     event.refresh_from_db()

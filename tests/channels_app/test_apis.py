@@ -8,10 +8,19 @@ ASSETS = "/api/v1/channel-assets/"
 
 
 def test_owner_creates_a_whatsapp_asset_and_never_sees_its_secrets_back(api_as, owner, tenant):
-    response = api_as(owner).post(ASSETS, {
-        "kind": "whatsapp", "name": "WhatsApp Sales", "wa_phone_number_id": "111", "wa_business_account_id": "222",
-        "app_secret": "s3cret-app-secret-value", "verify_token": "verify-me", "access_token": "EAAG-long-token-9876",
-    }, format="json")
+    response = api_as(owner).post(
+        ASSETS,
+        {
+            "kind": "whatsapp",
+            "name": "WhatsApp Sales",
+            "wa_phone_number_id": "111",
+            "wa_business_account_id": "222",
+            "app_secret": "s3cret-app-secret-value",
+            "verify_token": "verify-me",
+            "access_token": "EAAG-long-token-9876",
+        },
+        format="json",
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -27,7 +36,9 @@ def test_owner_creates_a_whatsapp_asset_and_never_sees_its_secrets_back(api_as, 
 def test_secrets_are_stored_encrypted(owner, tenant):
     from django.db import connection
 
-    ChannelAssetFactory(tenant=tenant, wa_phone_number_id="1", wa_business_account_id="2", app_secret="plain-secret")
+    ChannelAssetFactory(
+        tenant=tenant, wa_phone_number_id="1", wa_business_account_id="2", app_secret="plain-secret"
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT app_secret FROM channels_app_channelasset")
         stored = cursor.fetchone()[0]
@@ -38,7 +49,9 @@ def test_secrets_are_stored_encrypted(owner, tenant):
 def test_a_blank_secret_on_update_keeps_the_stored_one(api_as, owner, tenant):
     asset = ChannelAssetFactory(tenant=tenant, wa_phone_number_id="1", wa_business_account_id="2")
 
-    response = api_as(owner).patch(f"{ASSETS}{asset.pk}/", {"name": "Renamed", "app_secret": ""}, format="json")
+    response = api_as(owner).patch(
+        f"{ASSETS}{asset.pk}/", {"name": "Renamed", "app_secret": ""}, format="json"
+    )
 
     assert response.status_code == 200
     asset.refresh_from_db()
@@ -47,9 +60,18 @@ def test_a_blank_secret_on_update_keeps_the_stored_one(api_as, owner, tenant):
 
 
 def test_an_sms_asset_needs_an_e164_number(api_as, owner):
-    response = api_as(owner).post(ASSETS, {
-        "kind": "sms", "name": "SMS", "sms_number": "0151 1234", "sms_number_type": "long",
-        "sms_account_sid": "AC1", "auth_token": "tok"}, format="json")
+    response = api_as(owner).post(
+        ASSETS,
+        {
+            "kind": "sms",
+            "name": "SMS",
+            "sms_number": "0151 1234",
+            "sms_number_type": "long",
+            "sms_account_sid": "AC1",
+            "auth_token": "tok",
+        },
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "E.164" in response.json()["sms_number"][0]
@@ -79,7 +101,9 @@ def test_the_outsider_gets_404_for_another_tenants_asset(api_as, outsider, tenan
     assert client.get(ASSETS).json()["results"] == []
 
 
-def test_the_asset_list_takes_a_bounded_number_of_queries(api_as, owner, tenant, django_assert_max_num_queries):
+def test_the_asset_list_takes_a_bounded_number_of_queries(
+    api_as, owner, tenant, django_assert_max_num_queries
+):
     for n in range(10):
         ChannelAssetFactory(tenant=tenant, wa_phone_number_id=f"p{n}", wa_business_account_id="b")
     client = api_as(owner)
@@ -90,8 +114,9 @@ def test_the_asset_list_takes_a_bounded_number_of_queries(api_as, owner, tenant,
     assert response.json()["count"] == 10
 
 
-def test_dead_letters_are_listed_and_replayed(api_as, owner, client, whatsapp_asset,
-                                              django_capture_on_commit_callbacks):
+def test_dead_letters_are_listed_and_replayed(
+    api_as, owner, client, whatsapp_asset, django_capture_on_commit_callbacks
+):
     post_meta(client, whatsapp_asset, load_fixture("whatsapp", "malformed_missing_from"))
     dead = InboundEvent.objects.get()
     api = api_as(owner)
@@ -113,7 +138,9 @@ def test_replaying_a_processed_event_is_a_conflict(api_as, owner, deliver, whats
     deliver(whatsapp_asset, load_fixture("whatsapp", "text"))
     event = InboundEvent.objects.get()
 
-    response = api_as(owner).post(f"/api/v1/dead-letters/{event.pk}/replay/", {"status": "processed"})
+    response = api_as(owner).post(
+        f"/api/v1/dead-letters/{event.pk}/replay/", {"status": "processed"}
+    )
 
     assert response.status_code == 409
     assert "processed" in response.json()["detail"]
@@ -140,8 +167,13 @@ def test_the_outsider_cannot_see_or_replay_dead_letters(api_as, outsider, client
 def transcript(whatsapp_asset):
     conversation = ConversationFactory(asset=whatsapp_asset)
     MessageFactory(conversation=conversation, text="Hallo")
-    MessageFactory(conversation=conversation, direction="out", author_kind="agent", text="Hallo zurück",
-                   status="sent")
+    MessageFactory(
+        conversation=conversation,
+        direction="out",
+        author_kind="agent",
+        text="Hallo zurück",
+        status="sent",
+    )
     return conversation
 
 
@@ -154,8 +186,9 @@ def test_a_supervisor_reads_a_conversation_with_its_messages(api_as, supervisor,
     assert body["message_count"] == 2
 
 
-def test_conversations_list_and_filter_in_bounded_queries(api_as, supervisor, whatsapp_asset,
-                                                          django_assert_max_num_queries):
+def test_conversations_list_and_filter_in_bounded_queries(
+    api_as, supervisor, whatsapp_asset, django_assert_max_num_queries
+):
     for _ in range(8):
         MessageFactory(conversation=ConversationFactory(asset=whatsapp_asset))
     ConversationFactory(asset=whatsapp_asset, status="closed")
@@ -171,7 +204,9 @@ def test_conversations_are_read_only(api_as, owner, transcript):
     assert api_as(owner).delete(f"/api/v1/conversations/{transcript.pk}/").status_code == 405
 
 
-def test_the_outsider_gets_404_for_another_tenants_conversation_and_customer(api_as, outsider, transcript):
+def test_the_outsider_gets_404_for_another_tenants_conversation_and_customer(
+    api_as, outsider, transcript
+):
     api = api_as(outsider)
 
     assert api.get(f"/api/v1/conversations/{transcript.pk}/").status_code == 404
@@ -179,7 +214,9 @@ def test_the_outsider_gets_404_for_another_tenants_conversation_and_customer(api
     assert api.get("/api/v1/conversations/").json()["results"] == []
 
 
-def test_customers_list_shows_their_identities(api_as, supervisor, transcript, django_assert_max_num_queries):
+def test_customers_list_shows_their_identities(
+    api_as, supervisor, transcript, django_assert_max_num_queries
+):
     client = api_as(supervisor)
 
     with django_assert_max_num_queries(8):

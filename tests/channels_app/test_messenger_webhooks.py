@@ -4,12 +4,20 @@ from tests.factories import MessageFactory
 
 
 def fb(name: str, fake_provider=None):
-    return load_fixture("messenger", name, MEDIA_BASE=fake_provider.base_url if fake_provider else "")
+    return load_fixture(
+        "messenger", name, MEDIA_BASE=fake_provider.base_url if fake_provider else ""
+    )
 
 
 def test_verification_handshake_echoes_the_challenge(client, messenger_asset):
-    response = client.get(webhook_url(messenger_asset), {
-        "hub.mode": "subscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "CHALLENGE_ACCEPTED"})
+    response = client.get(
+        webhook_url(messenger_asset),
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": "test-verify-token",
+            "hub.challenge": "CHALLENGE_ACCEPTED",
+        },
+    )
 
     assert response.status_code == 200
     assert response.content == b"CHALLENGE_ACCEPTED"
@@ -48,7 +56,10 @@ def test_a_quick_reply_keeps_its_payload(deliver, messenger_asset):
 
     message = Message.objects.get()
     assert (message.content_type, message.text, message.content["payload"]) == (
-        "quick_reply", "Track my order", "TRACK_ORDER")
+        "quick_reply",
+        "Track my order",
+        "TRACK_ORDER",
+    )
 
 
 def test_a_postback_becomes_a_message_with_its_payload(deliver, messenger_asset):
@@ -56,13 +67,21 @@ def test_a_postback_becomes_a_message_with_its_payload(deliver, messenger_asset)
 
     message = Message.objects.get()
     assert (message.content_type, message.text, message.content["payload"]) == (
-        "postback", "Talk to an agent", "HUMAN_AGENT")
+        "postback",
+        "Talk to an agent",
+        "HUMAN_AGENT",
+    )
 
 
 def test_a_reply_keeps_which_message_was_replied_to(deliver, messenger_asset):
     deliver(messenger_asset, fb("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="m_OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="m_OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(messenger_asset, fb("reply"))
 
@@ -79,9 +98,14 @@ def test_echoes_of_our_own_messages_are_ignored(deliver, messenger_asset):
 def test_delivery_and_read_move_outbound_messages_forward(deliver, messenger_asset):
     deliver(messenger_asset, fb("text"))
     conversation = Conversation.objects.get()
-    ours = MessageFactory(conversation=conversation, direction=Direction.OUTBOUND, author_kind="agent",
-                          provider_message_id="m_OUTBOUND0001", status=DeliveryStatus.SENT,
-                          sent_at=conversation.opened_at)
+    ours = MessageFactory(
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="m_OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+        sent_at=conversation.opened_at,
+    )
 
     deliver(messenger_asset, fb("delivery"))
     ours.refresh_from_db()

@@ -4,8 +4,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from channels_app.models import Conversation
-from tests.channels_app.conftest import load_fixture
 from tenants.realtime import agent_group
+from tests.channels_app.conftest import load_fixture
 
 
 def test_the_owning_agent_is_told_about_a_new_inbound_message(deliver, whatsapp_asset, agent):

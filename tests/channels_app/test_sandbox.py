@@ -12,12 +12,17 @@ def test_the_mounted_fake_provider_answers_only_when_the_sandbox_is_on(client, s
 
     settings.SANDBOX_PROVIDER = True
     SHARED.reset()
-    response = client.post("/sandbox/provider/whatsapp/123/messages", {"messaging_product": "whatsapp",
-                           "to": "49151", "type": "text", "text": {"body": "Hi"}}, content_type="application/json",
-                           headers={"Authorization": "Bearer token"})
+    response = client.post(
+        "/sandbox/provider/whatsapp/123/messages",
+        {"messaging_product": "whatsapp", "to": "49151", "type": "text", "text": {"body": "Hi"}},
+        content_type="application/json",
+        headers={"Authorization": "Bearer token"},
+    )
     assert response.status_code == 200
     assert response.json()["messages"][0]["id"].startswith("wamid.")
-    assert client.get("/sandbox/provider/sent").json()["sent"][0]["payload"]["text"] == {"body": "Hi"}
+    assert client.get("/sandbox/provider/sent").json()["sent"][0]["payload"]["text"] == {
+        "body": "Hi"
+    }
     assert b"What we sent" in client.get("/sandbox/provider/").content
 
 
@@ -31,12 +36,27 @@ def test_the_fake_provider_refuses_calls_without_credentials(fake_provider):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sandbox_customer_posts_a_signed_whatsapp_message_that_arrives(live_server, tenant, fake_provider):
-    asset = ChannelAssetFactory(tenant=tenant, wa_phone_number_id="100", wa_business_account_id="200",
-                                api_base_url=f"{fake_provider.base_url}/whatsapp")
+def test_sandbox_customer_posts_a_signed_whatsapp_message_that_arrives(
+    live_server, tenant, fake_provider
+):
+    asset = ChannelAssetFactory(
+        tenant=tenant,
+        wa_phone_number_id="100",
+        wa_business_account_id="200",
+        api_base_url=f"{fake_provider.base_url}/whatsapp",
+    )
 
-    call_command("sandbox_customer", "whatsapp", "Hallo", "--from", "+4915112345678", "--asset", str(asset.uuid),
-                 "--base-url", live_server.url)
+    call_command(
+        "sandbox_customer",
+        "whatsapp",
+        "Hallo",
+        "--from",
+        "+4915112345678",
+        "--asset",
+        str(asset.uuid),
+        "--base-url",
+        live_server.url,
+    )
 
     message = Message.objects.get()
     assert message.text == "Hallo"
@@ -45,13 +65,28 @@ def test_sandbox_customer_posts_a_signed_whatsapp_message_that_arrives(live_serv
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("kind", ["sms", "messenger"])
-def test_sandbox_customer_sends_media_on_sms_and_messenger(live_server, tenant, fake_provider, kind):
-    fields = {"sms": {"sms_number": "+15005550006", "sms_number_type": "long", "sms_account_sid": "AC1"},
-              "messenger": {"fb_page_id": "300"}}[kind]
-    asset = ChannelAssetFactory(tenant=tenant, kind=kind, api_base_url=f"{fake_provider.base_url}/{kind}", **fields)
+def test_sandbox_customer_sends_media_on_sms_and_messenger(
+    live_server, tenant, fake_provider, kind
+):
+    fields = {
+        "sms": {"sms_number": "+15005550006", "sms_number_type": "long", "sms_account_sid": "AC1"},
+        "messenger": {"fb_page_id": "300"},
+    }[kind]
+    asset = ChannelAssetFactory(
+        tenant=tenant, kind=kind, api_base_url=f"{fake_provider.base_url}/{kind}", **fields
+    )
 
-    call_command("sandbox_customer", kind, "Schaden", "--media", "image", "--asset", str(asset.uuid),
-                 "--base-url", live_server.url)
+    call_command(
+        "sandbox_customer",
+        kind,
+        "Schaden",
+        "--media",
+        "image",
+        "--asset",
+        str(asset.uuid),
+        "--base-url",
+        live_server.url,
+    )
 
     attachment = Message.objects.get().attachments.get()
     assert attachment.detected_content_type == "image/png"
@@ -66,6 +101,7 @@ def test_the_demo_gets_one_asset_per_channel_wired_to_the_sandbox(tenant, settin
 
     assets = ChannelAsset.objects.filter(tenant=tenant).order_by("kind")
     assert [a.kind for a in assets] == ["messenger", "sms", "whatsapp"]
-    assert {a.api_base_url for a in assets} == {f"http://127.0.0.1:8000/sandbox/provider/{k}"
-                                                for k in ("messenger", "sms", "whatsapp")}
+    assert {a.api_base_url for a in assets} == {
+        f"http://127.0.0.1:8000/sandbox/provider/{k}" for k in ("messenger", "sms", "whatsapp")
+    }
     assert any("sandbox_customer whatsapp" in line for line in lines)

@@ -2,7 +2,14 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from channels_app.models import Conversation, Customer, DeliveryStatus, Direction, InboundEvent, Message
+from channels_app.models import (
+    Conversation,
+    Customer,
+    DeliveryStatus,
+    Direction,
+    InboundEvent,
+    Message,
+)
 from tests.channels_app.conftest import load_fixture, post_twilio
 from tests.factories import MessageFactory
 
@@ -32,8 +39,13 @@ def test_an_mms_media_url_is_downloaded_and_typed_by_its_bytes(deliver, sms_asse
 
 def test_status_callbacks_update_the_outbound_message(deliver, sms_asset):
     deliver(sms_asset, sms("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="SM_OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="SM_OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(sms_asset, sms("status_queued"))
     deliver(sms_asset, sms("status_delivered"))
@@ -44,8 +56,13 @@ def test_status_callbacks_update_the_outbound_message(deliver, sms_asset):
 
 def test_an_undelivered_callback_marks_failed_with_the_error(deliver, sms_asset):
     deliver(sms_asset, sms("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="SM_OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="SM_OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(sms_asset, sms("status_undelivered"))
 
@@ -73,7 +90,8 @@ def test_a_tampered_form_is_refused(client, sms_asset):
 
     form = sms("text")
     signature = RequestValidator(sms_asset.auth_token).compute_signature(
-        f"http://testserver/webhooks/sms/{sms_asset.uuid}/", form)
+        f"http://testserver/webhooks/sms/{sms_asset.uuid}/", form
+    )
     form["Body"] = "something else"
 
     assert post_twilio(client, sms_asset, form, signature=signature).status_code == 403

@@ -23,22 +23,32 @@ def wa(name: str):
 
 
 def test_verification_handshake_echoes_the_challenge_with_the_right_token(client, whatsapp_asset):
-    response = client.get(webhook_url(whatsapp_asset), {
-        "hub.mode": "subscribe", "hub.verify_token": "test-verify-token", "hub.challenge": "1158201444"})
+    response = client.get(
+        webhook_url(whatsapp_asset),
+        {
+            "hub.mode": "subscribe",
+            "hub.verify_token": "test-verify-token",
+            "hub.challenge": "1158201444",
+        },
+    )
 
     assert response.status_code == 200
     assert response.content == b"1158201444"
 
 
 def test_verification_handshake_with_a_wrong_token_is_refused(client, whatsapp_asset):
-    response = client.get(webhook_url(whatsapp_asset), {
-        "hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1158201444"})
+    response = client.get(
+        webhook_url(whatsapp_asset),
+        {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1158201444"},
+    )
 
     assert response.status_code == 403
     assert b"1158201444" not in response.content
 
 
-def test_a_text_message_becomes_customer_conversation_and_message(deliver, whatsapp_asset, announced):
+def test_a_text_message_becomes_customer_conversation_and_message(
+    deliver, whatsapp_asset, announced
+):
     response = deliver(whatsapp_asset, wa("text"))
 
     assert response.status_code == 200
@@ -55,8 +65,11 @@ def test_a_text_message_becomes_customer_conversation_and_message(deliver, whats
     assert conversation.last_inbound_at == message.created_at
     assert InboundEvent.objects.get().status == InboundEvent.Status.PROCESSED
     assert [name for name, _ in announced] == ["conversation.opened", "message.received"]
-    assert announced[1][1] == {"message_id": message.pk, "conversation_id": conversation.pk,
-                               "conversation_created": True}
+    assert announced[1][1] == {
+        "message_id": message.pk,
+        "conversation_id": conversation.pk,
+        "conversation_created": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -117,17 +130,27 @@ def test_shared_contacts_are_kept_as_structured_content(deliver, whatsapp_asset)
 
     message = Message.objects.get()
     assert message.content_type == "contacts"
-    assert message.content["contacts"] == [{
-        "name": "Erika Mustermann", "phones": [{"phone": "+49 151 98765432", "wa_id": "4915198765432",
-                                                 "type": "CELL"}],
-        "emails": [{"email": "erika@example.com", "type": "WORK"}], "organization": "Beispiel GmbH", "urls": []}]
+    assert message.content["contacts"] == [
+        {
+            "name": "Erika Mustermann",
+            "phones": [{"phone": "+49 151 98765432", "wa_id": "4915198765432", "type": "CELL"}],
+            "emails": [{"email": "erika@example.com", "type": "WORK"}],
+            "organization": "Beispiel GmbH",
+            "urls": [],
+        }
+    ]
 
 
 def test_a_reply_keeps_which_message_was_replied_to(deliver, whatsapp_asset):
     deliver(whatsapp_asset, wa("text"))
     conversation = Conversation.objects.get()
-    ours = MessageFactory(conversation=conversation, direction=Direction.OUTBOUND, author_kind="agent",
-                          provider_message_id="wamid.OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=conversation,
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="wamid.OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(whatsapp_asset, wa("reply"))
 
@@ -139,14 +162,19 @@ def test_a_reply_keeps_which_message_was_replied_to(deliver, whatsapp_asset):
 
 def test_a_reaction_points_at_the_message_it_reacts_to(deliver, whatsapp_asset):
     deliver(whatsapp_asset, wa("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="wamid.OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="wamid.OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(whatsapp_asset, wa("reaction"))
 
     reaction = Message.objects.get(provider_message_id="wamid.REACTION0001")
     assert reaction.content_type == "reaction"
-    assert reaction.content["emoji"] == "\U0001F44D"
+    assert reaction.content["emoji"] == "\U0001f44d"
     assert reaction.reply_to == ours
 
 
@@ -155,7 +183,10 @@ def test_an_interactive_button_reply_is_kept(deliver, whatsapp_asset):
 
     message = Message.objects.get()
     assert (message.content_type, message.text, message.content["reply_id"]) == (
-        "interactive", "Ja, bitte", "confirm-yes")
+        "interactive",
+        "Ja, bitte",
+        "confirm-yes",
+    )
 
 
 def test_one_post_with_two_messages_stores_two_events_and_two_messages(deliver, whatsapp_asset):
@@ -166,10 +197,17 @@ def test_one_post_with_two_messages_stores_two_events_and_two_messages(deliver, 
     assert Conversation.objects.count() == 1
 
 
-def test_statuses_move_an_outbound_message_forward_with_their_times(deliver, whatsapp_asset, announced):
+def test_statuses_move_an_outbound_message_forward_with_their_times(
+    deliver, whatsapp_asset, announced
+):
     deliver(whatsapp_asset, wa("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="wamid.OUTBOUND0001", status=DeliveryStatus.PENDING)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="wamid.OUTBOUND0001",
+        status=DeliveryStatus.PENDING,
+    )
 
     deliver(whatsapp_asset, wa("status_sent"))
     deliver(whatsapp_asset, wa("status_read"))
@@ -186,8 +224,13 @@ def test_statuses_move_an_outbound_message_forward_with_their_times(deliver, wha
 
 def test_a_failed_status_keeps_the_providers_reason(deliver, whatsapp_asset):
     deliver(whatsapp_asset, wa("text"))
-    ours = MessageFactory(conversation=Conversation.objects.get(), direction=Direction.OUTBOUND,
-                          author_kind="agent", provider_message_id="wamid.OUTBOUND0001", status=DeliveryStatus.SENT)
+    ours = MessageFactory(
+        conversation=Conversation.objects.get(),
+        direction=Direction.OUTBOUND,
+        author_kind="agent",
+        provider_message_id="wamid.OUTBOUND0001",
+        status=DeliveryStatus.SENT,
+    )
 
     deliver(whatsapp_asset, wa("status_failed"))
 
@@ -215,14 +258,19 @@ def test_a_wrong_signature_is_refused_and_nothing_is_stored(client, whatsapp_ass
 def test_a_signature_over_another_body_is_refused(client, whatsapp_asset):
     from channels_app.providers.meta import sign
 
-    response = post_meta(client, whatsapp_asset, wa("text"), signature=sign(whatsapp_asset.app_secret, b"{}"))
+    response = post_meta(
+        client, whatsapp_asset, wa("text"), signature=sign(whatsapp_asset.app_secret, b"{}")
+    )
 
     assert response.status_code == 403
 
 
 def test_an_unknown_asset_is_404(client, whatsapp_asset):
-    response = client.post("/webhooks/whatsapp/00000000-0000-0000-0000-000000000000/", data=b"{}",
-                           content_type="application/json")
+    response = client.post(
+        "/webhooks/whatsapp/00000000-0000-0000-0000-000000000000/",
+        data=b"{}",
+        content_type="application/json",
+    )
 
     assert response.status_code == 404
 
@@ -235,7 +283,9 @@ def test_redelivered_message_yields_exactly_one_message(deliver, whatsapp_asset)
     assert Message.objects.count() == 1
 
 
-def test_a_signed_malformed_body_is_400_with_a_reason_and_kept_as_dead_letter(client, whatsapp_asset):
+def test_a_signed_malformed_body_is_400_with_a_reason_and_kept_as_dead_letter(
+    client, whatsapp_asset
+):
     response = post_meta(client, whatsapp_asset, wa("malformed_missing_from"))
 
     assert response.status_code == 400
@@ -255,7 +305,9 @@ def test_a_body_that_is_not_json_is_a_dead_letter(client, whatsapp_asset):
     assert InboundEvent.objects.get().body == "{not json"
 
 
-def test_a_dead_letter_replays_after_the_event_is_fixed(client, whatsapp_asset, django_capture_on_commit_callbacks):
+def test_a_dead_letter_replays_after_the_event_is_fixed(
+    client, whatsapp_asset, django_capture_on_commit_callbacks
+):
     from channels_app import services
 
     post_meta(client, whatsapp_asset, wa("malformed_image_without_id"))
@@ -274,7 +326,9 @@ def test_a_dead_letter_replays_after_the_event_is_fixed(client, whatsapp_asset, 
     assert Message.objects.get().attachments.count() == 1
 
 
-def test_a_signed_event_of_a_kind_we_do_not_handle_is_200_and_kept_as_ignored(deliver, whatsapp_asset):
+def test_a_signed_event_of_a_kind_we_do_not_handle_is_200_and_kept_as_ignored(
+    deliver, whatsapp_asset
+):
     response = deliver(whatsapp_asset, wa("account_update"))
 
     assert response.status_code == 200

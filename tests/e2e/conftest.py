@@ -16,10 +16,10 @@ from channels_app.models import ChannelKind
 from routing.flows.models import AuthorizableNode
 from routing.flows.services import flow_import_template, node_authorization_authorize
 from routing.models import EntryPoint
+from tenants.models import WrapUpCode
 from tests.channels_app.conftest import _fake_provider_server, fake_provider  # noqa: F401
 from tests.factories import ChannelAssetFactory
 from tests.routing.factories import make_agent, make_queue, make_team
-from tenants.models import WrapUpCode
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make between
 # browser steps are still plain synchronous code.
@@ -50,8 +50,14 @@ class LiveServer:
     def start(self) -> None:
         from config.asgi import application
 
-        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            application,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-asgi", daemon=True)
         self.thread.start()
@@ -113,13 +119,22 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: run the README's test command, which installs it")
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run the README's test command, which installs it"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -163,14 +178,24 @@ def contact_center(tenant, live, fake_provider):  # noqa: F811
     """Acme as a newcomer would set it up: a WhatsApp asset with its entry point running the shipped
     WhatsApp inbound flow into the Support queue, a team of two agents and wrap-up codes."""
     asset = ChannelAssetFactory(
-        tenant=tenant, kind=ChannelKind.WHATSAPP, name="Acme WhatsApp", wa_phone_number_id="106540352242922",
-        wa_business_account_id="102290129340398", api_base_url=f"{fake_provider.base_url}/whatsapp",
+        tenant=tenant,
+        kind=ChannelKind.WHATSAPP,
+        name="Acme WhatsApp",
+        wa_phone_number_id="106540352242922",
+        wa_business_account_id="102290129340398",
+        api_base_url=f"{fake_provider.base_url}/whatsapp",
     )
     for node in (AuthorizableNode.TASK, AuthorizableNode.ENGAGE):
         node_authorization_authorize(tenant=tenant, node=node, user=None)
     flow = flow_import_template(tenant=tenant, template_name="whatsapp_inbound")
-    EntryPoint.objects.create(tenant=tenant, name="WhatsApp entry", channel_type="social",
-                              social_channel_type="whatsapp", asset=asset, flow=flow)
+    EntryPoint.objects.create(
+        tenant=tenant,
+        name="WhatsApp entry",
+        channel_type="social",
+        social_channel_type="whatsapp",
+        asset=asset,
+        flow=flow,
+    )
     team = make_team(tenant=tenant, name="Support team", max_social=2)
     queue = make_queue(tenant=tenant, teams=[team], name="Support", channel_type="social")
     first = make_agent(tenant=tenant, team=team, name="Alex")
@@ -182,5 +207,12 @@ def contact_center(tenant, live, fake_provider):  # noqa: F811
         pass
 
     cc = ContactCenter()
-    cc.tenant, cc.asset, cc.queue, cc.first, cc.second, cc.flow = tenant, asset, queue, first, second, flow
+    cc.tenant, cc.asset, cc.queue, cc.first, cc.second, cc.flow = (
+        tenant,
+        asset,
+        queue,
+        first,
+        second,
+        flow,
+    )
     return cc

@@ -32,8 +32,15 @@ def test_a_customer_message_becomes_an_offer_the_agent_accepts_answers_and_close
     page.select_option("#state-select", "available")
     expect(page.locator("#state-badge")).to_have_text("available")
 
-    response = post_webhook(customer_webhook(contact_center.asset, base_url=live.url, sender="4915112345678",
-                                             text="Hallo, mein Paket ist nicht angekommen", name="Dana Kunde"))
+    response = post_webhook(
+        customer_webhook(
+            contact_center.asset,
+            base_url=live.url,
+            sender="4915112345678",
+            text="Hallo, mein Paket ist nicht angekommen",
+            name="Dana Kunde",
+        )
+    )
     assert response.status_code == 200
 
     offer = page.locator(".offer")
@@ -51,8 +58,14 @@ def test_a_customer_message_becomes_an_offer_the_agent_accepts_answers_and_close
     page.fill("#composer textarea", "Das tut mir leid! Ich sehe sofort nach.")
     page.keyboard.press("Enter")
     expect(transcript).to_contain_text("Das tut mir leid! Ich sehe sofort nach.")
-    sent = wait_until(lambda: [r for r in fake_provider.sent_to("whatsapp")
-                               if (r["payload"].get("text") or {}).get("body") == "Das tut mir leid! Ich sehe sofort nach."])
+    sent = wait_until(
+        lambda: [
+            r
+            for r in fake_provider.sent_to("whatsapp")
+            if (r["payload"].get("text") or {}).get("body")
+            == "Das tut mir leid! Ich sehe sofort nach."
+        ]
+    )
     assert sent[0]["payload"]["to"] == "4915112345678"
     screenshot(page, "desktop-conversation")
 
@@ -73,24 +86,41 @@ def test_an_unanswered_offer_sets_rona_and_goes_to_the_next_agent(contact_center
     expect(page.locator("#state-badge")).to_have_text("available")
     agent_state_set(agent=contact_center.second, state="available")  # later: offered second
 
-    post_webhook(customer_webhook(contact_center.asset, base_url=live.url, sender="4915100000001",
-                                  text="Is anyone there?", name="Eli Waiting"))
+    post_webhook(
+        customer_webhook(
+            contact_center.asset,
+            base_url=live.url,
+            sender="4915100000001",
+            text="Is anyone there?",
+            name="Eli Waiting",
+        )
+    )
     expect(page.locator(".offer")).to_be_visible(timeout=15000)
 
     expect(page.locator("#state-badge")).to_have_text("RONA", timeout=15000)
     expect(page.locator(".offer")).to_have_count(0)
     screenshot(page, "desktop-rona")
-    offers = wait_until(lambda: list(Offer.objects.filter(agent=contact_center.second,
-                                                           status=OfferStatus.PENDING)))
+    offers = wait_until(
+        lambda: list(Offer.objects.filter(agent=contact_center.second, status=OfferStatus.PENDING))
+    )
     assert offers[0].task.conversation.customer.display_name == "Eli Waiting"
     assert Offer.objects.get(agent=contact_center.first).status == OfferStatus.EXPIRED
 
 
-def test_the_desktop_recovers_a_message_sent_while_its_socket_was_down(contact_center, live, page_for):
+def test_the_desktop_recovers_a_message_sent_while_its_socket_was_down(
+    contact_center, live, page_for
+):
     page = page_for(contact_center.first.user)
     page.select_option("#state-select", "available")
-    post_webhook(customer_webhook(contact_center.asset, base_url=live.url, sender="4915100000002",
-                                  text="First question", name="Fran Reconnect"))
+    post_webhook(
+        customer_webhook(
+            contact_center.asset,
+            base_url=live.url,
+            sender="4915100000002",
+            text="First question",
+            name="Fran Reconnect",
+        )
+    )
     page.locator(".offer button.accept").click(timeout=15000)
     expect(page.locator("#transcript")).to_contain_text("First question")
 
@@ -99,11 +129,19 @@ def test_the_desktop_recovers_a_message_sent_while_its_socket_was_down(contact_c
     expect(page.locator("#connection")).to_contain_text("Connection lost")
 
     # Meanwhile the customer writes again (a signed webhook handled in-process).
-    meanwhile = customer_webhook(contact_center.asset, base_url="http://testserver", sender="4915100000002",
-                                 text="Are you still there?", name="Fran Reconnect")
-    answer = Client().post(meanwhile.url.replace("http://testserver", ""), data=meanwhile.body,
-                           content_type=meanwhile.headers["Content-Type"],
-                           HTTP_X_HUB_SIGNATURE_256=meanwhile.headers["X-Hub-Signature-256"])
+    meanwhile = customer_webhook(
+        contact_center.asset,
+        base_url="http://testserver",
+        sender="4915100000002",
+        text="Are you still there?",
+        name="Fran Reconnect",
+    )
+    answer = Client().post(
+        meanwhile.url.replace("http://testserver", ""),
+        data=meanwhile.body,
+        content_type=meanwhile.headers["Content-Type"],
+        HTTP_X_HUB_SIGNATURE_256=meanwhile.headers["X-Hub-Signature-256"],
+    )
     assert answer.status_code == 200
     assert Message.objects.filter(text="Are you still there?").exists()
 

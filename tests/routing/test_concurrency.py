@@ -39,17 +39,26 @@ def run_in_threads(count: int, target) -> list:
 
 def make_available(agent) -> None:
     profile = agent.multimedia_profile
-    AgentState.objects.create(agent=agent, tenant_id=agent.tenant_id, team_id=agent.team_id, state="available",
-                              max_chat=profile.max_chat, max_email=profile.max_email,
-                              max_social=profile.max_social, blending=profile.blending)
+    AgentState.objects.create(
+        agent=agent,
+        tenant_id=agent.tenant_id,
+        team_id=agent.team_id,
+        state="available",
+        max_chat=profile.max_chat,
+        max_email=profile.max_email,
+        max_social=profile.max_social,
+        blending=profile.blending,
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 def test_concurrent_routers_never_offer_a_task_twice_nor_exceed_capacity(tenant):
     team = make_team(tenant=tenant, max_chat=2)
     queue = make_queue(tenant=tenant, teams=[team])
-    tasks = [task_enqueue(conversation=make_conversation(tenant=tenant), queue=queue, priority=1 + i % 3)
-             for i in range(120)]
+    tasks = [
+        task_enqueue(conversation=make_conversation(tenant=tenant), queue=queue, priority=1 + i % 3)
+        for i in range(120)
+    ]
     agents = [make_agent(tenant=tenant, team=team) for _ in range(30)]
     for agent in agents:
         make_available(agent)
@@ -60,7 +69,9 @@ def test_concurrent_routers_never_offer_a_task_twice_nor_exceed_capacity(tenant)
     assert Offer.objects.count() == 60
     per_task = Counter(Offer.objects.values_list("task_id", flat=True))
     assert max(per_task.values()) == 1
-    for state in AgentState.objects.annotate(pending=Count("agent__offers", filter=Q(agent__offers__status="pending"))):
+    for state in AgentState.objects.annotate(
+        pending=Count("agent__offers", filter=Q(agent__offers__status="pending"))
+    ):
         assert state.engaged_chat == state.pending == 2
     # Queue order holds up to the batches in flight at the same instant: a router skips the rows
     # another router has locked, so near the end a later task may take the last free agent while
@@ -68,7 +79,7 @@ def test_concurrent_routers_never_offer_a_task_twice_nor_exceed_capacity(tenant)
     ordered = [t.pk for t in sorted(tasks, key=lambda t: (t.priority, t.enqueued_at, t.pk))]
     offered = set(Task.objects.filter(status="offered").values_list("pk", flat=True))
     in_flight = 6 * 4  # routers x largest batch
-    assert set(ordered[:60 - in_flight]) <= offered <= set(ordered[:60 + in_flight])
+    assert set(ordered[: 60 - in_flight]) <= offered <= set(ordered[: 60 + in_flight])
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")

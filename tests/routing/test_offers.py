@@ -46,6 +46,7 @@ def listen():
                     messages.append(async_to_sync(_receive)(layer, channel))
                 except TimeoutError:
                     return messages
+
         return received
 
     return join
@@ -60,7 +61,9 @@ async def _receive(layer, channel):
 @pytest.fixture
 def offered(tenant, chat_queue, available_agent):
     agent = available_agent()
-    conversation = make_conversation(tenant=tenant, customer_name="Dana", text="My router is blinking")
+    conversation = make_conversation(
+        tenant=tenant, customer_name="Dana", text="My router is blinking"
+    )
     task = task_enqueue(conversation=conversation, queue=chat_queue)
     return agent, task, Offer.objects.get(task=task)
 
@@ -68,7 +71,9 @@ def offered(tenant, chat_queue, available_agent):
 def test_an_offer_carries_what_the_desktop_shows(tenant, chat_queue, available_agent, listen):
     agent = available_agent()
     received = listen(agent_group(agent.pk), tenant_group(tenant.pk))
-    conversation = make_conversation(tenant=tenant, customer_name="Dana", text="My router is blinking")
+    conversation = make_conversation(
+        tenant=tenant, customer_name="Dana", text="My router is blinking"
+    )
     task = task_enqueue(conversation=conversation, queue=chat_queue)
     offer = Offer.objects.get(task=task)
     pushes = [m for m in received() if m["event"] == "routing.offered"]
@@ -94,7 +99,10 @@ def test_accepting_makes_the_agent_the_owner_and_counts_against_capacity(offered
     assert Conversation.objects.get(pk=task.conversation_id).owner == agent
     assert AgentState.objects.get(pk=agent.pk).engaged_chat == 1
     assert list(TaskEvent.objects.filter(task=task).values_list("kind", flat=True)) == [
-        "queued", "offered", "accepted"]
+        "queued",
+        "offered",
+        "accepted",
+    ]
     assert list(agent_pending_offers(agent=agent)) == []
 
 
@@ -115,7 +123,8 @@ def test_another_agent_cannot_accept_someone_elses_offer(offered, tenant, chat_t
 
 
 def test_declining_puts_the_task_back_in_its_place_and_leaves_the_agent_available(
-        tenant, chat_queue, available_agent):
+    tenant, chat_queue, available_agent
+):
     agent = available_agent(max_chat=1)
     first = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
     second = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
@@ -134,7 +143,9 @@ def test_declining_puts_the_task_back_in_its_place_and_leaves_the_agent_availabl
     assert TaskEvent.objects.filter(task=first, kind="declined").count() == 1
 
 
-def test_an_unanswered_offer_expires_and_the_agent_goes_to_rona(tenant, chat_queue, available_agent, listen):
+def test_an_unanswered_offer_expires_and_the_agent_goes_to_rona(
+    tenant, chat_queue, available_agent, listen
+):
     now = timezone.now()
     with time_machine.travel(now, tick=False) as clock:
         agent = available_agent()
@@ -183,10 +194,14 @@ def test_an_accepted_offer_never_expires(offered):
 
 
 def test_pending_offers_survive_a_restart_and_expire_on_the_first_sweep_after_it(
-        tenant, chat_queue, available_agent):
+    tenant, chat_queue, available_agent
+):
     # No process kept a timer: the deadline is a column, so a sweep long after still finds it.
     agents = [available_agent() for _ in range(3)]
-    tasks = [task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue) for _ in range(3)]
+    tasks = [
+        task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
+        for _ in range(3)
+    ]
     deadline = max(o.expires_at for o in Offer.objects.all())
     with time_machine.travel(deadline + timedelta(minutes=10), tick=False):
         result = timers_sweep()
@@ -198,7 +213,9 @@ def test_pending_offers_survive_a_restart_and_expire_on_the_first_sweep_after_it
 
 def test_going_idle_withdraws_pending_offers_without_rona(offered, tenant):
     agent, task, offer = offered
-    agent_state_set(agent=agent, state="idle", idle_code=IdleCodeFactory(tenant=tenant, name="Lunch"))
+    agent_state_set(
+        agent=agent, state="idle", idle_code=IdleCodeFactory(tenant=tenant, name="Lunch")
+    )
     assert Offer.objects.get(pk=offer.pk).status == "withdrawn"
     state = agent_state_get(agent=agent)
     assert (state.state, state.engaged_chat) == ("idle", 0)
@@ -214,17 +231,23 @@ def test_every_agent_state_change_is_recorded_with_its_time(tenant, chat_team):
     agent_state_set(agent=agent, state="signed_out")
     history = list(AgentStateChange.objects.filter(agent=agent).order_by("at", "id"))
     assert [(h.previous_state, h.state) for h in history] == [
-        ("signed_out", "available"), ("available", "idle"), ("idle", "signed_out")]
+        ("signed_out", "available"),
+        ("available", "idle"),
+        ("idle", "signed_out"),
+    ]
     assert history[1].idle_code == lunch
     assert all(h.at for h in history)
 
 
-@pytest.mark.parametrize(("state", "code", "message"), [
-    ("rona", False, "RONA is set by the router"),
-    ("idle", False, "Going idle needs an idle code"),
-    ("available", True, "Only the idle state takes an idle code"),
-    ("busy", False, "Unknown state"),
-])
+@pytest.mark.parametrize(
+    ("state", "code", "message"),
+    [
+        ("rona", False, "RONA is set by the router"),
+        ("idle", False, "Going idle needs an idle code"),
+        ("available", True, "Only the idle state takes an idle code"),
+        ("busy", False, "Unknown state"),
+    ],
+)
 def test_state_changes_that_make_no_sense_are_refused(tenant, chat_team, state, code, message):
     from django.core.exceptions import ValidationError
 
@@ -246,15 +269,21 @@ def test_an_idle_code_of_another_tenant_is_refused(tenant, other_tenant, chat_te
 def test_closing_the_conversation_closes_the_task_and_frees_capacity(offered, tenant, chat_queue):
     agent, task, offer = offered
     offer_accept(offer_id=offer.pk, agent=agent)
-    waiting = [task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue) for _ in range(2)]
+    waiting = [
+        task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
+        for _ in range(2)
+    ]
     assert Offer.objects.get(task=waiting[0]).agent == agent  # max_chat is 2
     assert not Offer.objects.filter(task=waiting[1]).exists()
     from django.db import transaction
 
     with transaction.atomic():
         Conversation.objects.filter(pk=task.conversation_id).update(status="closed")
-        channel_events.announce(channel_events.CONVERSATION_CLOSED, conversation_id=task.conversation_id,
-                                reason="agent_closed")
+        channel_events.announce(
+            channel_events.CONVERSATION_CLOSED,
+            conversation_id=task.conversation_id,
+            reason="agent_closed",
+        )
     task.refresh_from_db()
     assert (task.status, task.close_reason) == ("closed", "agent_closed")
     assert Offer.objects.get(task=waiting[1]).agent == agent  # the freed place was filled

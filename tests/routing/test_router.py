@@ -1,4 +1,3 @@
-
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
@@ -13,7 +12,14 @@ from routing.services import (
     task_enqueue,
     timers_sweep,
 )
-from tests.routing.factories import give_skills, make_agent, make_conversation, make_queue, make_skill, make_team
+from tests.routing.factories import (
+    give_skills,
+    make_agent,
+    make_conversation,
+    make_queue,
+    make_skill,
+    make_team,
+)
 
 # Routing runs after commit: these tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,8 +34,9 @@ def test_tasks_are_offered_by_priority_then_time_enqueued(tenant, chat_queue, ch
     with time_machine.travel(timezone.now(), tick=False) as clock:
         tasks = {}
         for name, priority in [("early low", 5), ("urgent", 1), ("late low", 5), ("normal", 3)]:
-            tasks[name] = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue,
-                                       priority=priority)
+            tasks[name] = task_enqueue(
+                conversation=make_conversation(tenant=tenant), queue=chat_queue, priority=priority
+            )
             clock.shift(1)
         order = []
         for _ in tasks:
@@ -67,8 +74,11 @@ def test_a_skills_based_queue_prefers_the_best_skill_match(tenant, chat_team):
         expert = make_agent(tenant=tenant, team=chat_team)
         give_skills(expert, Tech=9)
         agent_state_set(agent=expert, state="available")
-        task = task_enqueue(conversation=make_conversation(tenant=tenant), queue=queue,
-                            requirements=[{"skill": "Tech", "operator": ">=", "value": 3}])
+        task = task_enqueue(
+            conversation=make_conversation(tenant=tenant),
+            queue=queue,
+            requirements=[{"skill": "Tech", "operator": ">=", "value": 3}],
+        )
     assert offered_to(task) == expert
 
 
@@ -85,7 +95,9 @@ def test_idle_and_signed_out_agents_are_not_offered(tenant, chat_queue, chat_tea
     from tests.factories import IdleCodeFactory
 
     idle = make_agent(tenant=tenant, team=chat_team)
-    agent_state_set(agent=idle, state="idle", idle_code=IdleCodeFactory(tenant=tenant, name="Lunch"))
+    agent_state_set(
+        agent=idle, state="idle", idle_code=IdleCodeFactory(tenant=tenant, name="Lunch")
+    )
     make_agent(tenant=tenant, team=chat_team)  # never signed in
     task = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
     assert offered_to(task) is None
@@ -99,9 +111,13 @@ def test_blended_capacity_allows_each_media_type_up_to_its_own_maximum(tenant):
     email = make_queue(tenant=tenant, teams=[team], channel_type="email")
     agent = make_agent(tenant=tenant, team=team)
     agent_state_set(agent=agent, state="available")
-    chats = [task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat) for _ in range(3)]
-    emails = [task_enqueue(conversation=make_conversation(tenant=tenant, kind="email"), queue=email)
-              for _ in range(2)]
+    chats = [
+        task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat) for _ in range(3)
+    ]
+    emails = [
+        task_enqueue(conversation=make_conversation(tenant=tenant, kind="email"), queue=email)
+        for _ in range(2)
+    ]
     assert [offered_to(t) == agent for t in chats] == [True, True, False]
     assert [offered_to(t) == agent for t in emails] == [True, False]
     state = AgentState.objects.get(pk=agent.pk)
@@ -115,7 +131,9 @@ def test_exclusive_capacity_allows_only_one_media_type_at_a_time(tenant):
     agent = make_agent(tenant=tenant, team=team)
     agent_state_set(agent=agent, state="available")
     first_chat = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat)
-    an_email = task_enqueue(conversation=make_conversation(tenant=tenant, kind="email"), queue=email)
+    an_email = task_enqueue(
+        conversation=make_conversation(tenant=tenant, kind="email"), queue=email
+    )
     second_chat = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat)
     assert offered_to(first_chat) == agent
     assert offered_to(an_email) is None
@@ -152,12 +170,22 @@ def test_relaxation_steps_widen_the_requirements_as_time_passes(tenant, chat_que
     with time_machine.travel(start, tick=False) as clock:
         agent_state_set(agent=agent, state="available")
         task = task_enqueue(
-            conversation=make_conversation(tenant=tenant), queue=chat_queue,
-            requirements=[{"skill": "Spanish", "operator": "is", "value": True},
-                          {"skill": "Tech", "operator": ">=", "value": 7}],
-            relaxation_steps=[{"after_seconds": 60, "skill": "Tech", "action": "replace", "operator": ">=",
-                               "value": 3},
-                              {"after_seconds": 30, "skill": "Spanish", "action": "drop"}],
+            conversation=make_conversation(tenant=tenant),
+            queue=chat_queue,
+            requirements=[
+                {"skill": "Spanish", "operator": "is", "value": True},
+                {"skill": "Tech", "operator": ">=", "value": 7},
+            ],
+            relaxation_steps=[
+                {
+                    "after_seconds": 60,
+                    "skill": "Tech",
+                    "action": "replace",
+                    "operator": ">=",
+                    "value": 3,
+                },
+                {"after_seconds": 30, "skill": "Spanish", "action": "drop"},
+            ],
         )
         assert offered_to(task) is None
         clock.shift(29)
@@ -180,18 +208,28 @@ def test_relaxation_steps_widen_the_requirements_as_time_passes(tenant, chat_que
 
 def test_relaxation_steps_must_name_a_required_skill(tenant, chat_queue):
     make_skill(tenant=tenant, name="Spanish", type="boolean")
-    with pytest.raises(ValidationError, match="'French' is not among the task's skill requirements"):
-        task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue,
-                     requirements=[{"skill": "Spanish", "operator": "is", "value": True}],
-                     relaxation_steps=[{"after_seconds": 30, "skill": "French", "action": "drop"}])
+    with pytest.raises(
+        ValidationError, match="'French' is not among the task's skill requirements"
+    ):
+        task_enqueue(
+            conversation=make_conversation(tenant=tenant),
+            queue=chat_queue,
+            requirements=[{"skill": "Spanish", "operator": "is", "value": True}],
+            relaxation_steps=[{"after_seconds": 30, "skill": "French", "action": "drop"}],
+        )
     assert not Task.objects.exists()
 
 
 def test_a_task_past_the_maximum_time_in_queue_takes_its_overflow_path(tenant, chat_team):
     other_team = make_team(tenant=tenant, name="Overflow team")
     overflow = make_queue(tenant=tenant, teams=[other_team], name="Overflow")
-    queue = make_queue(tenant=tenant, teams=[chat_team], name="Main", max_time_in_queue_seconds=120,
-                       overflow_queue=overflow)
+    queue = make_queue(
+        tenant=tenant,
+        teams=[chat_team],
+        name="Main",
+        max_time_in_queue_seconds=120,
+        overflow_queue=overflow,
+    )
     helper = make_agent(tenant=tenant, team=other_team)
     with time_machine.travel(timezone.now(), tick=False) as clock:
         agent_state_set(agent=helper, state="available")
@@ -204,7 +242,10 @@ def test_a_task_past_the_maximum_time_in_queue_takes_its_overflow_path(tenant, c
     task.refresh_from_db()
     assert task.queue == overflow
     assert offered_to(task) == helper
-    assert TaskEvent.objects.get(task=task, kind="overflowed").data == {"from_queue": "Main", "to_queue": "Overflow"}
+    assert TaskEvent.objects.get(task=task, kind="overflowed").data == {
+        "from_queue": "Main",
+        "to_queue": "Overflow",
+    }
 
 
 def test_enqueueing_the_same_conversation_twice_returns_the_same_task(tenant, chat_queue):
@@ -224,7 +265,9 @@ def test_a_conversation_of_another_media_type_is_refused_by_the_queue(tenant, ch
 @pytest.mark.parametrize("priority", [0, 11, "high", None, True])
 def test_priority_must_be_between_one_and_ten(tenant, chat_queue, priority):
     with pytest.raises(ValidationError, match="Priority is a whole number from 1"):
-        task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue, priority=priority)
+        task_enqueue(
+            conversation=make_conversation(tenant=tenant), queue=chat_queue, priority=priority
+        )
 
 
 def test_the_default_queue_is_one_per_tenant(tenant, chat_team):

@@ -12,8 +12,14 @@ from routing.services import (
 )
 from routing.services.router import eligible_agents
 from routing.services.skills import requirements_resolve, skill_value_clean
-from tests.routing.factories import give_skills, make_agent, make_conversation, make_queue, make_skill, make_team
-
+from tests.routing.factories import (
+    give_skills,
+    make_agent,
+    make_conversation,
+    make_queue,
+    make_skill,
+    make_team,
+)
 
 
 @pytest.fixture
@@ -22,30 +28,43 @@ def skills(tenant):
         "Tech": make_skill(tenant=tenant, name="Tech", type="proficiency"),
         "Spanish": make_skill(tenant=tenant, name="Spanish", type="boolean"),
         "Region": make_skill(tenant=tenant, name="Region", type="text"),
-        "Tier": make_skill(tenant=tenant, name="Tier", type="enum", enum_values=["gold", "silver", "bronze"]),
+        "Tier": make_skill(
+            tenant=tenant, name="Tier", type="enum", enum_values=["gold", "silver", "bronze"]
+        ),
     }
 
 
-@pytest.mark.parametrize(("skill", "value", "message"), [
-    ("Tech", 11, "not between 0 and 10"),
-    ("Tech", -1, "not between 0 and 10"),
-    ("Tech", "expert", "whole number from 0 to 10"),
-    ("Tech", True, "whole number from 0 to 10"),
-    ("Spanish", "si", "give true or false"),
-    ("Spanish", 1, "give true or false"),
-    ("Region", "", "non-empty text"),
-    ("Region", 5, "non-empty text"),
-    ("Tier", "platinum", "choose one of: gold, silver, bronze"),
-])
+@pytest.mark.parametrize(
+    ("skill", "value", "message"),
+    [
+        ("Tech", 11, "not between 0 and 10"),
+        ("Tech", -1, "not between 0 and 10"),
+        ("Tech", "expert", "whole number from 0 to 10"),
+        ("Tech", True, "whole number from 0 to 10"),
+        ("Spanish", "si", "give true or false"),
+        ("Spanish", 1, "give true or false"),
+        ("Region", "", "non-empty text"),
+        ("Region", 5, "non-empty text"),
+        ("Tier", "platinum", "choose one of: gold, silver, bronze"),
+    ],
+)
 def test_invalid_skill_values_are_rejected_with_a_clear_error(skills, skill, value, message):
     with pytest.raises(ValidationError, match=message):
         skill_value_clean(skill=skills[skill], value=value)
 
 
-@pytest.mark.parametrize(("skill", "value", "clean"), [
-    ("Tech", 0, 0), ("Tech", 10, 10), ("Tech", "7", 7), ("Spanish", True, True), ("Spanish", "false", False),
-    ("Region", "EMEA", "EMEA"), ("Tier", "gold", "gold"),
-])
+@pytest.mark.parametrize(
+    ("skill", "value", "clean"),
+    [
+        ("Tech", 0, 0),
+        ("Tech", 10, 10),
+        ("Tech", "7", 7),
+        ("Spanish", True, True),
+        ("Spanish", "false", False),
+        ("Region", "EMEA", "EMEA"),
+        ("Tier", "gold", "gold"),
+    ],
+)
 def test_valid_skill_values_are_kept_in_their_type(skills, skill, value, clean):
     assert skill_value_clean(skill=skills[skill], value=value) == clean
 
@@ -58,17 +77,27 @@ def test_an_invalid_profile_value_leaves_the_profile_unchanged(tenant, skills):
     assert profile.values.get().int_value == 5
 
 
-@pytest.mark.parametrize(("requirements", "message"), [
-    ([{"skill": "Klingon", "operator": "=", "value": True}], "no skill named 'Klingon'"),
-    ([{"skill": "Tech", "operator": ">", "value": 3}], "operator '>' does not apply"),
-    ([{"skill": "Region", "operator": ">=", "value": "EMEA"}], "operator '>=' does not apply"),
-    ([{"skill": "Tier", "operator": "in", "value": "gold"}], "takes a non-empty list"),
-    ([{"skill": "Tier", "operator": "=", "value": "platinum"}], "not a value of Tier"),
-    ([{"skill": "Tech", "operator": ">=", "value": 3}, {"skill": "Tech", "operator": "=", "value": 3}],
-     "required twice"),
-    ([{"operator": "=", "value": 1}], "needs a skill name"),
-])
-def test_invalid_requirements_are_rejected_with_a_clear_error(tenant, skills, requirements, message):
+@pytest.mark.parametrize(
+    ("requirements", "message"),
+    [
+        ([{"skill": "Klingon", "operator": "=", "value": True}], "no skill named 'Klingon'"),
+        ([{"skill": "Tech", "operator": ">", "value": 3}], "operator '>' does not apply"),
+        ([{"skill": "Region", "operator": ">=", "value": "EMEA"}], "operator '>=' does not apply"),
+        ([{"skill": "Tier", "operator": "in", "value": "gold"}], "takes a non-empty list"),
+        ([{"skill": "Tier", "operator": "=", "value": "platinum"}], "not a value of Tier"),
+        (
+            [
+                {"skill": "Tech", "operator": ">=", "value": 3},
+                {"skill": "Tech", "operator": "=", "value": 3},
+            ],
+            "required twice",
+        ),
+        ([{"operator": "=", "value": 1}], "needs a skill name"),
+    ],
+)
+def test_invalid_requirements_are_rejected_with_a_clear_error(
+    tenant, skills, requirements, message
+):
     with pytest.raises(ValidationError, match=message):
         requirements_resolve(tenant=tenant, requirements=requirements)
 
@@ -105,7 +134,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("values", "requirement", "matches"), CASES)
-def test_each_skill_type_and_operator_is_evaluated_in_sql(tenant, skills, values, requirement, matches):
+def test_each_skill_type_and_operator_is_evaluated_in_sql(
+    tenant, skills, values, requirement, matches
+):
     team = make_team(tenant=tenant)
     queue = make_queue(tenant=tenant, teams=[team])
     agent = make_agent(tenant=tenant, team=team)
@@ -113,21 +144,30 @@ def test_each_skill_type_and_operator_is_evaluated_in_sql(tenant, skills, values
     agent_state_ensure(agent=agent)
     AgentState.objects.filter(pk=agent.pk).update(state="available")
     resolved = requirements_resolve(tenant=tenant, requirements=[requirement])
-    eligible = eligible_agents(queue=queue, team_ids=[team.pk], channel_type="chat", requirements=resolved)
+    eligible = eligible_agents(
+        queue=queue, team_ids=[team.pk], channel_type="chat", requirements=resolved
+    )
     assert eligible.filter(agent=agent).exists() is matches
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_router_offers_only_to_agents_meeting_the_requirements(tenant, skills, chat_queue, chat_team):
+def test_the_router_offers_only_to_agents_meeting_the_requirements(
+    tenant, skills, chat_queue, chat_team
+):
     fluent = make_agent(tenant=tenant, team=chat_team)
     give_skills(fluent, Spanish=True, Tier="gold")
     other = make_agent(tenant=tenant, team=chat_team)
     give_skills(other, Spanish=False, Tier="gold")
     agent_state_set(agent=other, state="available")
     agent_state_set(agent=fluent, state="available")
-    task = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue,
-                        requirements=[{"skill": "Spanish", "operator": "is", "value": True},
-                                      {"skill": "Tier", "operator": "in", "value": ["gold", "silver"]}])
+    task = task_enqueue(
+        conversation=make_conversation(tenant=tenant),
+        queue=chat_queue,
+        requirements=[
+            {"skill": "Spanish", "operator": "is", "value": True},
+            {"skill": "Tier", "operator": "in", "value": ["gold", "silver"]},
+        ],
+    )
     assert Offer.objects.get(task=task).agent == fluent
 
 
@@ -142,7 +182,9 @@ def test_an_agents_own_profile_wins_over_the_teams_skill_by_skill(tenant, skills
     skill_profile_value_set(profile=own, skill=skills["Tech"], value=9)
     agent_skill_profile_set(agent=agent, profile=own)
 
-    effective = {row.skill.name: (row.value, row.source) for row in AgentSkill.objects.filter(agent=agent)}
+    effective = {
+        row.skill.name: (row.value, row.source) for row in AgentSkill.objects.filter(agent=agent)
+    }
     assert effective == {"Tech": (9, "agent"), "Region": ("EMEA", "team")}
 
     # Changing the team's profile reaches its agents; the agent's own value still wins.

@@ -18,7 +18,7 @@ def test_the_beat_schedule_names_the_routing_sweep():
 
 
 def test_the_embedded_ticker_expires_offers_through_the_sweep(tenant, chat_queue, available_agent):
-    agent = available_agent()
+    available_agent()
     task = task_enqueue(conversation=make_conversation(tenant=tenant), queue=chat_queue)
     offer = Offer.objects.get(task=task)
     with time_machine.travel(offer.expires_at + timedelta(seconds=1), tick=False):
@@ -27,7 +27,9 @@ def test_the_embedded_ticker_expires_offers_through_the_sweep(tenant, chat_queue
     assert Task.objects.get(pk=task.pk).status == "waiting"
 
 
-def test_a_waiting_task_left_by_a_lost_routing_run_is_routed_by_the_next_sweep(tenant, chat_queue, chat_team):
+def test_a_waiting_task_left_by_a_lost_routing_run_is_routed_by_the_next_sweep(
+    tenant, chat_queue, chat_team
+):
     from routing.models import AgentState
     from routing.services import agent_state_ensure, timers_sweep
     from tests.routing.factories import make_agent

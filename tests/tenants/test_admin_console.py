@@ -26,7 +26,10 @@ def test_another_tenants_object_does_not_exist_in_the_console(client, owner, glo
     client.force_login(owner)
 
     change = client.get(f"/admin/tenants/team/{globex_team.pk}/change/")
-    post = client.post(f"/admin/tenants/team/{globex_team.pk}/change/", {"name": "pwned", "site": globex_team.site_id})
+    post = client.post(
+        f"/admin/tenants/team/{globex_team.pk}/change/",
+        {"name": "pwned", "site": globex_team.site_id},
+    )
     delete = client.post(f"/admin/tenants/team/{globex_team.pk}/delete/", {"post": "yes"})
 
     for response in (change, post, delete):
@@ -43,7 +46,9 @@ def test_an_outsider_cannot_switch_into_another_tenant(client, outsider, tenant)
     assert b"Acme" not in client.get("/admin/tenants/tenant/").content
 
 
-def test_new_objects_land_in_the_current_tenant_with_choices_from_it_only(client, owner, tenant, team, globex_team):
+def test_new_objects_land_in_the_current_tenant_with_choices_from_it_only(
+    client, owner, tenant, team, globex_team
+):
     client.force_login(owner)
 
     form = client.get("/admin/tenants/team/add/")
@@ -53,7 +58,9 @@ def test_new_objects_land_in_the_current_tenant_with_choices_from_it_only(client
     assert response.status_code == 302
     assert Team.objects.get(name="Billing").tenant == tenant
 
-    foreign = client.post("/admin/tenants/team/add/", {"name": "Sneaky", "site": globex_team.site_id})
+    foreign = client.post(
+        "/admin/tenants/team/add/", {"name": "Sneaky", "site": globex_team.site_id}
+    )
     assert foreign.status_code == 200  # the form comes back with an error
     assert not Team.objects.filter(name="Sneaky").exists()
 
@@ -65,13 +72,20 @@ def test_a_read_only_admin_can_view_but_not_change(client, tenant, team):
     view = client.get(f"/admin/tenants/team/{team.pk}/change/")
     assert view.status_code == 200
     assert b'name="_save"' not in view.content
-    assert client.post(f"/admin/tenants/team/{team.pk}/change/", {"name": "X", "site": team.site_id}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/tenants/team/{team.pk}/change/", {"name": "X", "site": team.site_id}
+        ).status_code
+        == 403
+    )
     assert client.get("/admin/tenants/team/add/").status_code == 403
     team.refresh_from_db()
     assert team.name == "Support"
 
 
-def test_agents_and_supervisors_without_an_admin_role_do_not_get_the_console(client, agent, supervisor):
+def test_agents_and_supervisors_without_an_admin_role_do_not_get_the_console(
+    client, agent, supervisor
+):
     for user in (agent.user, supervisor):
         client.force_login(user)
         response = client.get("/admin/")
@@ -125,7 +139,9 @@ def test_role_changes_in_the_console_apply_the_role_tables(client, owner, superv
     assert (membership.admin_role, membership.connect_role) == ("read_only", "read_only")
 
 
-def test_home_sends_admins_to_the_console_agents_to_the_desktop_and_others_to_login(client, owner, agent, db):
+def test_home_sends_admins_to_the_console_agents_to_the_desktop_and_others_to_login(
+    client, owner, agent, db
+):
     assert client.get("/").url.startswith("/accounts/login/")
     client.force_login(owner)
     assert client.get("/").url == "/admin/"

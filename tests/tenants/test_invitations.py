@@ -11,14 +11,21 @@ from tenants import services
 from tenants.models import Invitation, Membership, User
 from tenants.roles import AdminRole, CareProfile, ConnectRole
 
-ACCEPT = {"full_name": "Dana Doe", "password": "a long pass phrase", "password_again": "a long pass phrase"}
+ACCEPT = {
+    "full_name": "Dana Doe",
+    "password": "a long pass phrase",
+    "password_again": "a long pass phrase",
+}
 
 
 @pytest.fixture
 def invitation(tenant, owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         return services.invitation_create(
-            tenant=tenant, email="Dana@Example.test", invited_by=owner, admin_role=AdminRole.READ_ONLY
+            tenant=tenant,
+            email="Dana@Example.test",
+            invited_by=owner,
+            admin_role=AdminRole.READ_ONLY,
         )
 
 
@@ -36,7 +43,10 @@ def test_the_invitee_creates_the_account_and_is_signed_in(client, invitation, te
     user = User.objects.get(email="dana@example.test")
     assert user.full_name == "Dana Doe"
     membership = Membership.objects.get(user=user, tenant=tenant)
-    assert (membership.admin_role, membership.connect_role) == (AdminRole.READ_ONLY, ConnectRole.READ_ONLY)
+    assert (membership.admin_role, membership.connect_role) == (
+        AdminRole.READ_ONLY,
+        ConnectRole.READ_ONLY,
+    )
     assert client.session["_auth_user_id"] == str(user.pk)
     invitation.refresh_from_db()
     assert invitation.accepted_at is not None
@@ -60,7 +70,9 @@ def test_after_seven_days_the_link_answers_410_with_a_clear_message(client, invi
     assert not User.objects.filter(email="dana@example.test").exists()
 
 
-def test_an_admin_reissues_an_expired_invitation_and_the_new_link_works(client, invitation, owner, api_as):
+def test_an_admin_reissues_an_expired_invitation_and_the_new_link_works(
+    client, invitation, owner, api_as
+):
     old_token = invitation.token
     with time_machine.travel(invitation.expires_at + timedelta(days=1)):
         response = api_as(owner).post(f"/api/v1/invitations/{invitation.pk}/reissue/")
@@ -98,12 +110,17 @@ def test_an_unknown_token_is_404(client, db):
 
 def test_inviting_through_the_api_applies_the_role_tables(owner, api_as, tenant):
     response = api_as(owner).post(
-        "/api/v1/invitations/", {"email": "erin@example.test", "connect_role": "limited_access"}, format="json"
+        "/api/v1/invitations/",
+        {"email": "erin@example.test", "connect_role": "limited_access"},
+        format="json",
     )
 
     assert response.status_code == 201, response.json()
     invitation = Invitation.objects.get(email="erin@example.test")
-    assert (invitation.admin_role, invitation.connect_role) == (AdminRole.READ_ONLY, ConnectRole.LIMITED_ACCESS)
+    assert (invitation.admin_role, invitation.connect_role) == (
+        AdminRole.READ_ONLY,
+        ConnectRole.LIMITED_ACCESS,
+    )
     assert invitation.tenant == tenant
 
 
@@ -115,7 +132,12 @@ def test_inviting_a_partner_admin_with_a_care_profile_is_a_400(db, api_as):
     admin = member(tenant=partner, admin_role=AdminRole.FULL_ADMIN)
     response = api_as(admin).post(
         "/api/v1/invitations/",
-        {"tenant": partner.pk, "email": "x@example.test", "admin_role": "full_admin", "care_profile": "agent"},
+        {
+            "tenant": partner.pk,
+            "email": "x@example.test",
+            "admin_role": "full_admin",
+            "care_profile": "agent",
+        },
         format="json",
     )
 
@@ -130,7 +152,10 @@ def test_a_read_only_admin_cannot_invite_or_reissue(tenant, invitation, api_as):
     reader = member(tenant=tenant, admin_role=AdminRole.READ_ONLY)
     client = api_as(reader)
 
-    assert client.post("/api/v1/invitations/", {"email": "z@example.test"}, format="json").status_code == 403
+    assert (
+        client.post("/api/v1/invitations/", {"email": "z@example.test"}, format="json").status_code
+        == 403
+    )
     assert client.post(f"/api/v1/invitations/{invitation.pk}/reissue/").status_code == 403
 
 
@@ -153,10 +178,15 @@ def test_an_outsider_cannot_invite_into_another_tenant(tenant, outsider, api_as)
     assert not Invitation.objects.filter(email="spy@example.test").exists()
 
 
-def test_invitations_for_agents_make_agent_memberships(tenant, owner, client, django_capture_on_commit_callbacks):
+def test_invitations_for_agents_make_agent_memberships(
+    tenant, owner, client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         invitation = services.invitation_create(
-            tenant=tenant, email="agent@example.test", invited_by=owner, care_profile=CareProfile.AGENT
+            tenant=tenant,
+            email="agent@example.test",
+            invited_by=owner,
+            care_profile=CareProfile.AGENT,
         )
     client.post(f"/invitations/{invitation.token}/", ACCEPT)
     membership = Membership.objects.get(user__email="agent@example.test")

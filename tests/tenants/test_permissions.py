@@ -44,12 +44,19 @@ def test_the_matrix_has_a_row_for_every_grant_role_a_membership_can_hold():
 
 
 def test_read_only_rows_never_write_anything():
-    for role in ("admin:read_only", "partner:read_only", "connect:read_only", "connect:restricted_access"):
+    for role in (
+        "admin:read_only",
+        "partner:read_only",
+        "connect:read_only",
+        "connect:restricted_access",
+    ):
         assert set("".join(permissions.MATRIX[role].values())) <= {"v"}
 
 
 def test_only_workspace_roles_may_write_flows():
-    writers = {role for role in permissions.GRANT_ROLES if permissions.allowed(role, "change", "flow")}
+    writers = {
+        role for role in permissions.GRANT_ROLES if permissions.allowed(role, "change", "flow")
+    }
     assert writers == {"connect:tenant_owner", "connect:full_access", "connect:limited_access"}
 
 
@@ -87,7 +94,9 @@ def test_a_matrix_change_reaches_existing_groups_on_the_next_migrate(tenant, mon
     user.groups.add(services.role_group_get(tenant=tenant, grant_role="care:agent"))
     assert not user_can(user=user, tenant=tenant, object_type="site")
 
-    monkeypatch.setitem(permissions.MATRIX, "care:agent", {**permissions.MATRIX["care:agent"], "site": "v"})
+    monkeypatch.setitem(
+        permissions.MATRIX, "care:agent", {**permissions.MATRIX["care:agent"], "site": "v"}
+    )
     services.permissions_ensure()
 
     user = type(user).objects.get(pk=user.pk)

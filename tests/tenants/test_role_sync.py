@@ -109,7 +109,9 @@ def test_changing_the_workspace_role_resyncs_the_admin_role_and_drops_old_grants
     user = member(tenant=tenant, admin_role=AdminRole.FULL_ADMIN)
     membership = Membership.objects.get(user=user, tenant=tenant)
 
-    services.membership_set_connect_role(membership=membership, connect_role=ConnectRole.RESTRICTED_ACCESS)
+    services.membership_set_connect_role(
+        membership=membership, connect_role=ConnectRole.RESTRICTED_ACCESS
+    )
 
     user = type(user).objects.get(pk=user.pk)
     assert _roles(user, tenant) == (AdminRole.READ_ONLY, ConnectRole.RESTRICTED_ACCESS)
@@ -142,9 +144,13 @@ def test_partner_admins_get_new_customers_of_their_partner_at_once(partner):
     assert user_can(user=user, tenant=later, object_type="team", action="change")
 
 
-@pytest.mark.parametrize("role", [AdminRole.FULL_ADMIN, AdminRole.PROVISIONING_ADMIN, AdminRole.READ_ONLY])
+@pytest.mark.parametrize(
+    "role", [AdminRole.FULL_ADMIN, AdminRole.PROVISIONING_ADMIN, AdminRole.READ_ONLY]
+)
 @pytest.mark.parametrize("engage_type", ["conversation", "customer", "task", "channel_template"])
-def test_partner_admins_never_get_the_care_console_or_channel_templates(partner, customer, role, engage_type):
+def test_partner_admins_never_get_the_care_console_or_channel_templates(
+    partner, customer, role, engage_type
+):
     user = member(tenant=partner, admin_role=role)
 
     for action in ("view", "add", "change", "delete"):
@@ -156,7 +162,10 @@ def test_partner_admins_cannot_be_given_a_care_profile(partner):
     user = UserFactory()
     with pytest.raises(ValidationError, match="care console"):
         services.membership_create(
-            user=user, tenant=partner, admin_role=AdminRole.FULL_ADMIN, care_profile=CareProfile.SUPERVISOR
+            user=user,
+            tenant=partner,
+            admin_role=AdminRole.FULL_ADMIN,
+            care_profile=CareProfile.SUPERVISOR,
         )
 
 

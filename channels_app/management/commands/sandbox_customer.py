@@ -5,7 +5,11 @@ from django.core.management.base import BaseCommand, CommandError
 from channels_app.models import ChannelAsset
 from channels_app.sandbox.customer import MEDIA_KINDS, customer_webhook
 
-DEFAULT_SENDERS = {"whatsapp": "+4915112345678", "sms": "+4915112345678", "messenger": "7300000000000001"}
+DEFAULT_SENDERS = {
+    "whatsapp": "+4915112345678",
+    "sms": "+4915112345678",
+    "messenger": "7300000000000001",
+}
 
 
 class Command(BaseCommand):
@@ -14,19 +18,39 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(DEFAULT_SENDERS))
         parser.add_argument("text", nargs="?", default="")
-        parser.add_argument("--from", dest="sender", help="customer's number (E.164) or Messenger PSID")
+        parser.add_argument(
+            "--from", dest="sender", help="customer's number (E.164) or Messenger PSID"
+        )
         parser.add_argument("--name", default="Sandbox Customer", help="WhatsApp profile name")
-        parser.add_argument("--asset", help="asset uuid (default: the demo tenant's asset of that kind)")
-        parser.add_argument("--base-url", default="", help="where our server listens (default PUBLIC_BASE_URL)")
-        parser.add_argument("--media", choices=MEDIA_KINDS, help="attach the fake provider's sample media")
-        parser.add_argument("--location", help="WhatsApp location as LAT,LON (text becomes its name)")
-        parser.add_argument("--reply-to", default="", help="WhatsApp: the provider id of the message replied to")
+        parser.add_argument(
+            "--asset", help="asset uuid (default: the demo tenant's asset of that kind)"
+        )
+        parser.add_argument(
+            "--base-url", default="", help="where our server listens (default PUBLIC_BASE_URL)"
+        )
+        parser.add_argument(
+            "--media", choices=MEDIA_KINDS, help="attach the fake provider's sample media"
+        )
+        parser.add_argument(
+            "--location", help="WhatsApp location as LAT,LON (text becomes its name)"
+        )
+        parser.add_argument(
+            "--reply-to", default="", help="WhatsApp: the provider id of the message replied to"
+        )
 
-    def handle(self, *args, kind, text, sender, name, asset, base_url, media, location, reply_to, **options):
+    def handle(
+        self, *args, kind, text, sender, name, asset, base_url, media, location, reply_to, **options
+    ):
         assets = ChannelAsset.objects.filter(kind=kind)
-        found = assets.filter(uuid=asset).first() if asset else assets.filter(tenant__slug="demo").first()
+        found = (
+            assets.filter(uuid=asset).first()
+            if asset
+            else assets.filter(tenant__slug="demo").first()
+        )
         if found is None:
-            raise CommandError(f"no {kind} asset found; run `python manage.py demo_seed` or pass --asset")
+            raise CommandError(
+                f"no {kind} asset found; run `python manage.py demo_seed` or pass --asset"
+            )
         base_url = base_url or settings.PUBLIC_BASE_URL
         coordinates = None
         if location:
@@ -38,15 +62,25 @@ class Command(BaseCommand):
         if not (text or media or coordinates):
             raise CommandError("say something: give a text, --media or --location")
         webhook = customer_webhook(
-            found, base_url=base_url, sender=sender or DEFAULT_SENDERS[kind], text=text, media=media or "",
-            location=coordinates, reply_to=reply_to, name=name,
+            found,
+            base_url=base_url,
+            sender=sender or DEFAULT_SENDERS[kind],
+            text=text,
+            media=media or "",
+            location=coordinates,
+            reply_to=reply_to,
+            name=name,
             media_base_url=found.api_base_url.rstrip("/").removesuffix(f"/{kind}")
             or f"{base_url.rstrip('/')}/sandbox/provider",
         )
         try:
-            response = httpx.post(webhook.url, content=webhook.body, headers=webhook.headers, timeout=30)
+            response = httpx.post(
+                webhook.url, content=webhook.body, headers=webhook.headers, timeout=30
+            )
         except httpx.HTTPError as exc:
-            raise CommandError(f"could not reach {webhook.url}: {exc} (is the server running?)") from exc
+            raise CommandError(
+                f"could not reach {webhook.url}: {exc} (is the server running?)"
+            ) from exc
         self.stdout.write(f"POST {webhook.url} -> {response.status_code} {response.text[:200]}")
         if response.status_code != 200:
             raise CommandError("the webhook was not accepted")

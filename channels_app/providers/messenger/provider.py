@@ -14,7 +14,14 @@ from channels_app.providers.base import (
     StoredPiece,
 )
 from channels_app.providers.messenger.transport import MessengerTransport
-from channels_app.providers.util import body_hash, dumps, from_unix, load_json, require, require_list
+from channels_app.providers.util import (
+    body_hash,
+    dumps,
+    from_unix,
+    load_json,
+    require,
+    require_list,
+)
 
 MEDIA_KINDS = {"image": "image", "video": "video", "audio": "audio", "file": "document"}
 
@@ -36,8 +43,12 @@ def _events(asset, data: Any) -> list[tuple[dict, dict]]:
 
 
 def _envelope(entry: dict, event: dict) -> str:
-    return dumps({"object": "page", "entry": [{"id": entry.get("id", ""), "time": entry.get("time"),
-                                                 "messaging": [event]}]})
+    return dumps(
+        {
+            "object": "page",
+            "entry": [{"id": entry.get("id", ""), "time": entry.get("time"), "messaging": [event]}],
+        }
+    )
 
 
 def _event_id(event: dict) -> tuple[str, bool]:
@@ -66,8 +77,12 @@ def parse_event(event: dict) -> Item:
     if isinstance(message, dict):
         if message.get("is_echo"):
             return Ignored("Messenger echo of our own message")
-        item = InboundMessage(provider_message_id=require(message, "mid", "message"), sender_address=sender,
-                              text=message.get("text", ""), sent_at=at)
+        item = InboundMessage(
+            provider_message_id=require(message, "mid", "message"),
+            sender_address=sender,
+            text=message.get("text", ""),
+            sent_at=at,
+        )
         if isinstance(message.get("reply_to"), dict):
             item.reply_to_provider_id = message["reply_to"].get("mid", "")
         if isinstance(message.get("quick_reply"), dict):
@@ -88,30 +103,47 @@ def parse_event(event: dict) -> Item:
             elif kind == "location":
                 coordinates = payload.get("coordinates") or {}
                 item.content_type = "location"
-                item.content.update({"latitude": float(coordinates.get("lat")), "longitude":
-                                     float(coordinates.get("long")), "name": attachment.get("title", ""),
-                                     "url": attachment.get("url", "")})
+                item.content.update(
+                    {
+                        "latitude": float(coordinates.get("lat")),
+                        "longitude": float(coordinates.get("long")),
+                        "name": attachment.get("title", ""),
+                        "url": attachment.get("url", ""),
+                    }
+                )
             elif kind == "fallback":
                 item.content.setdefault("links", []).append(
-                    {"title": attachment.get("title", ""), "url": attachment.get("url", "")})
+                    {"title": attachment.get("title", ""), "url": attachment.get("url", "")}
+                )
             else:
-                raise MalformedEvent(f"message {item.provider_message_id}: attachment type {kind!r} unknown")
+                raise MalformedEvent(
+                    f"message {item.provider_message_id}: attachment type {kind!r} unknown"
+                )
         if not item.text and not item.media and item.content_type == "text" and not item.content:
-            raise MalformedEvent(f"message {item.provider_message_id}: neither text nor attachments")
+            raise MalformedEvent(
+                f"message {item.provider_message_id}: neither text nor attachments"
+            )
         return item
     if isinstance(event.get("postback"), dict):
         postback = event["postback"]
         return InboundMessage(
             provider_message_id=postback.get("mid") or f"postback:{body_hash(dumps(event))}",
-            sender_address=sender, content_type="postback", text=postback.get("title", ""),
-            content={"payload": postback.get("payload", ""), "title": postback.get("title", "")}, sent_at=at,
+            sender_address=sender,
+            content_type="postback",
+            text=postback.get("title", ""),
+            content={"payload": postback.get("payload", ""), "title": postback.get("title", "")},
+            sent_at=at,
         )
     if isinstance(event.get("delivery"), dict):
         delivery = event["delivery"]
         mids = delivery.get("mids") or []
         watermark = from_unix(delivery.get("watermark"), millis=True)
-        return StatusUpdate(status="delivered", provider_message_ids=list(mids), at=watermark or at,
-                            watermark_recipient="" if mids else sender)
+        return StatusUpdate(
+            status="delivered",
+            provider_message_ids=list(mids),
+            at=watermark or at,
+            watermark_recipient="" if mids else sender,
+        )
     if isinstance(event.get("read"), dict):
         watermark = from_unix(require(event["read"], "watermark", "read"), millis=True)
         return StatusUpdate(status="read", at=watermark, watermark_recipient=sender)
@@ -132,7 +164,11 @@ class MessengerProvider:
         pieces = []
         for entry, event in _events(asset, load_json(body)):
             if "standby" in event:
-                pieces.append(StoredPiece(f"standby:{body_hash(dumps(event))}", _envelope(entry, event), False))
+                pieces.append(
+                    StoredPiece(
+                        f"standby:{body_hash(dumps(event))}", _envelope(entry, event), False
+                    )
+                )
                 continue
             event_id, handled = _event_id(event)
             if handled:

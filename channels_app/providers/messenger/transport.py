@@ -19,18 +19,32 @@ class MessengerTransport:
 
     def send(self, *, message, to: str, idempotency_key: str) -> SendResult:
         response = self._post(
-            {"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": {"text": message.text}},
+            {
+                "recipient": {"id": to},
+                "messaging_type": "RESPONSE",
+                "message": {"text": message.text},
+            },
             **{"Idempotency-Key": idempotency_key},
         )
         try:
             return SendResult(provider_message_id=response.json()["message_id"])
         except (ValueError, KeyError) as exc:
-            raise PermanentSendError(f"unexpected answer from Messenger: {response.text[:200]}") from exc
+            raise PermanentSendError(
+                f"unexpected answer from Messenger: {response.text[:200]}"
+            ) from exc
 
     def mark_read(self, *, message) -> None:
-        self._post({"recipient": {"id": message.conversation.identity.address}, "sender_action": "mark_seen"})
+        self._post(
+            {
+                "recipient": {"id": message.conversation.identity.address},
+                "sender_action": "mark_seen",
+            }
+        )
 
     def download(self, *, ref: MediaRef) -> Media:
         response = call("GET", ref.url, reason=lambda r: r.text[:200])
-        return Media(content=response.content, content_type=response.headers.get("content-type", ""),
-                     filename=ref.filename)
+        return Media(
+            content=response.content,
+            content_type=response.headers.get("content-type", ""),
+            filename=ref.filename,
+        )

@@ -15,7 +15,13 @@ from channels_app.providers.base import (
 )
 from channels_app.providers.sms.transport import TwilioTransport
 
-STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed", "undelivered": "failed"}
+STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+    "undelivered": "failed",
+}
 
 
 def _form(body: str | bytes) -> dict[str, str]:
@@ -42,7 +48,9 @@ def parse_form(form: dict[str, str]) -> Item:
             return Ignored(f"SMS status {status!r} is not handled")
         error = ""
         if form.get("ErrorCode"):
-            error = f"Twilio error {form['ErrorCode']}" + (f": {form['ErrorMessage']}" if form.get("ErrorMessage") else "")
+            error = f"Twilio error {form['ErrorCode']}" + (
+                f": {form['ErrorMessage']}" if form.get("ErrorMessage") else ""
+            )
         return StatusUpdate(status=STATUSES[status], provider_message_ids=[sid], error=error)
     sender = form.get("From")
     if not sender:
@@ -51,14 +59,20 @@ def parse_form(form: dict[str, str]) -> Item:
         count = int(form.get("NumMedia") or 0)
     except ValueError as exc:
         raise MalformedEvent(f"message {sid}: NumMedia must be a number") from exc
-    item = InboundMessage(provider_message_id=sid, sender_address=sender, text=form.get("Body", ""),
-                          sender_name=form.get("ProfileName", ""))
+    item = InboundMessage(
+        provider_message_id=sid,
+        sender_address=sender,
+        text=form.get("Body", ""),
+        sender_name=form.get("ProfileName", ""),
+    )
     for index in range(count):
         url = form.get(f"MediaUrl{index}")
         if not url:
             raise MalformedEvent(f"message {sid}: missing MediaUrl{index}")
         declared = form.get(f"MediaContentType{index}", "")
-        item.media.append(MediaRef(kind=_media_kind(declared), url=url, declared_content_type=declared))
+        item.media.append(
+            MediaRef(kind=_media_kind(declared), url=url, declared_content_type=declared)
+        )
     if item.media:
         item.content_type = item.media[0].kind
     elif not item.text:
@@ -78,7 +92,9 @@ class SmsProvider:
         if not signature or not asset.auth_token:
             return False
         request.body  # read first so the form parser reuses the kept body
-        return RequestValidator(asset.auth_token).validate(request.build_absolute_uri(), request.POST, signature)
+        return RequestValidator(asset.auth_token).validate(
+            request.build_absolute_uri(), request.POST, signature
+        )
 
     def split(self, asset, body: bytes, content_type: str) -> Split:
         form = _form(body)

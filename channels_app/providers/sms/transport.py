@@ -29,12 +29,18 @@ class TwilioTransport:
         try:
             return SendResult(provider_message_id=response.json()["sid"])
         except (ValueError, KeyError) as exc:
-            raise PermanentSendError(f"unexpected answer from Twilio: {response.text[:200]}") from exc
+            raise PermanentSendError(
+                f"unexpected answer from Twilio: {response.text[:200]}"
+            ) from exc
 
     def mark_read(self, *, message) -> None:
         """SMS has no read receipts."""
 
     def download(self, *, ref: MediaRef) -> Media:
-        response = call("GET", ref.url, auth=self.auth, follow_redirects=True, reason=lambda r: r.text[:200])
-        return Media(content=response.content,
-                     content_type=ref.declared_content_type or response.headers.get("content-type", ""))
+        response = call(
+            "GET", ref.url, auth=self.auth, follow_redirects=True, reason=lambda r: r.text[:200]
+        )
+        return Media(
+            content=response.content,
+            content_type=ref.declared_content_type or response.headers.get("content-type", ""),
+        )

@@ -13,7 +13,14 @@ from channels_app.providers.base import (
     StatusUpdate,
     StoredPiece,
 )
-from channels_app.providers.util import body_hash, dumps, from_unix, load_json, require, require_list
+from channels_app.providers.util import (
+    body_hash,
+    dumps,
+    from_unix,
+    load_json,
+    require,
+    require_list,
+)
 from channels_app.providers.whatsapp.transport import WhatsAppTransport
 
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
@@ -35,7 +42,9 @@ def _entries(asset, data: Any) -> list[tuple[dict, dict]]:
                     raise MalformedEvent("change: missing value")
                 phone_id = str((value.get("metadata") or {}).get("phone_number_id", ""))
                 if asset.wa_phone_number_id and phone_id != asset.wa_phone_number_id:
-                    raise MalformedEvent(f"event for phone number id {phone_id!r}, not this asset's")
+                    raise MalformedEvent(
+                        f"event for phone number id {phone_id!r}, not this asset's"
+                    )
             pairs.append((entry, change))
     return pairs
 
@@ -44,7 +53,9 @@ def _envelope(entry: dict, change: dict, value: dict) -> str:
     return dumps(
         {
             "object": "whatsapp_business_account",
-            "entry": [{"id": entry.get("id", ""), "changes": [{"field": change["field"], "value": value}]}],
+            "entry": [
+                {"id": entry.get("id", ""), "changes": [{"field": change["field"], "value": value}]}
+            ],
         }
     )
 
@@ -68,9 +79,12 @@ def _contacts(raw: Any) -> list[dict]:
                 "name": name.get("formatted_name")
                 or " ".join(p for p in (name.get("first_name"), name.get("last_name")) if p),
                 "phones": [
-                    {k: p.get(k, "") for k in ("phone", "wa_id", "type")} for p in card.get("phones") or []
+                    {k: p.get(k, "") for k in ("phone", "wa_id", "type")}
+                    for p in card.get("phones") or []
                 ],
-                "emails": [{k: e.get(k, "") for k in ("email", "type")} for e in card.get("emails") or []],
+                "emails": [
+                    {k: e.get(k, "") for k in ("email", "type")} for e in card.get("emails") or []
+                ],
                 "organization": (card.get("org") or {}).get("company", ""),
                 "urls": [u.get("url", "") for u in card.get("urls") or []],
             }
@@ -137,7 +151,9 @@ def parse_message(msg: Any, names: dict[str, str]) -> InboundMessage | Ignored:
             reaction = msg["reaction"]
             item.content_type = "reaction"
             item.reply_to_provider_id = require(reaction, "message_id", where)
-            item.content.update({"emoji": reaction.get("emoji", ""), "message_id": reaction["message_id"]})
+            item.content.update(
+                {"emoji": reaction.get("emoji", ""), "message_id": reaction["message_id"]}
+            )
             item.text = reaction.get("emoji", "")
         elif kind == "button":
             item.content_type = "quick_reply"
@@ -149,15 +165,20 @@ def parse_message(msg: Any, names: dict[str, str]) -> InboundMessage | Ignored:
             item.content_type = "interactive"
             item.text = reply.get("title", "")
             item.content.update(
-                {"reply_type": interactive.get("type", ""), "reply_id": reply.get("id", ""),
-                 "description": reply.get("description", "")}
+                {
+                    "reply_type": interactive.get("type", ""),
+                    "reply_id": reply.get("id", ""),
+                    "description": reply.get("description", ""),
+                }
             )
         else:
             return Ignored(f"WhatsApp message type {kind!r} is not handled")
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         if isinstance(exc, MalformedEvent):
             raise
-        raise MalformedEvent(f"{where}: {kind} payload is malformed ({type(exc).__name__}: {exc})") from exc
+        raise MalformedEvent(
+            f"{where}: {kind} payload is malformed ({type(exc).__name__}: {exc})"
+        ) from exc
     return item
 
 
@@ -174,7 +195,10 @@ def parse_status(status: Any) -> StatusUpdate | Ignored:
         if isinstance(e, dict)
     )
     return StatusUpdate(
-        status=STATUSES[value], provider_message_ids=[mid], at=from_unix(status.get("timestamp")), error=reason
+        status=STATUSES[value],
+        provider_message_ids=[mid],
+        at=from_unix(status.get("timestamp")),
+        error=reason,
     )
 
 
@@ -194,7 +218,11 @@ class WhatsAppProvider:
         for entry, change in _entries(asset, data):
             value = change.get("value")
             if change.get("field") != "messages":
-                pieces.append(StoredPiece(f"field:{body_hash(dumps(change))}", _envelope(entry, change, value), False))
+                pieces.append(
+                    StoredPiece(
+                        f"field:{body_hash(dumps(change))}", _envelope(entry, change, value), False
+                    )
+                )
                 continue
             names = _contact_names(value)
             contacts = [c for c in value.get("contacts") or []]
@@ -204,22 +232,43 @@ class WhatsAppProvider:
                 raise MalformedEvent("value: messages and statuses must be lists")
             for msg in messages:
                 parsed = parse_message(msg, names)
-                piece_value = {**{k: v for k, v in value.items() if k not in ("messages", "statuses")},
-                               "contacts": [c for c in contacts if str(c.get("wa_id")) == str(msg.get("from"))],
-                               "messages": [msg]}
+                piece_value = {
+                    **{k: v for k, v in value.items() if k not in ("messages", "statuses")},
+                    "contacts": [
+                        c for c in contacts if str(c.get("wa_id")) == str(msg.get("from"))
+                    ],
+                    "messages": [msg],
+                }
                 pieces.append(
-                    StoredPiece(msg["id"], _envelope(entry, change, piece_value), not isinstance(parsed, Ignored))
+                    StoredPiece(
+                        msg["id"],
+                        _envelope(entry, change, piece_value),
+                        not isinstance(parsed, Ignored),
+                    )
                 )
             for status in statuses:
                 parsed = parse_status(status)
-                piece_value = {**{k: v for k, v in value.items() if k not in ("messages", "statuses", "contacts")},
-                               "statuses": [status]}
+                piece_value = {
+                    **{
+                        k: v
+                        for k, v in value.items()
+                        if k not in ("messages", "statuses", "contacts")
+                    },
+                    "statuses": [status],
+                }
                 pieces.append(
-                    StoredPiece(f"{status['id']}:{status['status']}", _envelope(entry, change, piece_value),
-                                not isinstance(parsed, Ignored))
+                    StoredPiece(
+                        f"{status['id']}:{status['status']}",
+                        _envelope(entry, change, piece_value),
+                        not isinstance(parsed, Ignored),
+                    )
                 )
             if not messages and not statuses:
-                pieces.append(StoredPiece(f"other:{body_hash(dumps(value))}", _envelope(entry, change, value), False))
+                pieces.append(
+                    StoredPiece(
+                        f"other:{body_hash(dumps(value))}", _envelope(entry, change, value), False
+                    )
+                )
         if not pieces:
             raise MalformedEvent("envelope holds no changes")
         return Split(pieces)

@@ -20,7 +20,9 @@ class WhatsAppTransport:
                 "template": {
                     "name": template["name"],
                     "language": {"code": template.get("language", "en_US")},
-                    **({"components": template["components"]} if template.get("components") else {}),
+                    **(
+                        {"components": template["components"]} if template.get("components") else {}
+                    ),
                 },
             }
         else:
@@ -37,13 +39,19 @@ class WhatsAppTransport:
         try:
             return SendResult(provider_message_id=response.json()["messages"][0]["id"])
         except (ValueError, KeyError, IndexError) as exc:
-            raise PermanentSendError(f"unexpected answer from WhatsApp: {response.text[:200]}") from exc
+            raise PermanentSendError(
+                f"unexpected answer from WhatsApp: {response.text[:200]}"
+            ) from exc
 
     def mark_read(self, *, message) -> None:
         call(
             "POST",
             f"{self.base}/{self.asset.wa_phone_number_id}/messages",
-            json={"messaging_product": "whatsapp", "status": "read", "message_id": message.provider_message_id},
+            json={
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": message.provider_message_id,
+            },
             headers=self._headers(),
             reason=meta.graph_error_reason,
         )
@@ -52,8 +60,12 @@ class WhatsAppTransport:
         url = ref.url
         content_type = ref.declared_content_type
         if not url:
-            info = call("GET", f"{self.base}/{ref.media_id}", headers=self._headers(),
-                        reason=meta.graph_error_reason).json()
+            info = call(
+                "GET",
+                f"{self.base}/{ref.media_id}",
+                headers=self._headers(),
+                reason=meta.graph_error_reason,
+            ).json()
             url = info["url"]
             content_type = content_type or info.get("mime_type", "")
         response = call("GET", url, headers=self._headers(), reason=lambda r: r.text[:200])

@@ -7,234 +7,420 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0003_message_send_claim'),
-        ('flows', '0001_initial'),
-        ('tenants', '0002_tenantpolicy_ordering'),
+        ("channels_app", "0003_message_send_claim"),
+        ("flows", "0001_initial"),
+        ("tenants", "0002_tenantpolicy_ordering"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BusinessCalendar',
+            name="BusinessCalendar",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('hours', models.JSONField(blank=True, default=dict)),
-                ('holidays', models.JSONField(blank=True, default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("hours", models.JSONField(blank=True, default=dict)),
+                ("holidays", models.JSONField(blank=True, default=list)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='FlowRun',
+            name="FlowRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('inbound_message', 'Inbound message'), ('task_routed', 'Task routed'), ('task_modified', 'Task modified'), ('task_closed', 'Task closed')], max_length=20)),
-                ('trigger_data', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('waiting', 'Waiting for the customer'), ('completed', 'Completed'), ('failed', 'Failed (sent to the default queue)')], default='running', max_length=10)),
-                ('current_node', models.CharField(blank=True, max_length=64)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('step_count', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("inbound_message", "Inbound message"),
+                            ("task_routed", "Task routed"),
+                            ("task_modified", "Task modified"),
+                            ("task_closed", "Task closed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("trigger_data", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("waiting", "Waiting for the customer"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed (sent to the default queue)"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("current_node", models.CharField(blank=True, max_length=64)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("step_count", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='FlowRunStep',
+            name="FlowRunStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField()),
-                ('node_id', models.CharField(max_length=64)),
-                ('node_type', models.CharField(max_length=30)),
-                ('inputs', models.JSONField(blank=True, default=dict)),
-                ('outputs', models.JSONField(blank=True, default=dict)),
-                ('path', models.CharField(help_text='flow, error, or the branch taken', max_length=64)),
-                ('next_node', models.CharField(blank=True, max_length=64)),
-                ('error', models.TextField(blank=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveIntegerField()),
+                ("node_id", models.CharField(max_length=64)),
+                ("node_type", models.CharField(max_length=30)),
+                ("inputs", models.JSONField(blank=True, default=dict)),
+                ("outputs", models.JSONField(blank=True, default=dict)),
+                (
+                    "path",
+                    models.CharField(help_text="flow, error, or the branch taken", max_length=64),
+                ),
+                ("next_node", models.CharField(blank=True, max_length=64)),
+                ("error", models.TextField(blank=True)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['run', 'seq'],
+                "ordering": ["run", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='FlowVersion',
+            name="FlowVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('definition', models.JSONField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=10)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("definition", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['flow', '-number'],
+                "ordering": ["flow", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='GlobalVariable',
+            name="GlobalVariable",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Letters, digits and underscores, starting with a letter.', max_length=64)),
-                ('type', models.CharField(choices=[('string', 'String'), ('number', 'Number'), ('boolean', 'Boolean'), ('datetime', 'Date-time'), ('json', 'JSON')], default='string', max_length=10)),
-                ('default', models.JSONField(blank=True, null=True)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('agent_visible', models.BooleanField(default=False)),
-                ('agent_editable', models.BooleanField(default=False)),
-                ('reportable', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="Letters, digits and underscores, starting with a letter.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("string", "String"),
+                            ("number", "Number"),
+                            ("boolean", "Boolean"),
+                            ("datetime", "Date-time"),
+                            ("json", "JSON"),
+                        ],
+                        default="string",
+                        max_length=10,
+                    ),
+                ),
+                ("default", models.JSONField(blank=True, null=True)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("agent_visible", models.BooleanField(default=False)),
+                ("agent_editable", models.BooleanField(default=False)),
+                ("reportable", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='NodeAuthorization',
+            name="NodeAuthorization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node', models.CharField(choices=[('task', 'Task (routing: QueueTask)'), ('engage', 'Engage (care side: send message, close conversation)')], max_length=20)),
-                ('state', models.CharField(choices=[('unauthorized', 'Unauthorized'), ('authorized', 'Authorized')], default='unauthorized', max_length=20)),
-                ('authorized_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "node",
+                    models.CharField(
+                        choices=[
+                            ("task", "Task (routing: QueueTask)"),
+                            ("engage", "Engage (care side: send message, close conversation)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("unauthorized", "Unauthorized"), ("authorized", "Authorized")],
+                        default="unauthorized",
+                        max_length=20,
+                    ),
+                ),
+                ("authorized_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['node'],
+                "ordering": ["node"],
             },
         ),
         migrations.AddField(
-            model_name='flow',
-            name='description',
+            model_name="flow",
+            name="description",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='flow',
-            name='kind',
-            field=models.CharField(choices=[('inbound_message', 'Inbound message'), ('task_routed', 'Task routed'), ('task_modified', 'Task modified'), ('task_closed', 'Task closed')], default='inbound_message', max_length=20),
+            model_name="flow",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("inbound_message", "Inbound message"),
+                    ("task_routed", "Task routed"),
+                    ("task_modified", "Task modified"),
+                    ("task_closed", "Task closed"),
+                ],
+                default="inbound_message",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='flow',
-            name='template_name',
+            model_name="flow",
+            name="template_name",
             field=models.CharField(blank=True, max_length=80),
         ),
         migrations.AddField(
-            model_name='flow',
-            name='template_version',
+            model_name="flow",
+            name="template_version",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='flow',
-            index=models.Index(fields=['tenant', 'kind'], name='flows_flow_tenant__20aa3e_idx'),
+            model_name="flow",
+            index=models.Index(fields=["tenant", "kind"], name="flows_flow_tenant__20aa3e_idx"),
         ),
         migrations.AddField(
-            model_name='businesscalendar',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='business_calendars', to='tenants.tenant'),
+            model_name="businesscalendar",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="business_calendars",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='flowrun',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flow_runs', to='channels_app.conversation'),
+            model_name="flowrun",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="flow_runs",
+                to="channels_app.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='flowrun',
-            name='flow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='flows.flow'),
+            model_name="flowrun",
+            name="flow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="flows.flow"
+            ),
         ),
         migrations.AddField(
-            model_name='flowrun',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="flowrun",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='flowrunstep',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='flows.flowrun'),
+            model_name="flowrunstep",
+            name="run",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="steps",
+                to="flows.flowrun",
+            ),
         ),
         migrations.AddField(
-            model_name='flowversion',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="flowversion",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='flowversion',
-            name='flow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='flows.flow'),
+            model_name="flowversion",
+            name="flow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="versions",
+                to="flows.flow",
+            ),
         ),
         migrations.AddField(
-            model_name='flowversion',
-            name='published_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="flowversion",
+            name="published_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='flowversion',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant'),
+            model_name="flowversion",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='flowrun',
-            name='flow_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='flows.flowversion'),
+            model_name="flowrun",
+            name="flow_version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="runs",
+                to="flows.flowversion",
+            ),
         ),
         migrations.AddField(
-            model_name='globalvariable',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='global_variables', to='tenants.tenant'),
+            model_name="globalvariable",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="global_variables",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddField(
-            model_name='nodeauthorization',
-            name='authorized_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="nodeauthorization",
+            name="authorized_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='nodeauthorization',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='node_authorizations', to='tenants.tenant'),
+            model_name="nodeauthorization",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="node_authorizations",
+                to="tenants.tenant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='businesscalendar',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='business_calendar_unique_name'),
+            model_name="businesscalendar",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name"), name="business_calendar_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flowrunstep',
-            constraint=models.UniqueConstraint(fields=('run', 'seq'), name='flow_run_step_unique_seq'),
+            model_name="flowrunstep",
+            constraint=models.UniqueConstraint(
+                fields=("run", "seq"), name="flow_run_step_unique_seq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flowversion',
-            constraint=models.UniqueConstraint(fields=('flow', 'number'), name='flow_version_unique_number'),
+            model_name="flowversion",
+            constraint=models.UniqueConstraint(
+                fields=("flow", "number"), name="flow_version_unique_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='flowversion',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'draft'), ('published_at__isnull', False), _connector='OR'), name='flow_version_published_has_time'),
+            model_name="flowversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "draft"), ("published_at__isnull", False), _connector="OR"
+                ),
+                name="flow_version_published_has_time",
+            ),
         ),
         migrations.AddIndex(
-            model_name='flowrun',
-            index=models.Index(fields=['conversation', 'status'], name='flows_flowr_convers_890853_idx'),
+            model_name="flowrun",
+            index=models.Index(
+                fields=["conversation", "status"], name="flows_flowr_convers_890853_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='flowrun',
-            index=models.Index(condition=models.Q(('status', 'waiting')), fields=['status', 'due_at'], name='flow_run_due'),
+            model_name="flowrun",
+            index=models.Index(
+                condition=models.Q(("status", "waiting")),
+                fields=["status", "due_at"],
+                name="flow_run_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='flowrun',
-            index=models.Index(fields=['tenant', '-started_at'], name='flows_flowr_tenant__fcb0ca_idx'),
+            model_name="flowrun",
+            index=models.Index(
+                fields=["tenant", "-started_at"], name="flows_flowr_tenant__fcb0ca_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='globalvariable',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name'), name='global_variable_unique_name'),
+            model_name="globalvariable",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name"), name="global_variable_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='globalvariable',
-            constraint=models.CheckConstraint(condition=models.Q(('agent_editable', False), ('agent_visible', True), _connector='OR'), name='global_variable_editable_is_visible'),
+            model_name="globalvariable",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("agent_editable", False), ("agent_visible", True), _connector="OR"
+                ),
+                name="global_variable_editable_is_visible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='nodeauthorization',
-            constraint=models.UniqueConstraint(fields=('tenant', 'node'), name='node_authorization_unique'),
+            model_name="nodeauthorization",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "node"), name="node_authorization_unique"
+            ),
         ),
     ]

@@ -39,11 +39,19 @@ def desk(tenant, transactional_db, whatsapp_asset):  # noqa: F811
         pass
 
     d = Desk()
-    d.tenant, d.team, d.queue, d.first, d.second, d.asset = tenant, team, queue, first, second, whatsapp_asset
+    d.tenant, d.team, d.queue, d.first, d.second, d.asset = (
+        tenant,
+        team,
+        queue,
+        first,
+        second,
+        whatsapp_asset,
+    )
 
     def waiting(text: str = "Hallo, ich brauche Hilfe", customer: str = "Dana Kunde"):
-        conversation = make_conversation(tenant=tenant, kind="whatsapp", asset=whatsapp_asset,
-                                         customer_name=customer, text=text)
+        conversation = make_conversation(
+            tenant=tenant, kind="whatsapp", asset=whatsapp_asset, customer_name=customer, text=text
+        )
         conversation.last_inbound_at = timezone.now()  # inside WhatsApp's 24-hour window
         conversation.save(update_fields=["last_inbound_at"])
         task_enqueue(conversation=conversation, queue=queue)

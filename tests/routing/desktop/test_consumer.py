@@ -1,16 +1,16 @@
 """The desktop socket: authentication, origin, isolation, every action and its errors."""
 
 import pytest
-from channels.db import database_sync_to_async
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from channels_app.models import Conversation, Message
-from routing.models import AgentState, Offer, OfferStatus, Task
 from routing.desktop.consumers import CLOSE_NOT_AN_AGENT, CLOSE_NOT_SIGNED_IN
+from routing.models import AgentState, Offer, OfferStatus, Task
 from tenants.models import IdleCode, WrapUpCode
 from tenants.realtime import send_event
 from tests.routing.desktop.conftest import communicator_for
-from tests.routing.factories import make_agent, make_conversation, make_queue, make_team
+from tests.routing.factories import make_agent, make_queue, make_team
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +55,9 @@ async def test_a_signed_in_user_who_is_not_an_agent_is_closed_with_4403(supervis
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake(desk):
-    communicator = await sync_to_async(communicator_for)(desk.first.user, origin=b"https://evil.example")
+    communicator = await sync_to_async(communicator_for)(
+        desk.first.user, origin=b"https://evil.example"
+    )
     ok, _ = await communicator.connect()
     assert not ok
 
@@ -124,7 +126,9 @@ async def test_accepting_an_offer_makes_the_agent_the_owner(desk):
 
     assert reply["ok"], reply
     assert reply["data"]["conversation_id"] == conversation.pk
-    owner_id = await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk).owner_id)()
+    owner_id = await database_sync_to_async(
+        lambda: Conversation.objects.get(pk=conversation.pk).owner_id
+    )()
     assert owner_id == desk.first.pk
     state = await call(communicator, "sync")
     assert [c["id"] for c in state["data"]["conversations"]] == [conversation.pk]
@@ -141,7 +145,9 @@ async def test_declining_leaves_the_agent_available_and_the_task_waiting(desk):
     assert reply["ok"], reply
     state = await database_sync_to_async(lambda: AgentState.objects.get(agent=desk.first).state)()
     assert state == "available"
-    status = await database_sync_to_async(lambda: Task.objects.get(conversation=conversation).status)()
+    status = await database_sync_to_async(
+        lambda: Task.objects.get(conversation=conversation).status
+    )()
     assert status in ("waiting", "offered")
     await communicator.disconnect()
 
@@ -170,10 +176,14 @@ async def test_a_reply_goes_out_through_the_provider(desk, fake_provider):
     communicator, snapshot = await connected(desk.first.user)
     await call(communicator, "accept_offer", offer_id=snapshot["offers"][0]["offer_id"])
 
-    reply = await call(communicator, "send_message", conversation_id=conversation.pk, text="Guten Tag!")
+    reply = await call(
+        communicator, "send_message", conversation_id=conversation.pk, text="Guten Tag!"
+    )
 
     assert reply["ok"], reply["error"]
-    message = await database_sync_to_async(lambda: Message.objects.get(pk=reply["data"]["message_id"]))()
+    message = await database_sync_to_async(
+        lambda: Message.objects.get(pk=reply["data"]["message_id"])
+    )()
     assert message.author_agent_id == desk.first.pk
     sent = fake_provider.sent_to("whatsapp")
     assert [record["payload"]["text"]["body"] for record in sent] == ["Guten Tag!"]
@@ -190,14 +200,20 @@ async def test_an_agent_cannot_write_into_a_conversation_they_do_not_own(desk):
 
     assert reply == {**reply, "ok": False, "error": "not found"}
     assert not empty["ok"]
-    count = await database_sync_to_async(lambda: Message.objects.filter(conversation=conversation).count())()
+    count = await database_sync_to_async(
+        lambda: Message.objects.filter(conversation=conversation).count()
+    )()
     assert count == 1
     await communicator.disconnect()
 
 
 async def test_state_changes_with_idle_codes_and_their_errors(desk, other_tenant):
-    code = await database_sync_to_async(lambda: IdleCode.objects.create(tenant=desk.tenant, name="Lunch"))()
-    foreign = await database_sync_to_async(lambda: IdleCode.objects.create(tenant=other_tenant, name="Theirs"))()
+    code = await database_sync_to_async(
+        lambda: IdleCode.objects.create(tenant=desk.tenant, name="Lunch")
+    )()
+    foreign = await database_sync_to_async(
+        lambda: IdleCode.objects.create(tenant=other_tenant, name="Theirs")
+    )()
     communicator, _ = await connected(desk.first.user)
 
     available = await call(communicator, "set_state", state="available")
@@ -220,20 +236,28 @@ async def test_state_changes_with_idle_codes_and_their_errors(desk, other_tenant
 
 
 async def test_closing_with_a_wrap_up_code_closes_the_conversation_and_frees_capacity(desk):
-    code = await database_sync_to_async(lambda: WrapUpCode.objects.create(tenant=desk.tenant, name="Resolved"))()
+    code = await database_sync_to_async(
+        lambda: WrapUpCode.objects.create(tenant=desk.tenant, name="Resolved")
+    )()
     await database_sync_to_async(desk.available)(desk.first)
     conversation = await database_sync_to_async(desk.waiting)()
     communicator, snapshot = await connected(desk.first.user)
     await call(communicator, "accept_offer", offer_id=snapshot["offers"][0]["offer_id"])
 
-    without = await call(communicator, "close_conversation", conversation_id=conversation.pk, wrap_up_code_id=0)
-    closed = await call(communicator, "close_conversation", conversation_id=conversation.pk, wrap_up_code_id=code.pk)
+    without = await call(
+        communicator, "close_conversation", conversation_id=conversation.pk, wrap_up_code_id=0
+    )
+    closed = await call(
+        communicator, "close_conversation", conversation_id=conversation.pk, wrap_up_code_id=code.pk
+    )
 
     assert not without["ok"] and "wrap-up" in without["error"]
     assert closed["ok"], closed
     row = await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation.pk))()
     assert (row.status, row.wrap_up_code) == ("closed", "Resolved")
-    engaged = await database_sync_to_async(lambda: AgentState.objects.get(agent=desk.first).engaged_social)()
+    engaged = await database_sync_to_async(
+        lambda: AgentState.objects.get(agent=desk.first).engaged_social
+    )()
     assert engaged == 0
     await communicator.disconnect()
 
@@ -245,7 +269,8 @@ async def test_new_messages_and_status_changes_reach_the_owner(desk):
     await call(communicator, "accept_offer", offer_id=snapshot["offers"][0]["offer_id"])
 
     await database_sync_to_async(send_event)(
-        groups=[f"agent.{desk.first.pk}"], event="message.new",
+        groups=[f"agent.{desk.first.pk}"],
+        event="message.new",
         payload={"conversation_id": conversation.pk, "message_id": 1},
     )
 
@@ -263,7 +288,12 @@ async def test_malformed_frames_and_unknown_actions_get_a_clear_error(desk):
     await communicator.send_json_to({"action": "sync", "params": [1, 2], "request_id": "p"})
     bad_params = await communicator.receive_json_from(timeout=5)
 
-    assert malformed == {"type": "reply", "request_id": None, "ok": False, "error": "malformed JSON"}
+    assert malformed == {
+        "type": "reply",
+        "request_id": None,
+        "ok": False,
+        "error": "malformed JSON",
+    }
     assert not unknown["ok"] and "unknown action" in unknown["error"]
     assert not bad_params["ok"] and "params" in bad_params["error"]
     await communicator.disconnect()
@@ -279,6 +309,7 @@ async def test_marking_seen_records_it_for_the_owners_conversation(desk):
 
     assert reply["ok"] and reply["data"]["seen"] == 1
     unseen = await database_sync_to_async(
-        lambda: Message.objects.filter(conversation=conversation, seen_at__isnull=True).count())()
+        lambda: Message.objects.filter(conversation=conversation, seen_at__isnull=True).count()
+    )()
     assert unseen == 0
     await communicator.disconnect()

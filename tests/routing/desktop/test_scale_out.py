@@ -36,7 +36,9 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"process exited early: {process.stdout.read().decode(errors='replace')}")
+            raise RuntimeError(
+                f"process exited early: {process.stdout.read().decode(errors='replace')}"
+            )
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -59,15 +61,51 @@ def production(transactional_db):
     env.pop("TEST_DATABASE_NAME", None)
     ports = [free_port(), free_port()]
     processes = [
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                          "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         for port in ports
     ]
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
-                               "--pool", "solo", "--loglevel", "WARNING", "--without-gossip",
-                               "--without-mingle", "--without-heartbeat"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     processes.append(worker)
     previous = (celery_app.conf.task_always_eager, celery_app.conf.task_default_queue)
     celery_app.conf.task_always_eager = False
@@ -89,8 +127,12 @@ def production(transactional_db):
 
 def open_socket(port: int, user):
     origin = f"http://127.0.0.1:{port}"
-    ws = connect(f"ws://127.0.0.1:{port}/ws/desktop/", origin=origin,
-                 additional_headers={"Cookie": f"sessionid={session_cookie(user)}"}, open_timeout=10)
+    ws = connect(
+        f"ws://127.0.0.1:{port}/ws/desktop/",
+        origin=origin,
+        additional_headers={"Cookie": f"sessionid={session_cookie(user)}"},
+        open_timeout=10,
+    )
     hello = json.loads(ws.recv(timeout=10))
     assert hello["type"] == "snapshot"
     return ws
@@ -113,24 +155,35 @@ def test_an_offer_made_by_the_worker_reaches_the_agent_on_either_server_process(
     before_task_publish.connect(record)
     team = make_team(tenant=tenant, name="Chat team", max_chat=1)
     queue = make_queue(tenant=tenant, teams=[team], name="Chat", channel_type="chat")
-    on_first, on_second = make_agent(tenant=tenant, team=team, name="One"), make_agent(tenant=tenant, team=team,
-                                                                                       name="Two")
+    on_first, on_second = (
+        make_agent(tenant=tenant, team=team, name="One"),
+        make_agent(tenant=tenant, team=team, name="Two"),
+    )
     first_ws = open_socket(production[0], on_first.user)
     second_ws = open_socket(production[1], on_second.user)
     agent_state_set(agent=on_first, state="available")
     agent_state_set(agent=on_second, state="available")  # later: the second in line
 
-    first_conversation = make_conversation(tenant=tenant, kind="chat", customer_name="Ada", text="one")
+    first_conversation = make_conversation(
+        tenant=tenant, kind="chat", customer_name="Ada", text="one"
+    )
     task_enqueue(conversation=first_conversation, queue=queue)
     offer_on_first = next_offer(first_ws)
 
-    second_conversation = make_conversation(tenant=tenant, kind="chat", customer_name="Ben", text="two")
+    second_conversation = make_conversation(
+        tenant=tenant, kind="chat", customer_name="Ben", text="two"
+    )
     task_enqueue(conversation=second_conversation, queue=queue)
     offer_on_second = next_offer(second_ws)
 
-    assert (offer_on_first["conversation_id"], offer_on_first["agent_id"]) == (first_conversation.pk, on_first.pk)
-    assert (offer_on_second["conversation_id"], offer_on_second["agent_id"]) == (second_conversation.pk,
-                                                                                  on_second.pk)
+    assert (offer_on_first["conversation_id"], offer_on_first["agent_id"]) == (
+        first_conversation.pk,
+        on_first.pk,
+    )
+    assert (offer_on_second["conversation_id"], offer_on_second["agent_id"]) == (
+        second_conversation.pk,
+        on_second.pk,
+    )
     first_ws.close()
     second_ws.close()
     before_task_publish.disconnect(record)

@@ -9,7 +9,9 @@ from tests.routing.factories import make_agent, make_conversation, make_team
 
 @pytest.fixture
 def owned(tenant, agent):
-    conversation = make_conversation(tenant=tenant, kind="whatsapp", customer_name="Dana Kunde", text="Hallo")
+    conversation = make_conversation(
+        tenant=tenant, kind="whatsapp", customer_name="Dana Kunde", text="Hallo"
+    )
     conversation.owner = agent
     conversation.save(update_fields=["owner"])
     return conversation
@@ -39,13 +41,36 @@ def test_the_state_lists_the_agents_own_conversations_with_unread_counts(client,
 
 def test_the_transcript_renders_each_message_by_its_channel_template(client, agent, owned):
     asset = owned.asset
-    Message.objects.create(tenant=owned.tenant, conversation=owned, asset=asset, direction="in",
-                           author_kind="customer", content_type="location", status="received",
-                           content={"latitude": 52.52, "longitude": 13.405, "name": "Fernsehturm"})
-    Message.objects.create(tenant=owned.tenant, conversation=owned, asset=asset, direction="in",
-                           author_kind="customer", content_type="contacts", status="received",
-                           content={"contacts": [{"name": "Kim Kontakt", "phones": [{"phone": "+4930123"}],
-                                                  "emails": [], "organization": "", "urls": []}]})
+    Message.objects.create(
+        tenant=owned.tenant,
+        conversation=owned,
+        asset=asset,
+        direction="in",
+        author_kind="customer",
+        content_type="location",
+        status="received",
+        content={"latitude": 52.52, "longitude": 13.405, "name": "Fernsehturm"},
+    )
+    Message.objects.create(
+        tenant=owned.tenant,
+        conversation=owned,
+        asset=asset,
+        direction="in",
+        author_kind="customer",
+        content_type="contacts",
+        status="received",
+        content={
+            "contacts": [
+                {
+                    "name": "Kim Kontakt",
+                    "phones": [{"phone": "+4930123"}],
+                    "emails": [],
+                    "organization": "",
+                    "urls": [],
+                }
+            ]
+        },
+    )
     client.force_login(agent.user)
 
     html = client.get(f"/desktop/conversations/{owned.pk}/").content.decode()
@@ -61,11 +86,18 @@ def test_another_agents_conversation_is_404(client, tenant, owned):
     assert client.get(f"/desktop/conversations/{owned.pk}/").status_code == 404
 
 
-def test_an_agent_of_another_tenant_gets_404_for_conversations_and_attachments(client, other_tenant, owned):
+def test_an_agent_of_another_tenant_gets_404_for_conversations_and_attachments(
+    client, other_tenant, owned
+):
     stranger = make_agent(tenant=other_tenant, team=make_team(tenant=other_tenant))
     message = owned.messages.first()
-    attachment = Attachment.objects.create(tenant=owned.tenant, message=message, filename="a.txt",
-                                           file=ContentFile(b"secret", name="a.txt"), scan_status="clean")
+    attachment = Attachment.objects.create(
+        tenant=owned.tenant,
+        message=message,
+        filename="a.txt",
+        file=ContentFile(b"secret", name="a.txt"),
+        scan_status="clean",
+    )
     client.force_login(stranger.user)
 
     assert client.get(f"/desktop/conversations/{owned.pk}/").status_code == 404
@@ -75,11 +107,21 @@ def test_an_agent_of_another_tenant_gets_404_for_conversations_and_attachments(c
 
 def test_the_owner_downloads_a_clean_attachment_but_never_an_infected_one(client, agent, owned):
     message = owned.messages.first()
-    clean = Attachment.objects.create(tenant=owned.tenant, message=message, filename="invoice.txt",
-                                      file=ContentFile(b"invoice", name="invoice.txt"), scan_status="clean",
-                                      detected_content_type="text/plain")
-    infected = Attachment.objects.create(tenant=owned.tenant, message=message, filename="evil.exe",
-                                         file=ContentFile(b"X5O!", name="evil.exe"), scan_status="infected")
+    clean = Attachment.objects.create(
+        tenant=owned.tenant,
+        message=message,
+        filename="invoice.txt",
+        file=ContentFile(b"invoice", name="invoice.txt"),
+        scan_status="clean",
+        detected_content_type="text/plain",
+    )
+    infected = Attachment.objects.create(
+        tenant=owned.tenant,
+        message=message,
+        filename="evil.exe",
+        file=ContentFile(b"X5O!", name="evil.exe"),
+        scan_status="infected",
+    )
     client.force_login(agent.user)
 
     response = client.get(f"/desktop/attachments/{clean.pk}/")
