@@ -48,3 +48,8 @@ def close_inactive_conversations() -> int:
 @shared_task(name="channels_app.tasks.purge_expired_transcripts")
 def purge_expired_transcripts() -> int:
     return services.transcripts_purge_expired()
+
+
+@shared_task(name="channels_app.tasks.requeue_stale_inbound_events")
+def requeue_stale_inbound_events() -> tuple[int, int]:
+    return services.inbound_events_requeue_stale()

@@ -144,6 +144,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=1),
         "options": {"expires": 5},
     },
+    "channels-requeue-stale-inbound-events": {
+        "task": "channels_app.tasks.requeue_stale_inbound_events",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),

@@ -12,6 +12,7 @@ from channels_app.services.inbound import (
     inbound_event_process,
     inbound_event_replay,
     inbound_events_accept,
+    inbound_events_requeue_stale,
     inbound_message_store,
     message_status_apply,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "inbound_event_process",
     "inbound_event_replay",
     "inbound_events_accept",
+    "inbound_events_requeue_stale",
     "inbound_message_store",
     "message_deliver",
     "message_mark_seen",

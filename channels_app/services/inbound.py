@@ -1,5 +1,5 @@
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -143,6 +143,45 @@ def inbound_event_replay(*, event: InboundEvent) -> bool:
         if updated:
             transaction.on_commit(lambda: process_inbound_event.delay(event.pk))
     return bool(updated)
+
+
+STALE_AFTER = timedelta(minutes=2)
+MAX_PROCESSING_ATTEMPTS = 5
+
+
+def inbound_events_requeue_stale(
+    *, now: datetime | None = None, batch: int = 500
+) -> tuple[int, int]:
+    """Queues again events still pending long after they arrived (their task was lost with a
+    worker or a broker), and gives up on those that failed every attempt: dead letters, visible
+    and replayable. Processing is idempotent, so a task that was merely slow does no harm.
+    Returns (requeued, given up)."""
+    from channels_app.tasks import process_inbound_event
+
+    now = now or timezone.now()
+    stale = InboundEvent.objects.filter(
+        status=InboundEvent.Status.PENDING, received_at__lt=now - STALE_AFTER
+    )
+    given_up = InboundEvent.objects.filter(
+        pk__in=list(
+            stale.filter(attempts__gte=MAX_PROCESSING_ATTEMPTS).values_list("pk", flat=True)[:batch]
+        ),
+        status=InboundEvent.Status.PENDING,
+    ).update(
+        status=InboundEvent.Status.DEAD,
+        error=f"processing failed {MAX_PROCESSING_ATTEMPTS} times; see the worker's log, then replay",
+        processed_at=now,
+    )
+    ids = list(
+        stale.filter(attempts__lt=MAX_PROCESSING_ATTEMPTS)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for event_id in ids:
+        process_inbound_event.delay(event_id)
+    if ids or given_up:
+        logger.warning("requeued %s stale inbound events, gave up on %s", len(ids), given_up)
+    return len(ids), given_up
 
 
 def inbound_event_process(*, event_id: int) -> str:

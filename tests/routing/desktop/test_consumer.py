@@ -313,3 +313,57 @@ async def test_marking_seen_records_it_for_the_owners_conversation(desk):
     )()
     assert unseen == 0
     await communicator.disconnect()
+
+
+async def test_editing_variables_follows_their_flags_and_types(desk):
+    from routing.flows.models import GlobalVariable
+
+    def variables():
+        GlobalVariable.objects.create(
+            tenant=desk.tenant,
+            name="order_number",
+            type="number",
+            agent_visible=True,
+            agent_editable=True,
+        )
+        GlobalVariable.objects.create(
+            tenant=desk.tenant, name="vip", type="boolean", agent_visible=True
+        )
+        GlobalVariable.objects.create(tenant=desk.tenant, name="secret_score", type="number")
+
+    await database_sync_to_async(variables)()
+    await database_sync_to_async(desk.available)(desk.first)
+    conversation = await database_sync_to_async(desk.waiting)()
+    communicator, snapshot = await connected(desk.first.user)
+    await call(communicator, "accept_offer", offer_id=snapshot["offers"][0]["offer_id"])
+
+    edited = await call(
+        communicator,
+        "set_variable",
+        conversation_id=conversation.pk,
+        name="order_number",
+        value="4711",
+    )
+    wrong_type = await call(
+        communicator,
+        "set_variable",
+        conversation_id=conversation.pk,
+        name="order_number",
+        value="soon",
+    )
+    read_only = await call(
+        communicator, "set_variable", conversation_id=conversation.pk, name="vip", value=True
+    )
+    hidden = await call(
+        communicator, "set_variable", conversation_id=conversation.pk, name="secret_score", value=1
+    )
+
+    assert edited["ok"] and edited["data"] == {"name": "order_number", "value": 4711}
+    assert not wrong_type["ok"] and "number" in wrong_type["error"]
+    assert not read_only["ok"] and "not agent-editable" in read_only["error"]
+    assert not hidden["ok"] and "no variable" in hidden["error"]
+    stored = await database_sync_to_async(
+        lambda: Conversation.objects.get(pk=conversation.pk).variables
+    )()
+    assert stored["order_number"] == 4711 and "vip" not in stored
+    await communicator.disconnect()
