@@ -21,10 +21,6 @@ from tests.channels_app.conftest import _fake_provider_server, fake_provider  # 
 from tests.factories import ChannelAssetFactory
 from tests.routing.factories import make_agent, make_queue, make_team
 
-# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make between
-# browser steps are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -99,6 +95,13 @@ class Sweeper:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls these tests make
+    # between browser steps are still plain synchronous code. Only for the browser tests.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture

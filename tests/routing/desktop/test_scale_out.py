@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -125,17 +126,17 @@ def production(transactional_db):
                 process.kill()
 
 
+@contextmanager
 def open_socket(port: int, user):
-    origin = f"http://127.0.0.1:{port}"
-    ws = connect(
+    with connect(
         f"ws://127.0.0.1:{port}/ws/desktop/",
-        origin=origin,
+        origin=f"http://127.0.0.1:{port}",
         additional_headers={"Cookie": f"sessionid={session_cookie(user)}"},
         open_timeout=10,
-    )
-    hello = json.loads(ws.recv(timeout=10))
-    assert hello["type"] == "snapshot"
-    return ws
+    ) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "snapshot"
+        yield ws
 
 
 def next_offer(ws, timeout: float = 20) -> dict:
@@ -152,40 +153,35 @@ def test_an_offer_made_by_the_worker_reaches_the_agent_on_either_server_process(
     def record(sender=None, **kwargs):
         published.append(sender)
 
-    before_task_publish.connect(record)
     team = make_team(tenant=tenant, name="Chat team", max_chat=1)
     queue = make_queue(tenant=tenant, teams=[team], name="Chat", channel_type="chat")
-    on_first, on_second = (
-        make_agent(tenant=tenant, team=team, name="One"),
-        make_agent(tenant=tenant, team=team, name="Two"),
-    )
-    first_ws = open_socket(production[0], on_first.user)
-    second_ws = open_socket(production[1], on_second.user)
-    agent_state_set(agent=on_first, state="available")
-    agent_state_set(agent=on_second, state="available")  # later: the second in line
+    on_first = make_agent(tenant=tenant, team=team, name="One")
+    on_second = make_agent(tenant=tenant, team=team, name="Two")
+    first = make_conversation(tenant=tenant, kind="chat", customer_name="Ada", text="one")
+    second = make_conversation(tenant=tenant, kind="chat", customer_name="Ben", text="two")
 
-    first_conversation = make_conversation(
-        tenant=tenant, kind="chat", customer_name="Ada", text="one"
-    )
-    task_enqueue(conversation=first_conversation, queue=queue)
-    offer_on_first = next_offer(first_ws)
-
-    second_conversation = make_conversation(
-        tenant=tenant, kind="chat", customer_name="Ben", text="two"
-    )
-    task_enqueue(conversation=second_conversation, queue=queue)
-    offer_on_second = next_offer(second_ws)
+    before_task_publish.connect(record)
+    try:
+        with (
+            open_socket(production[0], on_first.user) as first_ws,
+            open_socket(production[1], on_second.user) as second_ws,
+        ):
+            agent_state_set(agent=on_first, state="available")
+            agent_state_set(agent=on_second, state="available")  # later: the second in line
+            task_enqueue(conversation=first, queue=queue)
+            offer_on_first = next_offer(first_ws)
+            task_enqueue(conversation=second, queue=queue)
+            offer_on_second = next_offer(second_ws)
+    finally:
+        before_task_publish.disconnect(record)
 
     assert (offer_on_first["conversation_id"], offer_on_first["agent_id"]) == (
-        first_conversation.pk,
+        first.pk,
         on_first.pk,
     )
     assert (offer_on_second["conversation_id"], offer_on_second["agent_id"]) == (
-        second_conversation.pk,
+        second.pk,
         on_second.pk,
     )
-    first_ws.close()
-    second_ws.close()
-    before_task_publish.disconnect(record)
     # The routing ran in the worker: it went through the broker, not in this process.
     assert "routing.tasks.route_queue" in published
