@@ -41,8 +41,4 @@ def webhook(request: HttpRequest, kind: str, asset_uuid) -> HttpResponse:
     services.inbound_events_accept(
         asset=asset, pieces=split.pieces, content_type=provider.content_type
     )
-    if kind == "sms":
-        return HttpResponse(
-            '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml"
-        )
-    return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+    return HttpResponse(provider.acknowledgement, content_type=provider.acknowledgement_type)

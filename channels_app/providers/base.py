@@ -7,7 +7,9 @@ A provider package exposes `PROVIDER`, an object with:
   keyed by the provider's id and stored raw; raises MalformedEvent with a reason;
 - `parse(asset, body, content_type) -> list[Item]`: turns one stored event into normalized items
   (InboundMessage, StatusUpdate, Ignored); raises MalformedEvent;
-- `transport(asset) -> Transport`: outbound calls (send, mark read, media download).
+- `transport(asset) -> Transport`: outbound calls (send, mark read, media download);
+- `acknowledgement` and `acknowledgement_type`: the body and content type of the 200 the provider
+  expects once an event is stored.
 """
 
 from dataclasses import dataclass, field

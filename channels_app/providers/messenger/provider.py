@@ -153,6 +153,8 @@ def parse_event(event: dict) -> Item:
 class MessengerProvider:
     kind = "messenger"
     content_type = "application/json"
+    acknowledgement = "EVENT_RECEIVED"
+    acknowledgement_type = "text/plain"
 
     def handshake(self, request: HttpRequest, asset) -> HttpResponse:
         return meta.handshake(request, asset)

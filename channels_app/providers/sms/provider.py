@@ -83,6 +83,9 @@ def parse_form(form: dict[str, str]) -> Item:
 class SmsProvider:
     kind = "sms"
     content_type = "application/x-www-form-urlencoded"
+    # An empty TwiML document: Twilio expects one, and it sends no reply.
+    acknowledgement = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    acknowledgement_type = "text/xml"
 
     def handshake(self, request: HttpRequest, asset) -> HttpResponse | None:
         return None

@@ -205,6 +205,8 @@ def parse_status(status: Any) -> StatusUpdate | Ignored:
 class WhatsAppProvider:
     kind = "whatsapp"
     content_type = "application/json"
+    acknowledgement = "EVENT_RECEIVED"
+    acknowledgement_type = "text/plain"
 
     def handshake(self, request: HttpRequest, asset) -> HttpResponse:
         return meta.handshake(request, asset)
