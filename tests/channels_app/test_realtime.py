@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
@@ -24,3 +25,24 @@ def test_the_owning_agent_is_told_about_a_new_inbound_message(deliver, whatsapp_
 
     assert event["event"] == "message.new"
     assert event["payload"]["conversation_id"] == conversation.pk
+
+
+def test_an_agent_of_another_tenant_hears_nothing_of_it(
+    deliver, whatsapp_asset, agent, other_tenant
+):
+    from tests.factories import AgentFactory
+
+    stranger = AgentFactory(tenant=other_tenant)
+    deliver(whatsapp_asset, load_fixture("whatsapp", "text"))
+    conversation = Conversation.objects.get()
+    conversation.owner = agent
+    conversation.save(update_fields=["owner"])
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(agent_group(stranger.pk), channel)
+    try:
+        deliver(whatsapp_asset, load_fixture("whatsapp", "location"))
+        with pytest.raises(asyncio.TimeoutError):
+            async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=1)
+    finally:
+        async_to_sync(layer.group_discard)(agent_group(stranger.pk), channel)

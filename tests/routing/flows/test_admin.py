@@ -66,3 +66,22 @@ def test_a_supervisor_does_not_get_the_flow_console(client, supervisor, authoriz
     client.force_login(supervisor)
     response = client.get(reverse("admin:flows_flow_change", args=[flow.pk]))
     assert response.status_code in (302, 403, 404)
+
+
+def test_an_outsider_never_sees_or_opens_another_tenants_flows_in_the_console(
+    client, outsider, authorized
+):
+    flow = services.flow_import_template(tenant=authorized, template_name="whatsapp_inbound")
+    client.force_login(outsider)
+
+    listing = client.get(reverse("admin:flows_flow_changelist"))
+    change = client.get(reverse("admin:flows_flow_change", args=[flow.pk]))
+    dry_run = client.post(
+        reverse("admin:flows_flow_dry_run", args=[flow.pk]),
+        {"text": "hola", "replies": "", "variables": ""},
+    )
+
+    assert listing.status_code == 200 and flow.name.encode() not in listing.content
+    assert change.status_code == 302 and change.url == "/admin/"
+    assert dry_run.status_code in (302, 404)
+    assert b"detect_language" not in dry_run.content
