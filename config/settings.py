@@ -225,6 +225,11 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Flows' HTTP request nodes reach public addresses only, except these hosts (or, embedded on a
+# laptop, private networks as a whole).
+FLOW_HTTP_ALLOWED_HOSTS = env_list("FLOW_HTTP_ALLOWED_HOSTS", [])
+FLOW_HTTP_ALLOW_PRIVATE = env_bool("FLOW_HTTP_ALLOW_PRIVATE", EMBEDDED)
+
 # Key for secrets stored in the database (channel asset tokens); derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
 
