@@ -302,3 +302,34 @@ def test_list_endpoints_use_a_bounded_number_of_queries(
         with django_assert_max_num_queries(12):
             response = client.get(f"{API}/{path}/")
         assert response.status_code == 200, path
+
+
+def test_queue_stats_count_waiting_and_offered_contacts_per_queue(
+    api_as, supervisor, outsider, tenant, support_queue, bob_available
+):
+    from datetime import timedelta
+
+    import time_machine
+
+    for _ in range(bob_available.multimedia_profile.max_chat):  # offered: bob's room fills up
+        task_enqueue(conversation=make_conversation(tenant=tenant), queue=support_queue)
+    waiting = task_enqueue(conversation=make_conversation(tenant=tenant), queue=support_queue)
+    make_queue(tenant=tenant, teams=[], name="Empty")
+
+    with time_machine.travel(waiting.enqueued_at + timedelta(seconds=42), tick=False):
+        stats = api_as(supervisor).get(f"{API}/queues/stats/").json()
+
+    by_name = {row["name"]: row for row in stats}
+    assert by_name["Support chat"]["waiting"] == 1
+    assert by_name["Support chat"]["offered"] == bob_available.multimedia_profile.max_chat
+    assert by_name["Support chat"]["longest_wait_seconds"] >= 42
+    assert by_name["Empty"] == {
+        **by_name["Empty"],
+        "waiting": 0,
+        "offered": 0,
+        "longest_wait_seconds": 0,
+    }
+    assert api_as(outsider).get(f"{API}/queues/stats/?tenant={tenant.pk}").status_code == 404
+    assert "Support chat" not in {
+        row["name"] for row in api_as(outsider).get(f"{API}/queues/stats/").json()
+    }
