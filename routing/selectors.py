@@ -59,12 +59,6 @@ def agent_effective_skills(*, agent: Agent) -> QuerySet[AgentSkill]:
     return AgentSkill.objects.filter(agent=agent).select_related("skill").order_by("skill__name")
 
 
-def queue_list_waiting(*, tenant: Tenant, queue: Queue) -> QuerySet[Task]:
-    return Task.objects.filter(tenant=tenant, queue=queue, status=TaskStatus.WAITING).order_by(
-        "priority", "enqueued_at", "id"
-    )
-
-
 def task_timeline(*, task: Task) -> QuerySet[TaskEvent]:
     return TaskEvent.objects.filter(task=task).select_related("agent", "queue").order_by("at", "id")
 

@@ -1,9 +1,7 @@
 """Reads for tenants and people, always scoped to a tenant or to what a user may reach."""
 
-from django.db.models import QuerySet
-
 from tenants.access import tenants_reachable
-from tenants.models import Agent, Membership, Tenant, User
+from tenants.models import Agent, Tenant, User
 
 
 def tenant_current(*, user: User, chosen_id: int | None) -> Tenant | None:
@@ -15,10 +13,6 @@ def tenant_current(*, user: User, chosen_id: int | None) -> Tenant | None:
     return reachable.order_by("kind", "name").first()
 
 
-def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
-    return Membership.objects.filter(user=user, tenant=tenant).first()
-
-
 def agent_for_user(*, user: User, tenant: Tenant | None = None) -> Agent | None:
     agents = Agent.objects.select_related("tenant", "team", "site", "multimedia_profile").filter(
         user=user
@@ -26,7 +20,3 @@ def agent_for_user(*, user: User, tenant: Tenant | None = None) -> Agent | None:
     if tenant is not None:
         agents = agents.filter(tenant=tenant)
     return agents.first()
-
-
-def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
-    return Membership.objects.filter(tenant=tenant).select_related("user", "tenant")
