@@ -196,13 +196,14 @@
 
   function openConversation(id, options) {
     const panel = $("panel");
-    const current = panel.querySelector(".conversation");
-    const same = current && Number(current.dataset.conversationId) === id;
     desk.openId = id;
     return fetch("/desktop/conversations/" + id + "/", { credentials: "same-origin" })
       .then((r) => { if (!r.ok) throw new Error("could not load the conversation (" + r.status + ")"); return r.text(); })
       .then((html) => {
         if (desk.openId !== id) return;
+        // Decided when the answer arrives: another load may have shown this conversation meanwhile.
+        const current = panel.querySelector(".conversation");
+        const same = current && Number(current.dataset.conversationId) === id;
         const fresh = new DOMParser().parseFromString(html, "text/html");
         const oldTranscript = panel.querySelector("#transcript");
         if (same && oldTranscript) {
