@@ -1,7 +1,7 @@
 """Admin console pages for tenants, people and agent setup."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 
 from tenants import services
@@ -13,6 +13,7 @@ from tenants.models import (
     Invitation,
     Membership,
     MultimediaProfile,
+    RoleChange,
     Site,
     Team,
     Tenant,
@@ -88,23 +89,82 @@ class MembershipAdmin(TenantScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = set(form.changed_data)
+        actor = request.user
+        # The form already wrote the new values onto obj; the services compare with the stored row.
+        wanted = {name: getattr(obj, name) for name in ("admin_role", "connect_role", "care_profile")}
+        obj.refresh_from_db()
         try:
             if "admin_role" in changed:
-                services.membership_set_admin_role(membership=obj, admin_role=obj.admin_role)
+                services.membership_set_admin_role(
+                    membership=obj, admin_role=wanted["admin_role"], actor=actor
+                )
             elif "connect_role" in changed:
-                services.membership_set_connect_role(membership=obj, connect_role=obj.connect_role)
+                services.membership_set_connect_role(
+                    membership=obj, connect_role=wanted["connect_role"], actor=actor
+                )
             if "care_profile" in changed:
-                services.membership_set_care_profile(membership=obj, care_profile=obj.care_profile)
-        except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
+                services.membership_set_care_profile(
+                    membership=obj, care_profile=wanted["care_profile"], actor=actor
+                )
+        except (ValidationError, PermissionDenied) as exc:
+            reasons = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            messages.error(request, "; ".join(reasons))
             obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.membership_delete(membership=obj)
+        self._delete(request, obj)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            services.membership_delete(membership=membership)
+            self._delete(request, membership)
+
+    def _delete(self, request, membership: Membership) -> None:
+        try:
+            services.membership_delete(membership=membership, actor=request.user)
+        except (ValidationError, PermissionDenied) as exc:
+            reasons = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            messages.error(request, f"{membership.user}: {'; '.join(reasons)}")
+
+
+@admin.register(RoleChange, site=console_site)
+class RoleChangeAdmin(TenantScopedAdmin):
+    """The audit trail of role changes: read-only."""
+
+    object_type = "membership"
+    list_display = [
+        "at",
+        "user_email",
+        "action",
+        "admin_role_before",
+        "admin_role_after",
+        "connect_role_after",
+        "care_profile_after",
+        "changed_by_email",
+    ]
+    list_filter = ["action"]
+    search_fields = ["user_email", "changed_by_email"]
+    readonly_fields = [
+        "at",
+        "user_email",
+        "changed_by_email",
+        "action",
+        "admin_role_before",
+        "admin_role_after",
+        "connect_role_before",
+        "connect_role_after",
+        "care_profile_before",
+        "care_profile_after",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Invitation, site=console_site)
@@ -116,6 +176,24 @@ class InvitationAdmin(TenantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        tenant = self._tenant(request)
+
+        class CeilingForm(form):
+            def clean(self):
+                data = super().clean()
+                if tenant is not None and data.get("admin_role"):
+                    try:
+                        services.role_grant_check(
+                            actor=request.user, tenant=tenant, admin_role=data["admin_role"]
+                        )
+                    except PermissionDenied as exc:
+                        self.add_error("admin_role", str(exc))
+                return data
+
+        return CeilingForm
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -131,6 +209,9 @@ class InvitationAdmin(TenantScopedAdmin):
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
             return
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+            return
         obj.pk = created.pk
 
     @admin.action(description="Re-issue the invitation (new link, valid for 7 more days)")
@@ -140,9 +221,11 @@ class InvitationAdmin(TenantScopedAdmin):
             return
         for invitation in queryset:
             try:
-                services.invitation_reissue(invitation=invitation)
+                services.invitation_reissue(invitation=invitation, actor=request.user)
             except ValidationError as exc:
                 messages.error(request, f"{invitation.email}: {'; '.join(exc.messages)}")
+            except PermissionDenied as exc:
+                messages.error(request, f"{invitation.email}: {exc}")
             else:
                 messages.success(request, f"Sent a new invitation to {invitation.email}.")
 

@@ -1,5 +1,6 @@
 """REST endpoints for tenants, people and agent setup (/api/v1/...)."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
@@ -127,24 +128,32 @@ class MembershipViewSet(
     def perform_update(self, serializer):
         membership = serializer.instance
         data = serializer.validated_data
+        actor = self.request.user
         try:
             if "admin_role" in data and data["admin_role"] != membership.admin_role:
                 services.membership_set_admin_role(
-                    membership=membership, admin_role=data["admin_role"]
+                    membership=membership, admin_role=data["admin_role"], actor=actor
                 )
             elif "connect_role" in data and data["connect_role"] != membership.connect_role:
                 services.membership_set_connect_role(
-                    membership=membership, connect_role=data["connect_role"]
+                    membership=membership, connect_role=data["connect_role"], actor=actor
                 )
             if "care_profile" in data and data["care_profile"] != membership.care_profile:
                 services.membership_set_care_profile(
-                    membership=membership, care_profile=data["care_profile"]
+                    membership=membership, care_profile=data["care_profile"], actor=actor
                 )
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
 
     def perform_destroy(self, instance):
-        services.membership_delete(membership=instance)
+        try:
+            services.membership_delete(membership=instance, actor=self.request.user)
+        except DjangoValidationError as exc:
+            raise django_errors_to_drf(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
 
 
 class InvitationSerializer(TenantScopedSerializer):
@@ -195,6 +204,8 @@ class InvitationViewSet(
             )
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
 
     @extend_schema(request=None, responses=InvitationSerializer)
     @action(detail=True, methods=["post"])
@@ -206,9 +217,11 @@ class InvitationViewSet(
         ):
             raise exceptions.PermissionDenied("You may not re-issue invitations in this tenant.")
         try:
-            services.invitation_reissue(invitation=invitation)
+            services.invitation_reissue(invitation=invitation, actor=request.user)
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+        except DjangoPermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
         return Response(self.get_serializer(invitation).data, status=status.HTTP_200_OK)
 
 

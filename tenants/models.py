@@ -181,6 +181,45 @@ class Membership(models.Model):
         return self.admin_role != AdminRole.NONE
 
 
+class RoleChange(models.Model):
+    """Who changed whose roles in a tenant, from what to what, and when. Written by the services."""
+
+    class Action(models.TextChoices):
+        JOINED = "joined", "Joined"
+        CHANGED = "changed", "Changed"
+        REMOVED = "removed", "Removed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_changes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text so the record outlives the account.
+    user_email = models.EmailField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_by_email = models.EmailField(blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    admin_role_before = models.CharField(max_length=30, blank=True)
+    admin_role_after = models.CharField(max_length=30, blank=True)
+    connect_role_before = models.CharField(max_length=30, blank=True)
+    connect_role_after = models.CharField(max_length=30, blank=True)
+    care_profile_before = models.CharField(max_length=20, blank=True)
+    care_profile_after = models.CharField(max_length=20, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_email} {self.action} in {self.tenant} by {self.changed_by_email or 'the system'}"
+
+
 class Invitation(models.Model):
     """An admin's invitation: the invitee creates the account within the validity window."""
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from guardian.models import GroupObjectPermission
 
 from tenants import permissions
-from tenants.models import Invitation, Membership, Tenant, TenantPolicy, User
+from tenants.models import Invitation, Membership, RoleChange, Tenant, TenantPolicy, User
 from tenants.roles import (
     AdminRole,
     CareProfile,
@@ -194,6 +194,106 @@ def _synced_roles(
     return AdminRole.NONE, ConnectRole.NONE
 
 
+# How far an admin role reaches: nobody grants, changes or removes a role above their own.
+ADMIN_RANK: dict[str, int] = {
+    AdminRole.FULL_ADMIN: 3,
+    AdminRole.CC_ADMIN: 2,
+    AdminRole.PROVISIONING_ADMIN: 2,
+    AdminRole.READ_ONLY: 1,
+    AdminRole.NONE: 0,
+}
+
+
+def _actor_rank(*, actor: User, tenant: Tenant) -> int:
+    """The highest admin role the actor holds over tenant: their own, or their partner's."""
+    if actor.is_superuser:
+        return max(ADMIN_RANK.values())
+    roles = Membership.objects.filter(user=actor, tenant=tenant).values_list(
+        "admin_role", flat=True
+    )
+    ranks = [ADMIN_RANK.get(role, 0) for role in roles]
+    if tenant.partner_id is not None:
+        partner_roles = Membership.objects.filter(
+            user=actor, tenant_id=tenant.partner_id
+        ).values_list("admin_role", flat=True)
+        ranks += [ADMIN_RANK.get(role, 0) for role in partner_roles]
+    return max(ranks, default=0)
+
+
+GRANT = "You may not grant the role '{role}': it is above your own."
+TOUCH = "You may not change or remove a member whose role '{role}' is above your own."
+
+
+def _check_ceiling(
+    *, actor: User | None, tenant: Tenant, roles: list[str], message: str = GRANT
+) -> None:
+    """Refuses (PermissionDenied) when any of roles is above the actor's own admin role.
+
+    actor None is the system itself (demo seed, accepting an invitation checked when sent)."""
+    if actor is None:
+        return
+    own = _actor_rank(actor=actor, tenant=tenant)
+    for role in roles:
+        if ADMIN_RANK.get(role, 0) > own:
+            raise PermissionDenied(message.format(role=AdminRole(role).label))
+
+
+def role_grant_check(*, actor: User, tenant: Tenant, admin_role: str) -> None:
+    """For forms that want to refuse early: PermissionDenied when admin_role is above actor's."""
+    _check_ceiling(actor=actor, tenant=tenant, roles=[admin_role])
+
+
+def _check_last_full_admin(*, membership: Membership, new_admin_role: str) -> None:
+    """A tenant keeps at least one full admin: the last one cannot be demoted or removed."""
+    if membership.admin_role != AdminRole.FULL_ADMIN or new_admin_role == AdminRole.FULL_ADMIN:
+        return
+    # Locking the tenant's full admins serialises two admins demoting each other at once.
+    others = [
+        pk
+        for pk in Membership.objects.select_for_update()
+        .filter(tenant_id=membership.tenant_id, admin_role=AdminRole.FULL_ADMIN)
+        .values_list("pk", flat=True)
+        if pk != membership.pk
+    ]
+    if not others:
+        raise ValidationError(
+            {
+                "admin_role": f"{membership.user.email} is the last full admin of "
+                f"{membership.tenant.name}; make someone else full admin first"
+            }
+        )
+
+
+def _role_change_record(
+    *,
+    membership: Membership,
+    action: str,
+    actor: User | None,
+    before: tuple[str, str, str] = ("", "", ""),
+    after: tuple[str, str, str] = ("", "", ""),
+) -> None:
+    if action == RoleChange.Action.CHANGED and before == after:
+        return
+    RoleChange.objects.create(
+        tenant_id=membership.tenant_id,
+        user=membership.user,
+        user_email=membership.user.email,
+        changed_by=actor,
+        changed_by_email=actor.email if actor is not None else "",
+        action=action,
+        admin_role_before=before[0],
+        connect_role_before=before[1],
+        care_profile_before=before[2],
+        admin_role_after=after[0],
+        connect_role_after=after[1],
+        care_profile_after=after[2],
+    )
+
+
+def _roles_of(membership: Membership) -> tuple[str, str, str]:
+    return (membership.admin_role, membership.connect_role, membership.care_profile)
+
+
 @transaction.atomic
 def membership_create(
     *,
@@ -202,57 +302,108 @@ def membership_create(
     admin_role: str | None = None,
     connect_role: str | None = None,
     care_profile: str = CareProfile.NONE,
+    actor: User | None = None,
+    invited_by: User | None = None,
 ) -> Membership:
+    """actor is checked against the role ceiling; invited_by (already checked) is only recorded."""
     admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
     _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
+    _check_ceiling(actor=actor, tenant=tenant, roles=[admin])
     if Membership.objects.filter(user=user, tenant=tenant).exists():
         raise ValidationError(f"{user.email} is already a member of {tenant.name}")
     membership = Membership.objects.create(
         user=user, tenant=tenant, admin_role=admin, connect_role=connect, care_profile=care_profile
     )
     membership_sync_groups(membership=membership)
+    _role_change_record(
+        membership=membership,
+        action=RoleChange.Action.JOINED,
+        actor=actor or invited_by,
+        after=_roles_of(membership),
+    )
+    return membership
+
+
+def _membership_set_roles(
+    *, membership: Membership, admin: str, connect: str, actor: User | None
+) -> Membership:
+    _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
+    if admin != membership.admin_role:
+        _check_ceiling(
+            actor=actor, tenant=membership.tenant, roles=[membership.admin_role], message=TOUCH
+        )
+        _check_ceiling(actor=actor, tenant=membership.tenant, roles=[admin])
+        _check_last_full_admin(membership=membership, new_admin_role=admin)
+    before = _roles_of(membership)
+    membership.admin_role, membership.connect_role = admin, connect
+    membership.save(update_fields=["admin_role", "connect_role"])
+    membership_sync_groups(membership=membership)
+    _role_change_record(
+        membership=membership,
+        action=RoleChange.Action.CHANGED,
+        actor=actor,
+        before=before,
+        after=_roles_of(membership),
+    )
     return membership
 
 
 @transaction.atomic
-def membership_set_admin_role(*, membership: Membership, admin_role: str) -> Membership:
+def membership_set_admin_role(
+    *, membership: Membership, admin_role: str, actor: User | None = None
+) -> Membership:
     """Table 1 (partner) or table 2 (customer): the admin role sets the workspace role."""
     admin, connect = _synced_roles(
         tenant=membership.tenant, admin_role=admin_role, connect_role=None
     )
-    _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
-    membership.admin_role, membership.connect_role = admin, connect
-    membership.save(update_fields=["admin_role", "connect_role"])
-    membership_sync_groups(membership=membership)
-    return membership
+    return _membership_set_roles(membership=membership, admin=admin, connect=connect, actor=actor)
 
 
 @transaction.atomic
-def membership_set_connect_role(*, membership: Membership, connect_role: str) -> Membership:
+def membership_set_connect_role(
+    *, membership: Membership, connect_role: str, actor: User | None = None
+) -> Membership:
     """Table 3 (customer) or table 1 read backwards (partner): the workspace role sets the admin role."""
     admin, connect = _synced_roles(
         tenant=membership.tenant, admin_role=None, connect_role=connect_role
     )
-    _check_roles(tenant=membership.tenant, admin_role=admin, care_profile=membership.care_profile)
-    membership.admin_role, membership.connect_role = admin, connect
-    membership.save(update_fields=["admin_role", "connect_role"])
-    membership_sync_groups(membership=membership)
-    return membership
+    return _membership_set_roles(membership=membership, admin=admin, connect=connect, actor=actor)
 
 
 @transaction.atomic
-def membership_set_care_profile(*, membership: Membership, care_profile: str) -> Membership:
+def membership_set_care_profile(
+    *, membership: Membership, care_profile: str, actor: User | None = None
+) -> Membership:
     _check_roles(
         tenant=membership.tenant, admin_role=membership.admin_role, care_profile=care_profile
     )
+    _check_ceiling(
+        actor=actor, tenant=membership.tenant, roles=[membership.admin_role], message=TOUCH
+    )
+    before = _roles_of(membership)
     membership.care_profile = care_profile
     membership.save(update_fields=["care_profile"])
     membership_sync_groups(membership=membership)
+    _role_change_record(
+        membership=membership,
+        action=RoleChange.Action.CHANGED,
+        actor=actor,
+        before=before,
+        after=_roles_of(membership),
+    )
     return membership
 
 
 @transaction.atomic
-def membership_delete(*, membership: Membership) -> None:
+def membership_delete(*, membership: Membership, actor: User | None = None) -> None:
+    _check_ceiling(
+        actor=actor, tenant=membership.tenant, roles=[membership.admin_role], message=TOUCH
+    )
+    _check_last_full_admin(membership=membership, new_admin_role=AdminRole.NONE)
+    before = _roles_of(membership)
+    _role_change_record(
+        membership=membership, action=RoleChange.Action.REMOVED, actor=actor, before=before
+    )
     membership.admin_role = AdminRole.NONE
     membership.connect_role = ConnectRole.NONE
     membership.care_profile = CareProfile.NONE
@@ -303,6 +454,7 @@ def invitation_create(
 ) -> Invitation:
     admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
     _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
+    _check_ceiling(actor=invited_by, tenant=tenant, roles=[admin])
     email = email.strip().lower()
     created_at, expires_at = _invitation_window()
     if Membership.objects.filter(tenant=tenant, user__email=email).exists():
@@ -322,10 +474,11 @@ def invitation_create(
 
 
 @transaction.atomic
-def invitation_reissue(*, invitation: Invitation) -> Invitation:
+def invitation_reissue(*, invitation: Invitation, actor: User | None = None) -> Invitation:
     """A fresh link and a fresh validity window; the old link stops working."""
     if invitation.accepted_at is not None:
         raise ValidationError("this invitation was already accepted")
+    _check_ceiling(actor=actor, tenant=invitation.tenant, roles=[invitation.admin_role])
     invitation.token = secrets.token_urlsafe()
     invitation.created_at, invitation.expires_at = _invitation_window()
     invitation.save(update_fields=["token", "created_at", "expires_at"])
@@ -359,6 +512,8 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
         admin_role=invitation.admin_role,
         connect_role=invitation.connect_role,
         care_profile=invitation.care_profile,
+        # The inviter's ceiling was checked when the invitation was sent; the record names them.
+        invited_by=invitation.invited_by,
     )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
