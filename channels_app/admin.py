@@ -15,8 +15,10 @@ from channels_app.models import (
     CustomerIdentity,
     InboundEvent,
     Message,
+    RetentionRun,
 )
 from channels_app.services.assets import SECRET_FIELDS, channel_asset_validate
+from tenants.access import user_can
 from tenants.admin_site import TenantScopedAdmin, console_site
 
 
@@ -100,7 +102,10 @@ class ChannelAssetAdmin(TenantScopedAdmin):
 
 @admin.register(InboundEvent, site=console_site)
 class DeadLetterAdmin(TenantScopedAdmin):
-    """Every stored raw event, dead letters first in mind: filter by status, read the body, replay."""
+    """Stored raw events, dead letters first in mind: filter by status, read the body, replay.
+
+    Raw bodies are conversation data: without transcript permission only dead letters are listed
+    and no body is shown."""
 
     object_type = "dead_letter"
     list_display = (
@@ -133,6 +138,27 @@ class DeadLetterAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def _reads_transcripts(self, request) -> bool:
+        tenant = self._tenant(request)
+        return tenant is not None and user_can(
+            user=request.user, tenant=tenant, object_type="conversation"
+        )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not self._reads_transcripts(request):
+            queryset = queryset.filter(status=InboundEvent.Status.DEAD)
+        return queryset
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if not self._reads_transcripts(request):
+            fields = tuple(f for f in fields if f != "raw_body")
+        return fields
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
 
     @admin.display(description="Error")
     def short_error(self, obj: InboundEvent) -> str:
@@ -232,4 +258,32 @@ class ConversationAdmin(TenantScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RetentionRun, site=console_site)
+class RetentionRunAdmin(TenantScopedAdmin):
+    """The retention job's audit: what each run deleted in this tenant. Read-only."""
+
+    object_type = "tenant_policy"
+    list_display = (
+        "started_at",
+        "conversations",
+        "messages",
+        "raw_events",
+        "flow_runs",
+        "files",
+        "kept",
+        "finished_at",
+    )
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -19,7 +19,7 @@ from channels_app.models import (
     Message,
 )
 from channels_app.services.assets import SECRET_FIELDS
-from tenants.access import user_can
+from tenants.access import tenants_for_user, user_can
 from tenants.api_base import TenantScopedSerializer, TenantScopedViewSet
 
 READ_ONLY = ["get", "head", "options"]
@@ -91,8 +91,15 @@ class ChannelAssetViewSet(TenantScopedViewSet):
 
 
 class DeadLetterSerializer(serializers.ModelSerializer):
+    """The raw body is conversation data: only people who may read transcripts get it."""
+
     asset_name = serializers.CharField(source="asset.name", read_only=True)
     kind = serializers.CharField(source="asset.kind", read_only=True)
+    body = serializers.SerializerMethodField()
+
+    def get_body(self, obj: InboundEvent) -> str | None:
+        readable = self.context.get("transcript_tenant_ids", set())
+        return obj.body if obj.tenant_id in readable else None
 
     class Meta:
         model = InboundEvent
@@ -115,20 +122,35 @@ class DeadLetterSerializer(serializers.ModelSerializer):
 
 
 class DeadLetterViewSet(TenantScopedViewSet):
-    """Stored raw events; the list shows dead letters unless ?status= asks for another status."""
+    """Dead letters: raw events that could not be processed. Bodies need transcript permission."""
 
     object_type = "dead_letter"
     queryset = InboundEvent.objects.select_related("asset")
     serializer_class = DeadLetterSerializer
     http_method_names = [*READ_ONLY, "post"]
-    filterset_fields = ["status", "asset"]
+    filterset_fields = ["asset"]
     ordering_fields = ["received_at"]
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action == "list" and "status" not in self.request.query_params:
+        if self.action == "list":
+            wanted = self.request.query_params.get("status")
+            if wanted not in (None, "", InboundEvent.Status.DEAD):
+                raise exceptions.ValidationError(
+                    {"status": "this endpoint lists dead letters only"}
+                )
             queryset = queryset.filter(status=InboundEvent.Status.DEAD)
         return queryset
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.request is not None and self.request.user.is_authenticated:
+            context["transcript_tenant_ids"] = set(
+                tenants_for_user(user=self.request.user, object_type="conversation").values_list(
+                    "pk", flat=True
+                )
+            )
+        return context
 
     def create(self, request, *args, **kwargs):
         raise exceptions.MethodNotAllowed("POST")

@@ -102,6 +102,11 @@ class DryRunForm(forms.Form):
     version = forms.IntegerField(
         required=False, help_text="Version number; empty means the newest."
     )
+    real_http = forms.BooleanField(
+        required=False,
+        label="Make GET requests for real",
+        help_text="HTTP nodes otherwise answer a simulated 200. Needs permission to change flows.",
+    )
 
     def clean_variables(self):
         raw = self.cleaned_data.get("variables") or ""
@@ -210,6 +215,13 @@ class FlowAdmin(TenantScopedAdmin):
             raise Http404("No such flow.")
         form = DryRunForm(request.POST or None)
         result, problems, version = None, [], selectors.flow_version_latest(flow=flow)
+        if (
+            request.method == "POST"
+            and form.is_valid()
+            and form.cleaned_data["real_http"]
+            and not self.has_change_permission(request, flow)
+        ):
+            form.add_error("real_http", "You may not make real requests: you cannot change flows.")
         if request.method == "POST" and form.is_valid():
             number = form.cleaned_data.get("version")
             if number:
@@ -228,6 +240,7 @@ class FlowAdmin(TenantScopedAdmin):
                             for line in form.cleaned_data["replies"].splitlines()
                             if line.strip()
                         ],
+                        allow_http=form.cleaned_data["real_http"],
                     )
                 except services.FlowValidationError as exc:
                     problems = exc.problems
@@ -306,7 +319,8 @@ class FlowRunStepInline(admin.TabularInline):
 
 @admin.register(FlowRun, site=console_site)
 class FlowRunAdmin(TenantScopedAdmin):
-    object_type = "flow"
+    # Steps hold what customers wrote: the same permission as transcripts.
+    object_type = "conversation"
     list_display = (
         "id",
         "flow",
@@ -351,6 +365,9 @@ class FlowRunAdmin(TenantScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -112,6 +112,11 @@ class DryRunSerializer(serializers.Serializer):
     variables = serializers.DictField(required=False, default=dict)
     version = serializers.IntegerField(required=False, min_value=1)
     definition = serializers.JSONField(required=False)
+    http = serializers.BooleanField(
+        default=False,
+        help_text="Make the GET requests of HTTP nodes for real (needs permission to change flows); "
+        "otherwise they answer a simulated 200.",
+    )
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):
@@ -242,6 +247,19 @@ class FlowViewSet(viewsets.ReadOnlyModelViewSet):
         body = DryRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        may_change = user_can(
+            user=request.user, tenant=flow.tenant, object_type="flow", action="change"
+        )
+        if "definition" in data and not may_change:
+            raise exceptions.PermissionDenied(
+                "Dry-running a definition of your own needs permission to change flows; "
+                "leave out definition to dry-run a stored version."
+            )
+        if data["http"] and not may_change:
+            raise exceptions.PermissionDenied(
+                "Real HTTP requests in a dry run need permission to change flows; "
+                "leave out http to get simulated answers."
+            )
         if "definition" in data:
             definition = data["definition"]
         else:
@@ -262,6 +280,7 @@ class FlowViewSet(viewsets.ReadOnlyModelViewSet):
                 text=data["text"],
                 variables=data["variables"],
                 replies=data["replies"],
+                allow_http=data["http"],
             )
         except DjangoValidationError as exc:
             return _problems_response(exc)
@@ -334,9 +353,10 @@ class FlowRunSerializer(serializers.ModelSerializer):
 
 
 class FlowRunViewSet(TenantScopedViewSet):
-    """Flow runs with every step: why a contact went where it went."""
+    """Flow runs with every step: why a contact went where it went. Step inputs and outputs hold
+    what customers wrote, so runs need the same permission as transcripts."""
 
-    object_type = "flow"
+    object_type = "conversation"
     serializer_class = FlowRunSerializer
     queryset = FlowRun.objects.select_related("flow_version").prefetch_related("steps")
     http_method_names = ["get", "head", "options"]

@@ -105,7 +105,8 @@ def test_changing_the_admin_role_resyncs_the_workspace_role_and_permissions(tena
     assert user_can(user=user, tenant=tenant, object_type="flow", action="change")
 
 
-def test_changing_the_workspace_role_resyncs_the_admin_role_and_drops_old_grants(tenant):
+def test_changing_the_workspace_role_resyncs_the_admin_role_and_drops_old_grants(tenant, owner):
+    # owner stays full admin: the last full admin could not be demoted.
     user = member(tenant=tenant, admin_role=AdminRole.FULL_ADMIN)
     membership = Membership.objects.get(user=user, tenant=tenant)
 
@@ -169,7 +170,7 @@ def test_partner_admins_cannot_be_given_a_care_profile(partner):
         )
 
 
-def test_removing_a_membership_removes_every_grant(tenant):
+def test_removing_a_membership_removes_every_grant(tenant, owner):
     user = member(tenant=tenant, admin_role=AdminRole.FULL_ADMIN)
     services.membership_delete(membership=Membership.objects.get(user=user, tenant=tenant))
 
