@@ -154,15 +154,16 @@ class LiveEffects(Effects):
 
 
 class DryEffects(Effects):
-    """Records what a real run would do. GET requests are made for real (they only read); other
-    methods answer a simulated 200 with an empty body."""
+    """Records what a real run would do. HTTP requests answer a simulated 200 with an empty body;
+    with allow_http, GET requests are made for real (they only read), other methods still not."""
 
     dry = True
 
-    def __init__(self, *, tenant, now: datetime | None = None):
+    def __init__(self, *, tenant, now: datetime | None = None, allow_http: bool = False):
         super().__init__(tenant=tenant)
         self.actions: list[dict] = []
         self._now = now
+        self._allow_http = allow_http
 
     def now(self) -> datetime:
         return self._now or timezone.now()
@@ -198,7 +199,7 @@ class DryEffects(Effects):
         return {"dry_run": True}
 
     def http(self, *, method: str, url: str, headers: dict, body, timeout: float) -> dict:
-        if method == "GET":
+        if method == "GET" and self._allow_http:
             response = _http_call(
                 method=method, url=url, headers=headers, body=body, timeout=timeout
             )

@@ -809,11 +809,14 @@ def flow_dry_run(
     channel: str = "whatsapp",
     now: datetime | None = None,
     validate: bool = True,
+    allow_http: bool = False,
 ) -> dict:
     """Runs a flow against a sample inbound message without sending, queueing or storing anything.
 
     Each wait for a reply takes the next of `replies`, or times out when there is none. validate=False
-    skips the document checks for a definition known to be valid (a stored version).
+    skips the document checks for a definition known to be valid (a stored version). HTTP nodes
+    get a simulated answer unless allow_http (the caller asked and may change flows): then GET
+    requests are made for real.
     """
     problems = (
         flow_validate(tenant=tenant, definition=definition, check_authorization=False)
@@ -845,7 +848,7 @@ def flow_dry_run(
         declared={n: s["type"] for n, s in declared.items()},
         system=system,
     )
-    fx = DryEffects(tenant=tenant, now=now)
+    fx = DryEffects(tenant=tenant, now=now, allow_http=allow_http)
     pending = list(replies or [])
     result = advance(state=state, fx=fx, node_id=definition["start"])
     while result.status == "waiting":
