@@ -312,3 +312,25 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename or f"Attachment {self.pk}"
+
+
+class RetentionRun(models.Model):
+    """One retention sweep over one tenant: what it deleted, and when. The audit of the purge."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="retention_runs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(default=timezone.now)
+    conversations = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    raw_events = models.PositiveIntegerField(default=0)
+    flow_runs = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    # Expired conversations something still points at (protected): kept and logged, retried next run.
+    kept = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"Retention run of {self.tenant} at {self.started_at:%Y-%m-%d %H:%M}"

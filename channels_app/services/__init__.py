@@ -24,6 +24,7 @@ from channels_app.services.outbound import (
     message_send,
     whatsapp_window_open,
 )
+from channels_app.services.retention import retention_purge
 
 __all__ = [
     "SendRefused",
@@ -43,6 +44,7 @@ __all__ = [
     "message_read_receipt_send",
     "message_send",
     "message_status_apply",
+    "retention_purge",
     "transcripts_purge_expired",
     "whatsapp_window_open",
 ]

@@ -2,11 +2,11 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 from django.utils import timezone
 
 from channels_app import events
 from channels_app.models import ChannelKind, Conversation, Customer, CustomerIdentity
+from channels_app.services.retention import retention_purge
 from tenants.models import Tenant, TenantPolicy
 from tenants.realtime import agent_group, send_event_on_commit
 
@@ -159,27 +159,5 @@ def conversations_close_inactive(*, now: datetime | None = None, batch: int = 50
 
 
 def transcripts_purge_expired(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Deletes closed conversations (messages and attachment files too) past the retention period."""
-    now = now or timezone.now()
-    purged = 0
-    for tenant_id, policy in _policies():
-        cutoff = now - timedelta(days=policy.transcript_retention_days)
-        expired = Conversation.objects.filter(
-            tenant_id=tenant_id, status=Conversation.Status.CLOSED, closed_at__lt=cutoff
-        )[:batch]
-        for conversation in expired:
-            files = []
-            for message in conversation.messages.prefetch_related("attachments"):
-                files += [a.file for a in message.attachments.all() if a.file]
-            try:
-                with transaction.atomic():
-                    conversation.delete()
-            except ProtectedError:
-                logger.warning(
-                    "conversation %s is still referenced; kept past retention", conversation.pk
-                )
-                continue
-            for file in files:
-                file.storage.delete(file.name)
-            purged += 1
-    return purged
+    """Applies retention (see services.retention); returns how many conversations were deleted."""
+    return sum(run.conversations for run in retention_purge(now=now, batch=batch))
