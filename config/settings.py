@@ -158,10 +158,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
     },
 }
+# Processed raw webhook bodies (names, numbers, whatever customers wrote) are deleted after this
+# many hours; the retention job (above) applies it with each tenant's transcript retention.
+RAW_EVENT_RETENTION_HOURS = env_int("RAW_EVENT_RETENTION_HOURS", 72)
 # The in-process ticker runs the schedule above when there is no Celery beat.
 EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
 # The fake provider API at /sandbox/provider/ (demo and local tries); never in production.
-SANDBOX_PROVIDER = env_bool("SANDBOX_PROVIDER", EMBEDDED)
+# Off unless asked for: scripts/run.sh turns it on for the embedded demo. Its pages (what was sent,
+# failure injection) are for staff only.
+SANDBOX_PROVIDER = env_bool("SANDBOX_PROVIDER", False)
 # How long a process may reuse a channel asset (and its secrets) looked up for a webhook.
 CHANNEL_ASSET_CACHE_SECONDS = env_int("CHANNEL_ASSET_CACHE_SECONDS", 10)
 
@@ -191,7 +196,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "tenants.api_filters.TenantScopedFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],

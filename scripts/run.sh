@@ -3,6 +3,10 @@
 # Embedded by default (SQLite, in-memory channel layer, eager Celery, in-process ticker);
 # with DATABASE_URL and REDIS_URL set it uses PostgreSQL and Redis instead.
 source "$(dirname "$0")/bootstrap.sh"
+if [ -z "${REDIS_URL:-}" ]; then
+  # The embedded demo calls its own fake provider at /sandbox/provider/ (staff see what was sent).
+  export SANDBOX_PROVIDER="${SANDBOX_PROVIDER:-true}"
+fi
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput --verbosity 0
 python manage.py demo_seed

@@ -91,7 +91,9 @@ class MembershipAdmin(TenantScopedAdmin):
         changed = set(form.changed_data)
         actor = request.user
         # The form already wrote the new values onto obj; the services compare with the stored row.
-        wanted = {name: getattr(obj, name) for name in ("admin_role", "connect_role", "care_profile")}
+        wanted = {
+            name: getattr(obj, name) for name in ("admin_role", "connect_role", "care_profile")
+        }
         obj.refresh_from_db()
         try:
             if "admin_role" in changed:

@@ -6,13 +6,17 @@ in the current tenant. Partner admins switch between their customer tenants at t
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
+from django.db.models import BooleanField
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from tenants.access import tenants_reachable, user_can
+from tenants.api_filters import scope_related_to_tenants
 from tenants.middleware import SESSION_KEY
+from tenants.models import Tenant
 
 
 class ConsoleAdminSite(admin.AdminSite):
@@ -61,6 +65,55 @@ class ConsoleAdminSite(admin.AdminSite):
 console_site = ConsoleAdminSite(name="admin")
 
 
+def _current_tenants(request):
+    tenant = getattr(request, "tenant", None)
+    return Tenant.objects.filter(pk=tenant.pk) if tenant is not None else Tenant.objects.none()
+
+
+class TenantRelatedFieldListFilter(admin.RelatedFieldListFilter):
+    """ "By <related object>" lists the current tenant's objects only."""
+
+    def field_choices(self, field, request, model_admin):
+        queryset = scope_related_to_tenants(
+            field.related_model._default_manager.all(), _current_tenants(request)
+        )
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in queryset]
+
+
+class TenantAllValuesFieldListFilter(admin.AllValuesFieldListFilter):
+    """ "By <value>" offers the values found in the current tenant's rows only."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request)
+            .order_by(field_path)
+            .values_list(field_path, flat=True)
+            .distinct()
+        )
+
+
+def tenant_scoped_list_filter(model, entry):
+    """The list_filter entry with a tenant-scoped filter class wherever choices come from rows."""
+    if not isinstance(entry, str):
+        name, filter_class = entry if isinstance(entry, tuple) else (None, entry)
+        if name is not None and filter_class in (
+            admin.RelatedFieldListFilter,
+            admin.RelatedOnlyFieldListFilter,
+        ):
+            return (name, TenantRelatedFieldListFilter)
+        return entry
+    field = get_fields_from_path(model, entry)[-1]
+    if field.is_relation:
+        return (entry, TenantRelatedFieldListFilter)
+    if not field.choices and not isinstance(field, BooleanField):
+        return (entry, TenantAllValuesFieldListFilter)
+    return entry
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Base for every tenant-owned model in the console."""
 
@@ -97,6 +150,12 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self._can(request, "delete")
+
+    def get_list_filter(self, request):
+        return [
+            tenant_scoped_list_filter(self.model, entry)
+            for entry in super().get_list_filter(request)
+        ]
 
     def get_exclude(self, request, obj=None):
         return [*(super().get_exclude(request, obj) or []), self.tenant_field]

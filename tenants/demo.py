@@ -6,6 +6,7 @@ the demo_seed command calls them in dependency order. Everything is idempotent.
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
 from tenants import services
@@ -49,6 +50,10 @@ def seed() -> tuple[Tenant, DemoPeople]:
     admin = _person(
         tenant=tenant, email="admin@demo.test", name="Ada Admin", admin_role=AdminRole.FULL_ADMIN
     )
+    if settings.SANDBOX_PROVIDER and not admin.is_staff:
+        # The demo's admin may open the provider sandbox's pages (what was sent).
+        admin.is_staff = True
+        admin.save(update_fields=["is_staff"])
     supervisor = _person(
         tenant=tenant,
         email="supervisor@demo.test",

@@ -7,33 +7,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0003_wrapupcode'),
+        ("tenants", "0003_wrapupcode"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RoleChange',
+            name="RoleChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_email', models.EmailField(max_length=254)),
-                ('changed_by_email', models.EmailField(blank=True, max_length=254)),
-                ('action', models.CharField(choices=[('joined', 'Joined'), ('changed', 'Changed'), ('removed', 'Removed')], max_length=20)),
-                ('admin_role_before', models.CharField(blank=True, max_length=30)),
-                ('admin_role_after', models.CharField(blank=True, max_length=30)),
-                ('connect_role_before', models.CharField(blank=True, max_length=30)),
-                ('connect_role_after', models.CharField(blank=True, max_length=30)),
-                ('care_profile_before', models.CharField(blank=True, max_length=20)),
-                ('care_profile_after', models.CharField(blank=True, max_length=20)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='role_changes', to='tenants.tenant')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_email", models.EmailField(max_length=254)),
+                ("changed_by_email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("joined", "Joined"),
+                            ("changed", "Changed"),
+                            ("removed", "Removed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("admin_role_before", models.CharField(blank=True, max_length=30)),
+                ("admin_role_after", models.CharField(blank=True, max_length=30)),
+                ("connect_role_before", models.CharField(blank=True, max_length=30)),
+                ("connect_role_after", models.CharField(blank=True, max_length=30)),
+                ("care_profile_before", models.CharField(blank=True, max_length=20)),
+                ("care_profile_after", models.CharField(blank=True, max_length=20)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="role_changes",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['tenant', '-at'], name='tenants_rol_tenant__dc0f7c_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["tenant", "-at"], name="tenants_rol_tenant__dc0f7c_idx")
+                ],
             },
         ),
     ]

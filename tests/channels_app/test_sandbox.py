@@ -6,11 +6,14 @@ from channels_app.sandbox.fake_provider import SHARED
 from tests.factories import ChannelAssetFactory
 
 
-def test_the_mounted_fake_provider_answers_only_when_the_sandbox_is_on(client, settings):
+def test_the_mounted_fake_provider_answers_only_when_the_sandbox_is_on(client, settings, db):
+    from tests.factories import UserFactory
+
     settings.SANDBOX_PROVIDER = False
     assert client.get("/sandbox/provider/sent").status_code == 404
 
     settings.SANDBOX_PROVIDER = True
+    client.force_login(UserFactory(is_staff=True))
     SHARED.reset()
     response = client.post(
         "/sandbox/provider/whatsapp/123/messages",
