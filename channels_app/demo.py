@@ -57,6 +57,8 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         '  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp "Hallo" --from +4915112345678',
         '                    .venv/bin/python manage.py sandbox_customer sms "Hi" ; ... messenger "Hello" --media image',
     ]
-    if not settings.SANDBOX_PROVIDER:
+    if settings.SANDBOX_PROVIDER:
+        lines.append(f"  what was sent:    {base}/ (staff only: sign in as the demo admin)")
+    else:
         lines.append("  (the sandbox provider is off here: set SANDBOX_PROVIDER=1 to mount it)")
     return lines

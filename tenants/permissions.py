@@ -178,6 +178,16 @@ def render_markdown() -> str:
         "`conversation`, `task`, `channel_template`). Agents reach the conversations they own through",
         "ownership, not through a tenant-wide grant.",
         "",
+        "Raw webhook bodies (the body of a dead letter) and flow runs (their steps hold what",
+        "customers wrote) are conversation data: reading them needs `conversation` view, like",
+        "transcripts. Dry-running a flow definition of one's own, or letting a dry run make real",
+        "HTTP requests, needs `flow` change.",
+        "",
+        "Nobody grants an admin role above their own (through the API, the console or an",
+        "invitation), nor changes or removes a member whose role is above theirs; the last full",
+        "admin of a tenant cannot be demoted or removed. Every role change is recorded (who, whose,",
+        "from what to what, when) and listed read-only in the console.",
+        "",
     ]
     for title, types in (
         ("Configuration (admin console)", CONFIG_TYPES),
