@@ -132,6 +132,8 @@ def flow_version_create(
 def flow_version_update(
     *, version: FlowVersion, definition: Any, user: User | None = None
 ) -> FlowVersion:
+    """Replaces a draft's document; one with problems is refused whole, each at its JSON path."""
+    _require(user, version.tenant, "change")
     if version.status != FlowVersion.Status.DRAFT:
         raise ValidationError(
             f"Version {version.number} of {version.flow.name!r} is published and cannot change; "
@@ -141,6 +143,13 @@ def flow_version_update(
     problems = flow_validate(
         tenant=version.tenant, definition=definition, check_authorization=False
     )
+    if not problems and definition["kind"] != version.flow.kind:
+        problems = [
+            Problem(
+                "$.kind",
+                f"is {definition['kind']!r} but flow {version.flow.name!r} is {version.flow.kind!r}",
+            )
+        ]
     if problems:
         raise FlowValidationError(problems)
     updated = FlowVersion.objects.filter(pk=version.pk, status=FlowVersion.Status.DRAFT).update(
