@@ -8,9 +8,7 @@ import pytest
 from routing.flows.diagram import Box, flow_geometry, flow_svg
 from routing.flows.templates import template_list, template_load
 
-SHIPPED = [
-    (name, version) for name, versions in template_list().items() for version in versions
-]
+SHIPPED = [(name, version) for name, versions in template_list().items() for version in versions]
 
 
 def _shrunk(box: Box, by: float = 1.0) -> tuple[float, float, float, float]:

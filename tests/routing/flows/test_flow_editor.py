@@ -39,9 +39,7 @@ def _url(version: FlowVersion) -> str:
     return reverse("admin:flows_flow_version", args=[version.flow_id, version.number])
 
 
-def test_the_flow_page_shows_the_whole_json_and_the_diagram_of_the_newest_version(
-    console, draft
-):
+def test_the_flow_page_shows_the_whole_json_and_the_diagram_of_the_newest_version(console, draft):
     page = console.get(reverse("admin:flows_flow_change", args=[draft.flow_id])).content.decode()
     assert "Version 2 (Draft)" in page
     assert 'class="flow-json"' in page and "max-height" not in page
@@ -119,9 +117,7 @@ def test_a_published_version_is_read_only(console, published):
 
 def test_a_new_draft_starts_from_a_published_version(console, published):
     response = console.post(
-        reverse(
-            "admin:flows_flow_version_new_draft", args=[published.flow_id, published.number]
-        )
+        reverse("admin:flows_flow_version_new_draft", args=[published.flow_id, published.number])
     )
     draft = published.flow.versions.get(number=2)
     assert response.status_code == 302 and response["Location"] == _url(draft)
