@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from channels_app.models import Conversation, Message
+from channels_app.models import Conversation, Message, channel_display_name
 from routing.flows import definitions, selectors
 from routing.flows.definitions import Problem
 from routing.flows.effects import DryEffects, Effects, LiveEffects
@@ -433,6 +433,7 @@ def _system_context(
             "id": conversation.pk,
             "uuid": str(conversation.uuid),
             "kind": conversation.kind,
+            "channel_name": channel_display_name(conversation.kind),
             "status": conversation.status,
             "asset": conversation.asset_id,
         },
@@ -816,6 +817,7 @@ def flow_dry_run(
     variables: dict | None = None,
     replies: list[str] | None = None,
     channel: str = "whatsapp",
+    customer_name: str = "Sample Customer",
     now: datetime | None = None,
     validate: bool = True,
 ) -> dict:
@@ -839,8 +841,13 @@ def flow_dry_run(
     }
     start_variables.update(variables or {})
     system = {
-        "conversation": {"id": None, "kind": channel, "status": "open"},
-        "customer": {"id": None, "name": "Sample Customer"},
+        "conversation": {
+            "id": None,
+            "kind": channel,
+            "channel_name": channel_display_name(channel),
+            "status": "open",
+        },
+        "customer": {"id": None, "name": customer_name},
         "message": {"id": None, "text": text, "content_type": "text", "content": {}},
         "now": (now or timezone.now()).isoformat(),
     }
