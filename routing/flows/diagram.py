@@ -61,10 +61,12 @@ class EdgeShape:
     label: str
     points: list[Point] = field(default_factory=list)
 
+    label_t: float = 0.3  # where along the first segment the label sits
+
     @property
     def label_at(self) -> Point:
         (x1, y1), (x2, y2) = self.points[0], self.points[1]
-        return (x1 + x2) / 2, (y1 + y2) / 2
+        return x1 + (x2 - x1) * self.label_t, y1 + (y2 - y1) * self.label_t
 
 
 @dataclass
@@ -227,10 +229,21 @@ def flow_geometry(definition: dict) -> Geometry:
                 edge.points = [point, *edge.points]
             else:
                 edge.points = [*edge.points, point]
+    # Labels of a node with many edges go near the targets, where the fan is widest.
+    fan_out: dict[str, int] = {}
+    for edge in raw:
+        fan_out[edge.source] = fan_out.get(edge.source, 0) + 1
+    for edge in raw:
+        edge.label_t = 0.75 if fan_out[edge.source] >= 4 else 0.3
     right = max((b.x + b.w for b in boxes.values()), default=0)
     right = max([right, *(x for e in raw for x, _ in e.points)])
     bottom = max((b.y + b.h for b in boxes.values()), default=0)
     return Geometry(width=right + PAD, height=bottom + PAD, boxes=boxes, edges=raw)
+
+
+def _short(title: str, limit: int = 22) -> str:
+    # What fits in a node box at the diagram's font size; the full text is in the JSON.
+    return title if len(title) <= limit else title[: limit - 1] + "\u2026"
 
 
 def _fmt(value: float) -> str:
@@ -291,7 +304,7 @@ def flow_svg(definition: dict, highlight: list[str] | None = None) -> str:
             f'<rect x="{x}" y="{y}" width="{box.w}" height="{box.h}" rx="8" fill="{fill}" '
             f"{border}/>"
             f'<text x="{_fmt(box.x + 10)}" y="{_fmt(box.y + 21)}" font-weight="bold">'
-            f"{escape(title[:24])}</text>"
+            f"{escape(_short(title))}</text>"
             f'<text x="{_fmt(box.x + 10)}" y="{_fmt(box.y + 39)}" fill="#4b5563">'
             f"{escape(node_type)}</text></g>"
         )
