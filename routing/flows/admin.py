@@ -156,7 +156,8 @@ class FlowAdmin(TenantScopedAdmin):
         return f"v{version.number}" if version else "unpublished"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        flow = self.get_queryset(request).filter(pk=object_id).first() if object_id else None
+        # get_object answers None for a malformed or foreign id; the admin then says "not found".
+        flow = self.get_object(request, object_id) if object_id else None
         version = selectors.flow_version_latest(flow=flow) if flow else None
         extra = {"flow_version": version}
         if version is not None:

@@ -162,3 +162,8 @@ def test_an_outsider_gets_404_for_another_tenants_flow_versions(client, outsider
 def test_a_version_that_does_not_exist_is_404(console, draft):
     missing = reverse("admin:flows_flow_version", args=[draft.flow_id, 99])
     assert console.get(missing).status_code == 404
+
+
+def test_a_malformed_flow_id_on_the_flow_page_is_not_found_rather_than_an_error(console, draft):
+    response = console.get("/admin/flows/flow/not-a-number/change/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
