@@ -17,6 +17,21 @@ class ChannelKind(models.TextChoices):
     APPLE = "apple", "Apple Messages for Business"
 
 
+# How a channel is named to customers and on the agent desktop's chips.
+CHANNEL_DISPLAY_NAMES: dict[str, str] = {
+    "whatsapp": "WhatsApp",
+    "messenger": "Messenger",
+    "sms": "SMS",
+    "email": "Email",
+    "chat": "Live chat",
+    "apple": "Apple Messages",
+}
+
+
+def channel_display_name(kind: str) -> str:
+    return CHANNEL_DISPLAY_NAMES.get(kind, kind)
+
+
 class MediaType(models.TextChoices):
     """The routing channel type a kind belongs to (multimedia profiles count per media type)."""
 

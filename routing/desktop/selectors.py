@@ -6,7 +6,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from channels_app.models import Conversation, Direction, Message
+from channels_app.models import Conversation, Direction, Message, channel_display_name
 from channels_app.selectors import message_list
 from routing.selectors import agent_pending_offers, agent_state_get
 from routing.services.tasks import offer_payloads
@@ -81,7 +81,7 @@ def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
             {
                 "id": c.pk,
                 "kind": c.kind,
-                "kind_label": c.get_kind_display(),
+                "kind_label": channel_display_name(c.kind),
                 "customer_name": str(c.customer),
                 "unread": c.unread,
                 "preview": (c.preview or "")[:120],

@@ -5,8 +5,9 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -26,14 +27,16 @@ from routing.flows.templates import template_list
 from tenants.admin_site import TenantScopedAdmin, console_site
 
 
+def _flow_view_context(definition: dict, highlight: list[str] | None = None) -> dict:
+    return {
+        "svg": mark_safe(flow_svg(definition, highlight)),  # noqa: S308 - escaped in flow_svg
+        "json_text": json.dumps(definition, indent=2, ensure_ascii=False),
+    }
+
+
 def _diagram_and_json(definition: dict, highlight: list[str] | None = None) -> str:
-    return format_html(
-        '<div class="flow-view" style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
-        '<div class="flow-svg" style="overflow:auto;max-width:65%;border:1px solid #ddd;background:#fff">{}</div>'
-        '<pre class="flow-json" style="flex:1;min-width:280px;max-height:640px;overflow:auto;'
-        'background:#f8f8f8;padding:8px">{}</pre></div>',
-        mark_safe(flow_svg(definition, highlight)),
-        json.dumps(definition, indent=2, ensure_ascii=False),
+    return render_to_string(
+        "admin/flows/flow/_flow_view.html", _flow_view_context(definition, highlight)
     )
 
 
@@ -49,9 +52,18 @@ class FlowVersionInline(admin.TabularInline):
         "created_at",
         "published_by",
         "published_at",
+        "page",
     )
     readonly_fields = fields
     show_change_link = False
+
+    @admin.display(description="JSON")
+    def page(self, obj: FlowVersion):
+        if obj.pk is None:
+            return ""
+        label = "edit" if obj.status == FlowVersion.Status.DRAFT else "view"
+        url = reverse("admin:flows_flow_version", args=[obj.flow_id, obj.number])
+        return format_html('<a href="{}">{}</a>', url, label)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -134,33 +146,42 @@ class FlowAdmin(TenantScopedAdmin):
     )
     list_filter = ("kind",)
     search_fields = ("name",)
-    fields = ("name", "kind", "description", "template_name", "template_version", "diagram")
-    readonly_fields = ("kind", "template_name", "template_version", "diagram")
+    fields = ("name", "kind", "description", "template_name", "template_version")
+    readonly_fields = ("kind", "template_name", "template_version")
     inlines = [FlowVersionInline]
     actions = ["publish_latest", "migrate_to_newest_template"]
     change_list_template = "admin/flows/flow/change_list.html"
+    change_form_template = "admin/flows/flow/change_form.html"
+
+    class Media:
+        css = {"all": ("flows/flow_page.css",)}
 
     def current_version(self, obj: Flow):
         version = selectors.flow_version_current(flow=obj)
         return f"v{version.number}" if version else "unpublished"
 
-    @admin.display(description="Diagram and JSON (newest version)")
-    def diagram(self, obj: Flow):
-        version = selectors.flow_version_latest(flow=obj) if obj.pk else None
-        if version is None:
-            return "No version yet: import a flow file or a template."
-        link = reverse("admin:flows_flow_dry_run", args=[obj.pk])
-        return format_html(
-            '<p>Version {} ({}). <a href="{}">Dry run</a></p>{}',
-            version.number,
-            version.status,
-            link,
-            _diagram_and_json(version.definition),
-        )
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # get_object answers None for a malformed or foreign id; the admin then says "not found".
+        flow = self.get_object(request, object_id) if object_id else None
+        version = selectors.flow_version_latest(flow=flow) if flow else None
+        extra = {"flow_version": version}
+        if version is not None:
+            extra.update(_flow_view_context(version.definition))
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self):
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="flows_flow_import"),
+            path(
+                "<int:pk>/versions/<int:number>/",
+                self.admin_site.admin_view(self.version_view),
+                name="flows_flow_version",
+            ),
+            path(
+                "<int:pk>/versions/<int:number>/new-draft/",
+                self.admin_site.admin_view(self.new_draft_view),
+                name="flows_flow_version_new_draft",
+            ),
             path(
                 "<int:pk>/dry-run/",
                 self.admin_site.admin_view(self.dry_run_view),
@@ -208,6 +229,86 @@ class FlowAdmin(TenantScopedAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/flows/flow/import.html", context)
+
+    def _version_for(self, request, pk: int, number: int) -> FlowVersion:
+        # Another tenant's flow is as missing as one that does not exist.
+        flow = self.get_queryset(request).filter(pk=pk).first()
+        if flow is None or not self.has_view_permission(request, flow):
+            raise Http404("No such flow.")
+        version = flow.versions.filter(number=number).select_related("flow").first()
+        if version is None:
+            raise Http404("No such version.")
+        return version
+
+    def version_view(self, request, pk: int, number: int):
+        """One version: a draft's JSON editable (by who may change flows), a published one
+        read-only. A draft with problems is not saved; each problem is listed at its JSON path."""
+        version = self._version_for(request, pk, number)
+        flow = version.flow
+        can_change = self.has_change_permission(request, flow)
+        is_draft = version.status == FlowVersion.Status.DRAFT
+        text = json.dumps(version.definition, indent=2, ensure_ascii=False)
+        problems: list = []
+        status = 200
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied("You may view this flow but not change it.")
+            text = request.POST.get("definition", "")
+            if not is_draft:
+                problems = [
+                    {
+                        "path": "$",
+                        "message": f"version {version.number} is published and cannot change; "
+                        "start a new draft from it instead",
+                    }
+                ]
+                status = 409
+            else:
+                try:
+                    services.flow_version_update(
+                        version=version, definition=text, user=request.user
+                    )
+                except services.FlowValidationError as exc:
+                    problems = [problem.as_dict() for problem in exc.problems]
+                    status = 400
+                except ValidationError as exc:
+                    problems = [{"path": "$", "message": message} for message in exc.messages]
+                    status = 409
+                else:
+                    messages.success(request, f"Saved the draft (version {version.number}).")
+                    return HttpResponseRedirect(
+                        reverse("admin:flows_flow_version", args=[flow.pk, version.number])
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{flow.name}: version {version.number} ({version.get_status_display()})",
+            "flow": flow,
+            "version": version,
+            "editable": is_draft and can_change,
+            "can_change": can_change,
+            "text": text,
+            "problems": problems,
+            "opts": self.model._meta,
+            **_flow_view_context(version.definition),
+        }
+        return render(request, "admin/flows/flow/version.html", context, status=status)
+
+    def new_draft_view(self, request, pk: int, number: int):
+        version = self._version_for(request, pk, number)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, version.flow):
+            raise PermissionDenied("You may view this flow but not change it.")
+        draft = services.flow_version_create(
+            flow=version.flow,
+            definition=version.definition,
+            user=request.user,
+            note=f"draft from version {version.number}",
+        )
+        messages.success(request, f"Started version {draft.number} as a draft.")
+        return HttpResponseRedirect(
+            reverse("admin:flows_flow_version", args=[version.flow_id, draft.number])
+        )
 
     def dry_run_view(self, request, pk: int):
         flow = self.get_queryset(request).filter(pk=pk).first()
@@ -321,6 +422,10 @@ class FlowRunStepInline(admin.TabularInline):
 class FlowRunAdmin(TenantScopedAdmin):
     # Steps hold what customers wrote: the same permission as transcripts.
     object_type = "conversation"
+
+    class Media:
+        css = {"all": ("flows/flow_page.css",)}
+
     list_display = (
         "id",
         "flow",

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from channels_app.models import Conversation, Message
+from channels_app.models import Conversation, Message, channel_display_name
 from routing.flows import definitions, selectors
 from routing.flows.definitions import Problem
 from routing.flows.effects import DryEffects, Effects, LiveEffects
@@ -132,6 +132,8 @@ def flow_version_create(
 def flow_version_update(
     *, version: FlowVersion, definition: Any, user: User | None = None
 ) -> FlowVersion:
+    """Replaces a draft's document; one with problems is refused whole, each at its JSON path."""
+    _require(user, version.tenant, "change")
     if version.status != FlowVersion.Status.DRAFT:
         raise ValidationError(
             f"Version {version.number} of {version.flow.name!r} is published and cannot change; "
@@ -141,6 +143,13 @@ def flow_version_update(
     problems = flow_validate(
         tenant=version.tenant, definition=definition, check_authorization=False
     )
+    if not problems and definition["kind"] != version.flow.kind:
+        problems = [
+            Problem(
+                "$.kind",
+                f"is {definition['kind']!r} but flow {version.flow.name!r} is {version.flow.kind!r}",
+            )
+        ]
     if problems:
         raise FlowValidationError(problems)
     updated = FlowVersion.objects.filter(pk=version.pk, status=FlowVersion.Status.DRAFT).update(
@@ -424,6 +433,7 @@ def _system_context(
             "id": conversation.pk,
             "uuid": str(conversation.uuid),
             "kind": conversation.kind,
+            "channel_name": channel_display_name(conversation.kind),
             "status": conversation.status,
             "asset": conversation.asset_id,
         },
@@ -807,6 +817,7 @@ def flow_dry_run(
     variables: dict | None = None,
     replies: list[str] | None = None,
     channel: str = "whatsapp",
+    customer_name: str = "Sample Customer",
     now: datetime | None = None,
     validate: bool = True,
     allow_http: bool = False,
@@ -833,8 +844,13 @@ def flow_dry_run(
     }
     start_variables.update(variables or {})
     system = {
-        "conversation": {"id": None, "kind": channel, "status": "open"},
-        "customer": {"id": None, "name": "Sample Customer"},
+        "conversation": {
+            "id": None,
+            "kind": channel,
+            "channel_name": channel_display_name(channel),
+            "status": "open",
+        },
+        "customer": {"id": None, "name": customer_name},
         "message": {"id": None, "text": text, "content_type": "text", "content": {}},
         "now": (now or timezone.now()).isoformat(),
     }

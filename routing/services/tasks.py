@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
-from channels_app.models import Conversation, Direction, Message
+from channels_app.models import Conversation, Direction, Message, channel_display_name
 from routing import events
 from routing.errors import RoutingError
 from routing.models import (
@@ -194,6 +194,7 @@ def offer_payloads(offers: list[Offer]) -> dict[int, dict[str, Any]]:
             "conversation_uuid": str(conversation.uuid),
             "customer_name": str(conversation.customer),
             "channel_kind": conversation.kind,
+            "channel_name": channel_display_name(conversation.kind),
             "channel_type": task.channel_type,
             "queue_id": task.queue_id,
             "queue_name": task.queue.name,

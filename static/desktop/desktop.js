@@ -159,7 +159,7 @@
     if (!offers.length) { list.innerHTML = '<li class="empty">No offers</li>'; return; }
     list.innerHTML = offers.map((o) =>
       '<li class="offer" data-offer-id="' + o.offer_id + '">' +
-      '<div><strong>' + esc(o.customer_name) + '</strong> <span class="channel channel-' + esc(o.channel_kind) + '">' + esc(o.channel_kind) + "</span></div>" +
+      '<div><strong>' + esc(o.customer_name) + '</strong> <span class="channel channel-' + esc(o.channel_kind) + '">' + esc(o.channel_name || o.channel_kind) + "</span></div>" +
       '<div class="muted small">' + esc(o.queue_name) + " · waiting <span data-since=\"" + esc(o.enqueued_at) + '"></span></div>' +
       '<div class="preview">' + esc(o.preview) + "</div>" +
       '<div class="countdown" data-expires="' + esc(o.expires_at) + '"></div>' +

@@ -53,7 +53,8 @@ def test_a_customer_message_becomes_an_offer_the_agent_accepts_answers_and_close
     offer.locator("button.accept").click()
     transcript = page.locator("#transcript")
     expect(transcript).to_contain_text("Hallo, mein Paket ist nicht angekommen")
-    expect(transcript).to_contain_text("thanks for contacting us")  # the flow's greeting
+    # The flow greets in German, the language the customer wrote in.
+    expect(transcript).to_contain_text("danke für Ihre Nachricht über WhatsApp")
 
     page.fill("#composer textarea", "Das tut mir leid! Ich sehe sofort nach.")
     page.keyboard.press("Enter")

@@ -83,7 +83,7 @@ def test_an_offer_carries_what_the_desktop_shows(tenant, chat_queue, available_a
     assert payload["task_id"] == task.pk
     assert payload["conversation_uuid"] == str(conversation.uuid)
     assert payload["customer_name"] == "Dana"
-    assert payload["channel_kind"] == "chat"
+    assert payload["channel_kind"] == "chat" and payload["channel_name"] == "Live chat"
     assert payload["queue_name"] == "Chat support"
     assert payload["preview"] == "My router is blinking"
     assert payload["expires_at"] == offer.expires_at.isoformat()

@@ -78,7 +78,7 @@ async def test_connect_sends_the_whole_desktop_state(desk):
     assert [o["conversation_id"] for o in snapshot["offers"]] == [conversation.pk]
     offer = snapshot["offers"][0]
     assert offer["customer_name"] == "Dana Kunde"
-    assert offer["channel_kind"] == "whatsapp"
+    assert offer["channel_kind"] == "whatsapp" and offer["channel_name"] == "WhatsApp"
     assert offer["queue_name"] == "WhatsApp support"
     assert offer["preview"] == "Hallo, ich brauche Hilfe"
     assert offer["expires_at"]

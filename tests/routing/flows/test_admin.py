@@ -1,4 +1,4 @@
-"""The admin console: the flow as a diagram beside its JSON, the dry run, import and authorize."""
+"""The admin console: the flow as a diagram above its JSON, the dry run, import and authorize."""
 
 import pytest
 from django.urls import reverse
@@ -15,7 +15,7 @@ def console(client, owner):
     return client
 
 
-def test_the_flow_page_shows_the_diagram_with_flow_and_error_paths_beside_the_json(
+def test_the_flow_page_shows_the_diagram_with_flow_and_error_paths_and_the_json(
     console, authorized
 ):
     flow = services.flow_import_template(tenant=authorized, template_name="whatsapp_inbound")

@@ -26,7 +26,7 @@ def test_the_owner_lists_and_reads_flows_within_a_bounded_number_of_queries(
     assert response.status_code == 200
     assert {f["name"] for f in response.json()["results"]} == {"WhatsApp inbound", "SMS inbound"}
     detail = client.get(f"/api/v1/flows/{flow.pk}/").json()
-    assert detail["current_version"] == 1 and detail["template_version"] == 2
+    assert detail["current_version"] == 1 and detail["template_version"] == 3
     svg = client.get(f"/api/v1/flows/{flow.pk}/diagram/")
     assert svg["Content-Type"] == "image/svg+xml" and b'data-node="queue"' in svg.content
     versions = client.get(f"/api/v1/flows/{flow.pk}/versions/").json()
@@ -98,7 +98,7 @@ def test_the_owner_imports_adds_a_draft_publishes_and_migrates(api_as, owner, au
     published = client.post(f"/api/v1/flows/{flow_id}/publish/", {"version": 2}, format="json")
     assert published.json()["status"] == "published"
     migrated = client.post(f"/api/v1/flows/{flow_id}/migrate/", {}, format="json").json()
-    assert migrated["to_template_version"] == 2 and "greet.text" in migrated["kept_settings"]
+    assert migrated["to_template_version"] == 3 and "greet.text" in migrated["kept_settings"]
 
 
 def test_the_dry_run_endpoint_returns_the_path_and_variables(api_as, owner, flow):

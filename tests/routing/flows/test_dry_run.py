@@ -24,12 +24,14 @@ def test_a_dry_run_shows_the_path_and_variables_without_touching_queues(tenant, 
         "remember",
         "detect_language",
         "set_german",
-        "greet",
+        "choose_greeting",
+        "greet_de",
         "queue",
     ]
     assert result["variables"]["language"] == "de"
     assert result["variables"]["first_message"] == "Guten Tag, ich brauche Hilfe"
     assert [a["action"] for a in result["actions"]] == ["send_message", "queue_task"]
+    assert result["actions"][0]["text"].startswith("Hallo Sample Customer, danke")
     assert result["actions"][1]["queue"] == "Support"
     assert (
         not Task.objects.exists() and not Message.objects.exists() and not FlowRun.objects.exists()

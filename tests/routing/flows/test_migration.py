@@ -36,7 +36,7 @@ def customized(authorized, owner):
 def test_migration_takes_the_new_template_and_keeps_the_admins_settings(customized, owner):
     result = services.flow_migrate(flow=customized, user=owner)
     nodes = result.version.definition["nodes"]
-    assert result.from_template_version == 1 and result.to_template_version == 2
+    assert result.from_template_version == 1 and result.to_template_version == 3
     assert "detect_language" in nodes and nodes["remember"]["next"] == "detect_language"
     assert nodes["greet"]["text"] == "Willkommen bei Acme, {{customer_name}}!"
     assert nodes["queue"]["queue"] == "Premium" and nodes["queue"]["priority"] == 2
@@ -47,7 +47,7 @@ def test_migration_takes_the_new_template_and_keeps_the_admins_settings(customiz
     assert result.kept_nodes == ["tag"]
     assert result.version.status == "published" and result.version.number == 3
     customized.refresh_from_db()
-    assert customized.template_version == 2
+    assert customized.template_version == 3
     assert selectors.flow_version_current(flow=customized) == result.version
 
 
@@ -57,11 +57,11 @@ def test_migration_refuses_without_a_newer_version_and_for_users_without_the_wor
     with pytest.raises(PermissionDenied):
         services.flow_migrate(flow=customized, user=supervisor)
     services.flow_migrate(flow=customized, user=owner)
-    with pytest.raises(ValidationError, match="already at template version 2"):
+    with pytest.raises(ValidationError, match="already at template version 3"):
         services.flow_migrate(flow=customized, user=owner)
 
 
 def test_the_migrate_command_reports_the_kept_settings(customized, owner):
     out = StringIO()
     call_command("flow_migrate", tenant="acme", flow="WhatsApp in", user=owner.email, stdout=out)
-    assert "v1 -> v2" in out.getvalue() and "kept your setting queue.queue" in out.getvalue()
+    assert "v1 -> v3" in out.getvalue() and "kept your setting queue.queue" in out.getvalue()

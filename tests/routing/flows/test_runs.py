@@ -194,7 +194,8 @@ def test_a_new_inbound_message_runs_the_shipped_whatsapp_template_into_the_queue
         "remember",
         "detect_language",
         "set_spanish",
-        "greet",
+        "choose_greeting",
+        "greet_es",
         "queue",
     ]
     task = Task.objects.get(conversation=message.conversation)
@@ -206,7 +207,10 @@ def test_a_new_inbound_message_runs_the_shipped_whatsapp_template_into_the_queue
         and conversation.variables["customer_name"] == "Eva"
     )
     greeting = Message.objects.get(conversation=conversation, direction="out")
-    assert greeting.text.startswith("Hi Eva") and http_server.requests
+    assert greeting.text == (
+        "Hola Eva, gracias por escribirnos por WhatsApp. Un agente le atenderá en breve."
+    )
+    assert http_server.requests
     assert FlowVersion.objects.get(flow=flow).status == "published"
     # A second message from the customer does not start the flow again.
     with django_capture_on_commit_callbacks(execute=True):
