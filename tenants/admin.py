@@ -1,5 +1,6 @@
 """Admin console pages for tenants, people and agent setup."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -19,6 +20,7 @@ from tenants.models import (
     TenantPolicy,
     WrapUpCode,
 )
+from tenants.roles import AdminRole, CareProfile, ConnectRole
 
 
 @admin.register(Tenant, site=console_site)
@@ -107,31 +109,85 @@ class MembershipAdmin(TenantScopedAdmin):
             services.membership_delete(membership=membership)
 
 
+class InvitationForm(forms.ModelForm):
+    """Checks the invitation as the service will, so problems show beside the fields."""
+
+    tenant = None  # set per request by InvitationAdmin.get_form
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "email",
+            "admin_role",
+            "connect_role",
+            "care_profile",
+            "team",
+            "site",
+            "multimedia_profile",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if self.tenant is None or self.errors:
+            return data
+        try:
+            self.terms = services.invitation_check(tenant=self.tenant, **_invitation_roles(data))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+            else:
+                self.add_error(None, exc)
+        return data
+
+
+def _invitation_roles(data: dict) -> dict:
+    """The form's choices as the service takes them: a role left at "none" is not given."""
+    return {
+        "email": data.get("email") or "",
+        "admin_role": data.get("admin_role") if data.get("admin_role") != AdminRole.NONE else None,
+        "connect_role": (
+            data.get("connect_role") if data.get("connect_role") != ConnectRole.NONE else None
+        ),
+        "care_profile": data.get("care_profile") or CareProfile.NONE,
+        "team": data.get("team"),
+        "site": data.get("site"),
+        "multimedia_profile": data.get("multimedia_profile"),
+    }
+
+
 @admin.register(Invitation, site=console_site)
 class InvitationAdmin(TenantScopedAdmin):
     object_type = "invitation"
+    form = InvitationForm
     list_display = ["email", "admin_role", "connect_role", "care_profile", "status", "expires_at"]
-    fields = ["email", "admin_role", "connect_role", "care_profile"]
+    fields = [
+        "email",
+        "admin_role",
+        "connect_role",
+        "care_profile",
+        "team",
+        "site",
+        "multimedia_profile",
+    ]
     actions = ["reissue"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields if obj is not None else []
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"tenant": self._tenant(request)})
+
     def save_model(self, request, obj, form, change):
         if change:
             return
-        try:
-            created = services.invitation_create(
-                tenant=self._tenant(request),
-                email=obj.email,
-                invited_by=request.user,
-                admin_role=obj.admin_role,
-                care_profile=obj.care_profile,
-            )
-        except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
-            return
-        obj.pk = created.pk
+        created = services.invitation_create(
+            tenant=self._tenant(request),
+            invited_by=request.user,
+            **_invitation_roles(form.cleaned_data),
+        )
+        obj.pk, obj.tenant = created.pk, created.tenant
 
     @admin.action(description="Re-issue the invitation (new link, valid for 7 more days)")
     def reissue(self, request, queryset):
