@@ -453,6 +453,7 @@ def _state_for(
         variables=conversation.variables if isinstance(conversation.variables, dict) else {},
         declared={name: spec["type"] for name, spec in declared.items()},
         system=system,
+        authorized=frozenset(selectors.node_authorizations_granted(tenant=conversation.tenant)),
     )
     if seed_defaults:
         # A new run starts with the defaults of every variable the conversation has no value for.
