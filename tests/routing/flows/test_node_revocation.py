@@ -94,3 +94,38 @@ def test_an_outsider_cannot_revoke_another_tenants_authorization(
 
     task.refresh_from_db()
     assert task.state == NodeAuthorization.State.AUTHORIZED
+
+
+def test_the_api_names_the_flows_a_revocation_touches_and_asks_for_confirmation(
+    tenant, owner, outsider, publish, api_as
+):
+    version = publish(ROUTE_WITH_ERROR_PATH)
+    api = api_as(owner)
+
+    asked = api.post(
+        "/api/v1/flow-node-authorizations/revoke/",
+        {"tenant": tenant.pk, "node": "task"},
+        format="json",
+    )
+    task = NodeAuthorization.objects.get(tenant=tenant, node=AuthorizableNode.TASK)
+    assert asked.status_code == 409
+    assert asked.json()["flows"] == [
+        {"id": version.flow.pk, "name": "Support inbound", "nodes": ["route"]}
+    ]
+    assert task.state == NodeAuthorization.State.AUTHORIZED
+
+    stranger = api_as(outsider).post(
+        "/api/v1/flow-node-authorizations/revoke/",
+        {"tenant": tenant.pk, "node": "task", "confirm": True},
+        format="json",
+    )
+    assert stranger.status_code == 404
+
+    done = api.post(
+        "/api/v1/flow-node-authorizations/revoke/",
+        {"tenant": tenant.pk, "node": "task", "confirm": True},
+        format="json",
+    )
+    assert done.status_code == 200
+    task.refresh_from_db()
+    assert task.state == NodeAuthorization.State.UNAUTHORIZED
