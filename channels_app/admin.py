@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from channels_app import services
+from channels_app.asset_warnings import asset_warnings
 from channels_app.fields import masked
 from channels_app.models import (
     ChannelAsset,
+    ChannelKind,
     Conversation,
     Customer,
     CustomerIdentity,
@@ -17,7 +19,11 @@ from channels_app.models import (
     Message,
     RetentionRun,
 )
-from channels_app.services.assets import SECRET_FIELDS, channel_asset_validate
+from channels_app.services.assets import (
+    SECRET_FIELDS,
+    channel_asset_validate,
+    channel_asset_webhook_url,
+)
 from tenants.access import user_can
 from tenants.admin_site import TenantScopedAdmin, console_site
 
@@ -64,32 +70,81 @@ class ChannelAssetForm(forms.ModelForm):
             self._update_errors(exc)
 
 
+META_KINDS = (ChannelKind.WHATSAPP, ChannelKind.MESSENGER)
+
+
+def _copyable(value: str, label: str) -> str:
+    return format_html(
+        '<span class="copyable"><code>{}</code> '
+        '<button type="button" class="button copy-button" data-copy="{}" aria-label="Copy {}">'
+        "Copy</button></span>",
+        value,
+        value,
+        label,
+    )
+
+
 @admin.register(ChannelAsset, site=console_site)
 class ChannelAssetAdmin(TenantScopedAdmin):
     object_type = "channel_asset"
     form = ChannelAssetForm
-    list_display = ("name", "kind", "provider_id", "registered_with_routing", "webhook_url")
-    list_filter = ("kind", "registered_with_routing")
+    list_display = ("name", "kind", "provider_id", "webhook_url")
+    list_filter = ("kind",)
     search_fields = ("name", "wa_phone_number_id", "fb_page_id", "sms_number")
-    readonly_fields = ("uuid", "webhook_url", "created_at")
-    fieldsets = (
-        (None, {"fields": ("kind", "name", "registered_with_routing", "uuid", "webhook_url")}),
-        (
-            "Provider ids",
-            {
-                "fields": (
-                    "wa_phone_number_id",
-                    "wa_business_account_id",
-                    "fb_page_id",
-                    "sms_number",
-                    "sms_number_type",
-                    "sms_account_sid",
-                )
-            },
-        ),
-        ("Secrets", {"fields": SECRET_FIELDS}),
-        ("Provider API", {"fields": ("api_base_url",)}),
+    readonly_fields = (
+        "uuid",
+        "webhook_url",
+        "webhook_verify_token",
+        "masked_secrets",
+        "created_at",
     )
+
+    class Media:
+        css = {"all": ("admin_console/copy.css",)}
+        js = ("admin_console/copy.js",)
+
+    def get_fieldsets(self, request, obj=None):
+        webhook = ["webhook_url"]
+        may_change = self._can(request, "change")
+        # The verify token is pasted into Meta beside the URL: shown to those who may change it.
+        if obj is not None and obj.kind in META_KINDS and may_change:
+            webhook.append("webhook_verify_token")
+        # A read-only page would print the secrets in clear: show them masked instead.
+        secrets = SECRET_FIELDS if may_change else ("masked_secrets",)
+        return (
+            (None, {"fields": ("kind", "name", "uuid", "created_at")}),
+            ("Webhook (paste into the provider's console)", {"fields": webhook}),
+            (
+                "Provider ids",
+                {
+                    "fields": (
+                        "wa_phone_number_id",
+                        "wa_business_account_id",
+                        "fb_page_id",
+                        "sms_number",
+                        "sms_number_type",
+                        "sms_account_sid",
+                    )
+                },
+            ),
+            ("Secrets", {"fields": secrets}),
+            ("Provider API", {"fields": ("api_base_url",)}),
+        )
+
+    @admin.display(description="Secrets")
+    def masked_secrets(self, obj: ChannelAsset) -> str:
+        return ", ".join(
+            f"{name.replace('_', ' ')}: {masked(getattr(obj, name)) or 'not set'}"
+            for name in SECRET_FIELDS
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            asset = self.get_object(request, object_id)
+            if asset is not None:
+                for warning in asset_warnings(asset):
+                    messages.warning(request, warning)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Provider id")
     def provider_id(self, obj: ChannelAsset) -> str:
@@ -97,7 +152,15 @@ class ChannelAssetAdmin(TenantScopedAdmin):
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: ChannelAsset) -> str:
-        return f"/webhooks/{obj.kind}/{obj.uuid}/" if obj.pk else ""
+        if not obj.pk:
+            return "Shown once the asset is saved."
+        return _copyable(channel_asset_webhook_url(obj), "webhook URL")
+
+    @admin.display(description="Verify token")
+    def webhook_verify_token(self, obj: ChannelAsset) -> str:
+        if not obj.verify_token:
+            return "Not set: enter one under Secrets, then paste the same text into Meta."
+        return _copyable(obj.verify_token, "verify token")
 
 
 @admin.register(InboundEvent, site=console_site)

@@ -18,7 +18,7 @@ from channels_app.models import (
     InboundEvent,
     Message,
 )
-from channels_app.services.assets import SECRET_FIELDS
+from channels_app.services.assets import SECRET_FIELDS, channel_asset_webhook_url
 from tenants.access import tenants_for_user, user_can
 from tenants.api_base import TenantScopedSerializer, TenantScopedViewSet
 
@@ -50,7 +50,6 @@ class ChannelAssetSerializer(TenantScopedSerializer):
             *SECRET_FIELDS,
             "secrets",
             "api_base_url",
-            "registered_with_routing",
             "webhook_url",
             "created_at",
         ]
@@ -61,9 +60,7 @@ class ChannelAssetSerializer(TenantScopedSerializer):
         }
 
     def get_webhook_url(self, obj: ChannelAsset) -> str:
-        request = self.context.get("request")
-        path = f"/webhooks/{obj.kind}/{obj.uuid}/"
-        return request.build_absolute_uri(path) if request else path
+        return channel_asset_webhook_url(obj)
 
     def get_secrets(self, obj: ChannelAsset) -> dict[str, str]:
         return {name: masked(getattr(obj, name)) for name in SECRET_FIELDS}
@@ -85,7 +82,7 @@ class ChannelAssetViewSet(TenantScopedViewSet):
     object_type = "channel_asset"
     queryset = ChannelAsset.objects.select_related("tenant")
     serializer_class = ChannelAssetSerializer
-    filterset_fields = ["kind", "registered_with_routing"]
+    filterset_fields = ["kind"]
     search_fields = ["name", "wa_phone_number_id", "fb_page_id", "sms_number"]
     ordering_fields = ["name", "created_at"]
 

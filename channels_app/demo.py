@@ -49,7 +49,7 @@ def seed(*, tenant: Tenant, people) -> list[str]:
             }
             if ChannelAsset.objects.filter(**unique).exists():
                 continue  # the number belongs to another tenant here; leave it alone
-            asset = ChannelAsset(tenant=tenant, kind=kind, registered_with_routing=True, **fields)
+            asset = ChannelAsset(tenant=tenant, kind=kind, **fields)
         asset.api_base_url = f"{base}/{kind}"
         asset.save()
     lines = [

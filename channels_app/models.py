@@ -69,7 +69,12 @@ class ChannelAsset(models.Model):
         "WhatsApp business account id", max_length=64, blank=True
     )
     fb_page_id = models.CharField("Facebook page id", max_length=64, blank=True)
-    sms_number = models.CharField("SMS number (E.164)", max_length=20, blank=True)
+    sms_number = models.CharField(
+        "SMS number",
+        max_length=20,
+        blank=True,
+        help_text="E.164 (+4915112345678), or a short code's digits.",
+    )
     sms_number_type = models.CharField(max_length=20, choices=SmsNumberType.choices, blank=True)
     sms_account_sid = models.CharField("Twilio account SID", max_length=64, blank=True)
     # Secrets: encrypted at rest, never shown back in full, never logged.
@@ -80,7 +85,6 @@ class ChannelAsset(models.Model):
     api_base_url = models.URLField(
         blank=True, help_text="Provider API base URL; empty means the provider's real one."
     )
-    registered_with_routing = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -28,3 +28,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw in (None, ""):
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def default_public_base_url() -> str:
+    """Where the run command serves (HOST, PORT), as a browser on this machine reaches it."""
+    host = env_str("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine answers on loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{env_int('PORT', 8000)}"

@@ -37,6 +37,20 @@ def _check_broker() -> str:
     return conn.transport_cls if isinstance(conn.transport_cls, str) else "connected"
 
 
+def _routing_warnings() -> str:
+    """Configuration a person must fix; reported, but the service is still up."""
+    from routing.selectors import assets_without_flow_count
+
+    count = assets_without_flow_count()
+    if not count:
+        return ""
+    return (
+        f"{count} channel asset(s) have no entry point with a published flow: their messages wait "
+        "in the tenant's default queue, or are not queued at all without one (see each asset in "
+        "the admin console)"
+    )
+
+
 @require_GET
 def healthz(request):
     report: dict[str, dict[str, str]] = {}
@@ -51,6 +65,15 @@ def healthz(request):
         except Exception as exc:  # report, don't raise: the page exists to say what is down
             healthy = False
             report[name] = {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
+    try:
+        warning = _routing_warnings() if healthy else ""
+    except Exception as exc:
+        warning = f"could not check routing: {type(exc).__name__}"
+    report["routing"] = (
+        {"status": "warning", "detail": warning}
+        if warning
+        else {"status": "ok", "detail": "every channel asset runs a published flow"}
+    )
     return JsonResponse(
         {"status": "ok" if healthy else "down", "checks": report}, status=200 if healthy else 503
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import default_public_base_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -17,13 +17,15 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
+# The absolute base of every URL we hand out: invitation links, webhook URLs shown to admins, the
+# demo's printed URLs and its sandbox assets' API base URL. Defaults to where HOST/PORT serve.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", default_public_base_url()).rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list(
-    "CSRF_TRUSTED_ORIGINS", ["http://127.0.0.1:8000", "http://localhost:8000"]
+    "CSRF_TRUSTED_ORIGINS",
+    [PUBLIC_BASE_URL, f"http://localhost:{env_int('PORT', 8000)}"],
 )
 # Origins a browser websocket may come from; empty means "the Host the page was served from".
 WEBSOCKET_ALLOWED_ORIGINS = env_list("WEBSOCKET_ALLOWED_ORIGINS", [])
-# Public base URL used in links we send out (invitations).
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -36,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "channels",
     "tenants",
@@ -208,6 +211,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from the pinned sidecar package, served by us: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Mail ------------------------------------------------------------------------------------

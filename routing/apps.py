@@ -6,8 +6,11 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
+        from channels_app import asset_warnings
         from channels_app import events as channel_events
         from routing import tasks  # noqa: F401  registers the sweep for beat and the embedded ticker
         from routing.handlers import on_conversation_closed
+        from routing.selectors import asset_routing_warnings
 
         channel_events.subscribe(channel_events.CONVERSATION_CLOSED, on_conversation_closed)
+        asset_warnings.register(asset_routing_warnings)

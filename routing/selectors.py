@@ -2,15 +2,17 @@
 
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from channels_app.models import ChannelAsset
 from routing.models import (
     ACTIVE_TASK_STATUSES,
     AgentSkill,
     AgentState,
     AgentStateChange,
     AgentStatus,
+    EntryPoint,
     Offer,
     OfferStatus,
     Queue,
@@ -101,4 +103,47 @@ def agent_states_list(*, tenant: Tenant) -> QuerySet[AgentState]:
         AgentState.objects.filter(tenant=tenant)
         .select_related("agent", "idle_code")
         .order_by("agent_id")
+    )
+
+
+def asset_routing_warnings(asset: ChannelAsset) -> list[str]:
+    """Why messages of this asset would not run a flow, and where they go instead."""
+    from routing.flows.selectors import flow_version_current
+
+    entry_point = EntryPoint.objects.filter(asset=asset).select_related("flow").first()
+    if entry_point is None:
+        why = "This asset has no entry point"
+    elif entry_point.flow is None:
+        why = f"Entry point {entry_point.name} has no flow"
+    elif flow_version_current(flow=entry_point.flow) is None:
+        why = f"Flow {entry_point.flow.name} of entry point {entry_point.name} has no published version"
+    else:
+        return []
+    queue = queue_default(tenant=asset.tenant)
+    if queue is None:
+        return [
+            f"{why}, and the tenant has no default queue: its messages are stored but never "
+            "queued. Add an entry point with a published flow, or mark a queue as the default."
+        ]
+    if queue.channel_type != asset.media_type:
+        return [
+            f"{why}, and the default queue {queue.name} takes {queue.channel_type} contacts, not "
+            f"{asset.media_type}: its messages are stored but never queued."
+        ]
+    return [f"{why}: its messages skip the flows and wait in the default queue {queue.name}."]
+
+
+def assets_without_flow_count() -> int:
+    """Channel assets (all tenants) whose new contacts cannot run an entry point flow."""
+    from routing.flows.models import FlowVersion
+
+    published = FlowVersion.objects.filter(
+        flow_id=OuterRef("entry_point__flow_id"), status=FlowVersion.Status.PUBLISHED
+    )
+    return (
+        ChannelAsset.objects.filter(
+            Q(entry_point__isnull=True) | Q(entry_point__flow__isnull=True) | ~Exists(published)
+        )
+        .distinct()
+        .count()
     )

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The run command: set up, migrate, load the demo tenant and serve HTTP + websockets on :8000.
+# The run command: set up, migrate, load the demo tenant and serve HTTP + websockets on
+# HOST:PORT (default 127.0.0.1:8000); PUBLIC_BASE_URL defaults to that address.
 # Embedded by default (SQLite, in-memory channel layer, eager Celery, in-process ticker);
 # with DATABASE_URL and REDIS_URL set it uses PostgreSQL and Redis instead.
 source "$(dirname "$0")/bootstrap.sh"

@@ -1,5 +1,6 @@
 """Admin console pages for tenants, people and agent setup."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -20,6 +21,7 @@ from tenants.models import (
     TenantPolicy,
     WrapUpCode,
 )
+from tenants.roles import AdminRole, CareProfile, ConnectRole
 
 
 @admin.register(Tenant, site=console_site)
@@ -169,11 +171,76 @@ class RoleChangeAdmin(TenantScopedAdmin):
         return False
 
 
+class InvitationForm(forms.ModelForm):
+    """Checks the invitation as the service will, so problems show beside the fields."""
+
+    tenant = None  # set per request by InvitationAdmin.get_form
+    actor = None
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "email",
+            "admin_role",
+            "connect_role",
+            "care_profile",
+            "team",
+            "site",
+            "multimedia_profile",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if self.tenant is None or self.errors:
+            return data
+        if self.actor is not None and data.get("admin_role"):
+            try:
+                services.role_grant_check(
+                    actor=self.actor, tenant=self.tenant, admin_role=data["admin_role"]
+                )
+            except PermissionDenied as exc:
+                self.add_error("admin_role", str(exc))
+                return data
+        try:
+            self.terms = services.invitation_check(tenant=self.tenant, **_invitation_roles(data))
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+            else:
+                self.add_error(None, exc)
+        return data
+
+
+def _invitation_roles(data: dict) -> dict:
+    """The form's choices as the service takes them: a role left at "none" is not given."""
+    return {
+        "email": data.get("email") or "",
+        "admin_role": data.get("admin_role") if data.get("admin_role") != AdminRole.NONE else None,
+        "connect_role": (
+            data.get("connect_role") if data.get("connect_role") != ConnectRole.NONE else None
+        ),
+        "care_profile": data.get("care_profile") or CareProfile.NONE,
+        "team": data.get("team"),
+        "site": data.get("site"),
+        "multimedia_profile": data.get("multimedia_profile"),
+    }
+
+
 @admin.register(Invitation, site=console_site)
 class InvitationAdmin(TenantScopedAdmin):
     object_type = "invitation"
+    form = InvitationForm
     list_display = ["email", "admin_role", "connect_role", "care_profile", "status", "expires_at"]
-    fields = ["email", "admin_role", "connect_role", "care_profile"]
+    fields = [
+        "email",
+        "admin_role",
+        "connect_role",
+        "care_profile",
+        "team",
+        "site",
+        "multimedia_profile",
+    ]
     actions = ["reissue"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -181,21 +248,9 @@ class InvitationAdmin(TenantScopedAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        tenant = self._tenant(request)
-
-        class CeilingForm(form):
-            def clean(self):
-                data = super().clean()
-                if tenant is not None and data.get("admin_role"):
-                    try:
-                        services.role_grant_check(
-                            actor=request.user, tenant=tenant, admin_role=data["admin_role"]
-                        )
-                    except PermissionDenied as exc:
-                        self.add_error("admin_role", str(exc))
-                return data
-
-        return CeilingForm
+        return type(
+            form.__name__, (form,), {"tenant": self._tenant(request), "actor": request.user}
+        )
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -203,10 +258,8 @@ class InvitationAdmin(TenantScopedAdmin):
         try:
             created = services.invitation_create(
                 tenant=self._tenant(request),
-                email=obj.email,
                 invited_by=request.user,
-                admin_role=obj.admin_role,
-                care_profile=obj.care_profile,
+                **_invitation_roles(form.cleaned_data),
             )
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
@@ -214,7 +267,7 @@ class InvitationAdmin(TenantScopedAdmin):
         except PermissionDenied as exc:
             messages.error(request, str(exc))
             return
-        obj.pk = created.pk
+        obj.pk, obj.tenant = created.pk, created.tenant
 
     @admin.action(description="Re-issue the invitation (new link, valid for 7 more days)")
     def reissue(self, request, queryset):

@@ -5,7 +5,9 @@ permission matrix; the console then shows, and lets the user change, only what t
 in the current tenant. Partner admins switch between their customer tenants at the top.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import BooleanField
 from django.http import HttpResponseRedirect
@@ -13,16 +15,46 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from tenants.access import tenants_reachable, user_can
+from tenants.access import tenants_for_user, tenants_reachable, user_can
 from tenants.api_filters import scope_related_to_tenants
 from tenants.middleware import SESSION_KEY
 from tenants.models import Tenant
+
+
+def console_allowed(user) -> bool:
+    """Superusers, and anyone the matrix lets view a tenant (its admins); is_staff is not asked."""
+    if not (user.is_active and user.is_authenticated):
+        return False
+    return user.is_superuser or tenants_for_user(user=user, object_type="tenant").exists()
+
+
+class ConsoleLoginForm(AdminAuthenticationForm):
+    """Tenant admins sign in with their membership; Django's form would ask for is_staff."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "not_an_admin": (
+            "This console is for tenant admins, and %(email)s has no admin role. "
+            "Agents work at /desktop/; ask an admin of your tenant for an admin role."
+        ),
+    }
+
+    def confirm_login_allowed(self, user) -> None:
+        if not user.is_active:
+            raise forms.ValidationError(self.error_messages["inactive"], code="inactive")
+        if not console_allowed(user):
+            raise forms.ValidationError(
+                self.error_messages["not_an_admin"],
+                code="not_an_admin",
+                params={"email": user.email},
+            )
 
 
 class ConsoleAdminSite(admin.AdminSite):
     site_header = "Contact Center admin console"
     site_title = "Admin console"
     index_title = "Configuration"
+    login_form = ConsoleLoginForm
 
     def has_permission(self, request) -> bool:
         user = request.user

@@ -171,6 +171,9 @@ class InvitationSerializer(TenantScopedSerializer):
             "admin_role",
             "connect_role",
             "care_profile",
+            "team",
+            "site",
+            "multimedia_profile",
             "status",
             "created_at",
             "expires_at",
@@ -201,6 +204,9 @@ class InvitationViewSet(
                 admin_role=data.get("admin_role"),
                 connect_role=data.get("connect_role"),
                 care_profile=data.get("care_profile", CareProfile.NONE),
+                team=data.get("team"),
+                site=data.get("site"),
+                multimedia_profile=data.get("multimedia_profile"),
             )
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc

@@ -232,6 +232,26 @@ class Invitation(models.Model):
     care_profile = models.CharField(
         max_length=20, choices=CareProfile.choices, default=CareProfile.NONE
     )
+    # The agent profile an invitee with the agent care profile gets on accepting.
+    team = models.ForeignKey(
+        "Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    site = models.ForeignKey(
+        "Site",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty: the team's site.",
+    )
+    multimedia_profile = models.ForeignKey(
+        "MultimediaProfile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty: the site's multimedia profile.",
+    )
     token = models.CharField(
         max_length=64, unique=True, default=secrets.token_urlsafe, editable=False
     )
@@ -247,6 +267,9 @@ class Invitation(models.Model):
         indexes = [models.Index(fields=["tenant", "email"])]
 
     def __str__(self) -> str:
+        # Read by the console before the tenant is set on a new invitation.
+        if self.tenant_id is None:
+            return f"Invitation of {self.email}"
         return f"Invitation of {self.email} to {self.tenant}"
 
     @property

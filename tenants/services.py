@@ -1,6 +1,7 @@
 """Writes for tenants, people, roles, invitations and agent setup."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,7 +16,18 @@ from django.utils.text import slugify
 from guardian.models import GroupObjectPermission
 
 from tenants import permissions
-from tenants.models import Invitation, Membership, RoleChange, Tenant, TenantPolicy, User
+from tenants.models import (
+    Agent,
+    Invitation,
+    Membership,
+    MultimediaProfile,
+    RoleChange,
+    Site,
+    Team,
+    Tenant,
+    TenantPolicy,
+    User,
+)
 from tenants.roles import (
     AdminRole,
     CareProfile,
@@ -442,6 +454,75 @@ def _invitation_mail(invitation: Invitation) -> None:
     )
 
 
+def _agent_placement(
+    *,
+    tenant: Tenant,
+    team: Team | None,
+    site: Site | None,
+    multimedia_profile: MultimediaProfile | None,
+) -> tuple[Team, Site, MultimediaProfile]:
+    """The team, site and multimedia profile of a new agent: the ones given, else the defaults
+    (the tenant's only team, the team's site, the site's profile)."""
+    for name, value in (("team", team), ("site", site), ("multimedia_profile", multimedia_profile)):
+        if value is not None and value.tenant_id != tenant.pk:
+            raise ValidationError({name: "No such object in this tenant."})
+    if team is None:
+        teams = list(Team.objects.filter(tenant=tenant).select_related("site")[:2])
+        if not teams:
+            raise ValidationError(
+                {
+                    "team": "an agent needs a team: create a multimedia profile, a site and a team first"
+                }
+            )
+        if len(teams) > 1:
+            raise ValidationError({"team": "choose the team the agent works in"})
+        team = teams[0]
+    site = site or team.site
+    multimedia_profile = multimedia_profile or site.multimedia_profile
+    return team, site, multimedia_profile
+
+
+@dataclass(frozen=True)
+class InvitationTerms:
+    email: str
+    admin_role: str
+    connect_role: str
+    care_profile: str
+    team: Team | None
+    site: Site | None
+    multimedia_profile: MultimediaProfile | None
+
+
+def invitation_check(
+    *,
+    tenant: Tenant,
+    email: str,
+    admin_role: str | None = None,
+    connect_role: str | None = None,
+    care_profile: str = CareProfile.NONE,
+    team: Team | None = None,
+    site: Site | None = None,
+    multimedia_profile: MultimediaProfile | None = None,
+) -> InvitationTerms:
+    """What an invitation would hold, with the agent placement's defaults filled in."""
+    admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
+    _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
+    if care_profile == CareProfile.AGENT:
+        team, site, multimedia_profile = _agent_placement(
+            tenant=tenant, team=team, site=site, multimedia_profile=multimedia_profile
+        )
+    elif team or site or multimedia_profile:
+        raise ValidationError(
+            {
+                "team": "a team, site or multimedia profile is only for invitees with the agent profile"
+            }
+        )
+    email = email.strip().lower()
+    if Membership.objects.filter(tenant=tenant, user__email=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {tenant.name}"})
+    return InvitationTerms(email, admin, connect, care_profile, team, site, multimedia_profile)
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -451,20 +532,31 @@ def invitation_create(
     admin_role: str | None = None,
     connect_role: str | None = None,
     care_profile: str = CareProfile.NONE,
+    team: Team | None = None,
+    site: Site | None = None,
+    multimedia_profile: MultimediaProfile | None = None,
 ) -> Invitation:
-    admin, connect = _synced_roles(tenant=tenant, admin_role=admin_role, connect_role=connect_role)
-    _check_roles(tenant=tenant, admin_role=admin, care_profile=care_profile)
-    _check_ceiling(actor=invited_by, tenant=tenant, roles=[admin])
-    email = email.strip().lower()
-    created_at, expires_at = _invitation_window()
-    if Membership.objects.filter(tenant=tenant, user__email=email).exists():
-        raise ValidationError({"email": f"{email} is already a member of {tenant.name}"})
-    invitation = Invitation.objects.create(
+    terms = invitation_check(
         tenant=tenant,
         email=email,
-        admin_role=admin,
-        connect_role=connect,
+        admin_role=admin_role,
+        connect_role=connect_role,
         care_profile=care_profile,
+        team=team,
+        site=site,
+        multimedia_profile=multimedia_profile,
+    )
+    _check_ceiling(actor=invited_by, tenant=tenant, roles=[terms.admin_role])
+    created_at, expires_at = _invitation_window()
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        email=terms.email,
+        admin_role=terms.admin_role,
+        connect_role=terms.connect_role,
+        care_profile=terms.care_profile,
+        team=terms.team,
+        site=terms.site,
+        multimedia_profile=terms.multimedia_profile,
         invited_by=invited_by,
         created_at=created_at,
         expires_at=expires_at,
@@ -515,6 +607,24 @@ def invitation_accept(*, token: str, full_name: str, password: str) -> User:
         # The inviter's ceiling was checked when the invitation was sent; the record names them.
         invited_by=invitation.invited_by,
     )
+    if invitation.care_profile == CareProfile.AGENT:
+        # What was named may have been deleted since: the defaults stand in.
+        team, site, profile = _agent_placement(
+            tenant=invitation.tenant,
+            team=invitation.team,
+            site=invitation.site,
+            multimedia_profile=invitation.multimedia_profile,
+        )
+        Agent.objects.get_or_create(
+            tenant=invitation.tenant,
+            user=user,
+            defaults={
+                "team": team,
+                "site": site,
+                "multimedia_profile": profile,
+                "display_name": user.full_name,
+            },
+        )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     return user

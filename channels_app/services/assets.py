@@ -1,8 +1,10 @@
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from channels_app.models import ChannelAsset, ChannelKind
+from channels_app.models import ChannelAsset, ChannelKind, SmsNumberType
+from channels_app.providers import PROVIDER_PACKAGES
 from tenants.models import Tenant
 
 SECRET_FIELDS = ("app_secret", "verify_token", "access_token", "auth_token")
@@ -19,13 +21,36 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
+def _kinds_with_provider() -> str:
+    return ", ".join(str(ChannelKind(kind).label) for kind in PROVIDER_PACKAGES)
+
+
+def _short_code_problem(number: str) -> str | None:
+    if not number.isdigit() or not 3 <= len(number) <= 8:
+        return "a short code is 3 to 8 digits, e.g. 72345"
+    return None
+
+
 def channel_asset_validate(asset: ChannelAsset) -> None:
-    """Which provider ids and secrets a kind needs, and an SMS number in E.164."""
+    """Which provider ids and secrets a kind needs; an SMS number in E.164, or digits for a
+    short code. A kind with no provider here is refused: its webhooks could never arrive."""
+    if asset.kind in ChannelKind.values and asset.kind not in PROVIDER_PACKAGES:
+        raise ValidationError(
+            {
+                "kind": f"{asset.get_kind_display()} assets cannot be created yet: this version has "
+                f"no {asset.get_kind_display()} provider to receive or send its messages. "
+                f"Channels available: {_kinds_with_provider()}."
+            }
+        )
     errors: dict[str, str] = {}
     for name in REQUIRED.get(asset.kind, ()):
         if not getattr(asset, name):
             errors[name] = f"required for a {asset.get_kind_display()} asset"
-    if asset.sms_number:
+    if asset.sms_number and asset.sms_number_type == SmsNumberType.SHORT:
+        problem = _short_code_problem(asset.sms_number)
+        if problem:
+            errors["sms_number"] = problem
+    elif asset.sms_number:
         try:
             number = phonenumbers.parse(asset.sms_number, None)
         except phonenumbers.NumberParseException:
@@ -36,7 +61,10 @@ def channel_asset_validate(asset: ChannelAsset) -> None:
             or phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             != asset.sms_number
         ):
-            errors["sms_number"] = "must be a phone number in E.164 form, e.g. +4915112345678"
+            errors["sms_number"] = (
+                "must be a phone number in E.164 form, e.g. +4915112345678 "
+                "(for a short code, choose the type short code)"
+            )
     if errors:
         raise ValidationError(errors)
 
@@ -61,3 +89,8 @@ def channel_asset_update(*, asset: ChannelAsset, **fields) -> ChannelAsset:
     asset.full_clean()
     asset.save()
     return asset
+
+
+def channel_asset_webhook_url(asset: ChannelAsset) -> str:
+    """The absolute URL the provider posts to, as the admin pastes it into Meta or Twilio."""
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/webhooks/{asset.kind}/{asset.uuid}/"

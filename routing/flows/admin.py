@@ -541,6 +541,24 @@ class NodeAuthorizationAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke the selected authorizations", permissions=["change"])
     def revoke(self, request, queryset):
+        tenant = self._tenant(request)
+        affected = selectors.flows_using_nodes(
+            tenant=tenant, families={a.node for a in queryset if a.state == a.State.AUTHORIZED}
+        )
+        if affected and request.POST.get("confirm") != "yes":
+            # Published flows keep running: say what will take its error path before revoking.
+            return render(
+                request,
+                "admin/flows/node_authorization_revoke_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Revoke node authorizations?",
+                    "opts": self.model._meta,
+                    "authorizations": list(queryset),
+                    "affected": affected,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
         for authorization in queryset:
             services.node_authorization_revoke(
                 tenant=authorization.tenant, node=authorization.node, user=request.user

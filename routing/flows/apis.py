@@ -462,6 +462,21 @@ class NodeAuthorizationViewSet(
                 {"node": f"Choose one of {', '.join(AuthorizableNode.values)}."},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if not grant and request.data.get("confirm") is not True:
+            affected = selectors.flows_using_nodes(tenant=tenant, families={node})
+            if affected:
+                # Published flows keep running: say what will take its error path first.
+                return Response(
+                    {
+                        "detail": f'Revoking "{node}" stops these nodes in published flows; each '
+                        'takes its error path. Send "confirm": true to revoke.',
+                        "flows": [
+                            {"id": flow.pk, "name": flow.name, "nodes": nodes}
+                            for flow, nodes in affected
+                        ],
+                    },
+                    status=status.HTTP_409_CONFLICT,
+                )
         change = (
             services.node_authorization_authorize if grant else services.node_authorization_revoke
         )

@@ -61,6 +61,9 @@ class RunState:
     system: dict
     steps: list[StepRecord] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
+    # The tenant's authorized node families, read when the run starts or resumes; None skips
+    # the check (dry runs).
+    authorized: frozenset[str] | None = None
 
     def context(self) -> dict:
         return {**self.variables, **self.system}
@@ -323,6 +326,19 @@ HANDLERS: dict[str, Callable[..., Outcome]] = {
 }
 
 
+def _check_authorized(node: dict, state: RunState) -> None:
+    """A published flow keeps running after an admin revokes a node authorization; its nodes of
+    that family must then stop doing what was revoked."""
+    from routing.flows.definitions import NODE_AUTHORIZATION
+
+    family = NODE_AUTHORIZATION.get(node["type"])
+    if family and state.authorized is not None and family not in state.authorized:
+        raise NodeError(
+            f'the "{family}" node authorization was revoked for this tenant, so {node["type"]} '
+            "nodes may not run; an admin authorizes it again in the console (Node authorizations)"
+        )
+
+
 def advance(
     *, state: RunState, fx: Effects, node_id: str | None, resume: tuple | None = None
 ) -> AdvanceResult:
@@ -347,6 +363,7 @@ def advance(
             )
         handler = HANDLERS[node["type"]]
         try:
+            _check_authorized(node, state)
             if fx.dry:
                 outcome = handler(node, state, fx, resume)
             else:

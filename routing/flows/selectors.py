@@ -138,3 +138,20 @@ def conversation_variables_reportable(*, conversation: Conversation) -> dict:
         for name, spec in declared.items()
         if spec["reportable"]
     }
+
+
+def flows_using_nodes(*, tenant: Tenant, families: set[str]) -> list[tuple[Flow, list[str]]]:
+    """Flows whose current published version has nodes needing one of these authorizations,
+    with those node ids: what stops working when the authorizations are revoked."""
+    from routing.flows.definitions import required_authorizations
+
+    found = []
+    for flow in Flow.objects.filter(tenant=tenant).order_by("name"):
+        version = flow_version_current(flow=flow)
+        if version is None:
+            continue
+        needed = required_authorizations(version.definition)
+        nodes = sorted(node for family in families for node in needed.get(family, []))
+        if nodes:
+            found.append((flow, nodes))
+    return found

@@ -463,6 +463,7 @@ def _state_for(
         variables=conversation.variables if isinstance(conversation.variables, dict) else {},
         declared={name: spec["type"] for name, spec in declared.items()},
         system=system,
+        authorized=frozenset(selectors.node_authorizations_granted(tenant=conversation.tenant)),
     )
     if seed_defaults:
         # A new run starts with the defaults of every variable the conversation has no value for.
@@ -641,6 +642,36 @@ def _entry_flow(conversation: Conversation) -> Flow | None:
     return getattr(entry_point, "flow", None) if entry_point is not None else None
 
 
+def _queue_without_flow(*, conversation: Conversation, reason: str) -> None:
+    """No flow can run for this contact: it waits in the tenant's default queue, not nowhere."""
+    from routing.models import ACTIVE_TASK_STATUSES, Task
+    from routing.selectors import queue_default
+    from routing.services import task_enqueue
+
+    if conversation.owner_id is not None:
+        return  # an agent already has it
+    if Task.objects.filter(conversation=conversation, status__in=ACTIVE_TASK_STATUSES).exists():
+        return
+    queue = queue_default(tenant=conversation.tenant)
+    if queue is None:
+        logger.warning(
+            "conversation %s: %s and tenant %s has no default queue; it is not queued",
+            conversation.pk,
+            reason,
+            conversation.tenant_id,
+        )
+        return
+    try:
+        task_enqueue(conversation=conversation, queue=queue, variables=dict(conversation.variables))
+    except ValidationError as exc:
+        logger.warning(
+            "conversation %s: %s and the default queue refused it: %s",
+            conversation.pk,
+            reason,
+            "; ".join(exc.messages),
+        )
+
+
 def flow_inbound_message_handle(
     *, message_id: int, conversation_created: bool = False
 ) -> FlowRun | None:
@@ -657,11 +688,15 @@ def flow_inbound_message_handle(
         return None
     flow = _entry_flow(conversation)
     if flow is None:
+        _queue_without_flow(conversation=conversation, reason="the asset has no entry point flow")
         return None
     if FlowRun.objects.filter(conversation=conversation, flow=flow).exists():
         return None
     version = selectors.flow_version_current(flow=flow)
     if version is None:
+        _queue_without_flow(
+            conversation=conversation, reason=f"flow {flow.name} has no published version"
+        )
         return None
     return flow_run_start(
         version=version, conversation=conversation, trigger=FlowKind.INBOUND, message=message

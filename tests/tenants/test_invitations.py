@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from tenants import services
-from tenants.models import Invitation, Membership, User
+from tenants.models import Agent, Invitation, Membership, User
 from tenants.roles import AdminRole, CareProfile, ConnectRole
 
 ACCEPT = {
@@ -179,7 +179,7 @@ def test_an_outsider_cannot_invite_into_another_tenant(tenant, outsider, api_as)
 
 
 def test_invitations_for_agents_make_agent_memberships(
-    tenant, owner, client, django_capture_on_commit_callbacks
+    tenant, owner, team, client, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         invitation = services.invitation_create(
@@ -193,3 +193,4 @@ def test_invitations_for_agents_make_agent_memberships(
     assert membership.care_profile == CareProfile.AGENT
     assert membership.admin_role == AdminRole.NONE
     assert timezone.now() > membership.created_at - timedelta(seconds=1)
+    assert Agent.objects.get(user__email="agent@example.test").team == team
