@@ -22,6 +22,8 @@ SETUP_VARIABLES = (
     "DEBUG",
     "ALLOWED_HOSTS",
     "VAR_DIR",
+    "HTTPS",
+    "CSRF_TRUSTED_ORIGINS",
 )
 
 
@@ -46,7 +48,11 @@ def run_django(tmp_path):
     """Runs code after django.setup(), or a manage.py command, in a fresh process."""
 
     def run(*, env: dict[str, str], code: str = "", command: list[str] | None = None):
-        base = {k: v for k, v in os.environ.items() if k not in SETUP_VARIABLES}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in SETUP_VARIABLES and not k.startswith("SECURE_")
+        }
         base.setdefault("VAR_DIR", str(tmp_path / "var"))
         base.update(env)
         if command is not None:
