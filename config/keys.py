@@ -15,9 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_list, env_str
 
-SECRET_KEY_HOWTO = (
-    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-)
+SECRET_KEY_HOWTO = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
 FIELD_KEY_HOWTO = (
     "Generate one with: python -c "
     "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"

@@ -208,6 +208,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenants.views.signin_locked_out"
+# Every sign-in form posts the email as "username"; counted case-insensitively.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "tenants.views.signin_username"
 AXES_SENSITIVE_PARAMETERS = ["username", "password"]
 # The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies put it in X-Forwarded-For
 # (trusting that header without a proxy would let anyone pick their address).
