@@ -18,19 +18,25 @@ NEW_KEY = Fernet.generate_key().decode()
 
 def stored(asset: ChannelAsset, column: str = "access_token") -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {ChannelAsset._meta.db_table} WHERE id = %s", [asset.pk])
+        cursor.execute(
+            f"SELECT {column} FROM {ChannelAsset._meta.db_table} WHERE id = %s", [asset.pk]
+        )
         return cursor.fetchone()[0]
 
 
 @pytest.mark.django_db
-def test_secrets_are_stored_encrypted_with_the_field_key_not_a_key_derived_from_secret_key(settings):
+def test_secrets_are_stored_encrypted_with_the_field_key_not_a_key_derived_from_secret_key(
+    settings,
+):
     settings.FIELD_ENCRYPTION_KEYS = [OLD_KEY]
     asset = ChannelAssetFactory(access_token="EAAG-very-secret")
 
     raw = stored(asset)
     assert "EAAG-very-secret" not in raw
     assert Fernet(OLD_KEY.encode()).decrypt(raw.encode()) == b"EAAG-very-secret"
-    from_secret_key = base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest())
+    from_secret_key = base64.urlsafe_b64encode(
+        hashlib.sha256(settings.SECRET_KEY.encode()).digest()
+    )
     with pytest.raises(InvalidToken):
         Fernet(from_secret_key).decrypt(raw.encode())
 

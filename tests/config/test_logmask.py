@@ -82,8 +82,6 @@ def test_the_console_handler_masks_what_other_loggers_propagate(tenant):
         "tenants", logging.INFO, __file__, 1, "mail sent with %s", ("/invitations/s3cr3t/",), None
     )
     console = logging.getLogger().handlers
-    assert any(
-        isinstance(f, MaskSecretsFilter) for handler in console for f in handler.filters
-    )
+    assert any(isinstance(f, MaskSecretsFilter) for handler in console for f in handler.filters)
     MaskSecretsFilter().filter(record)
     assert record.getMessage() == "mail sent with /invitations/[masked]/"
