@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-
 from csp.constants import NONCE, NONE, SELF
 
 from config.env import env_bool, env_int, env_list, env_str
