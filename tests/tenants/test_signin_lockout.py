@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.utils import timezone
 
 from tenants import services
@@ -15,13 +14,6 @@ from tenants.roles import AdminRole
 
 PASSWORD = "correct horse battery"
 LIMIT = 5
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def sign_in(
