@@ -7,6 +7,7 @@ embedded demo generates both once and keeps them in VAR_DIR.
 
 import base64
 import binascii
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,13 @@ FIELD_KEY_HOWTO = (
     "Generate one with: python -c "
     "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 )
+
+# Embedded demo databases written before the keys were generated hold secrets under a key derived
+# from the old built-in SECRET_KEY. The embedded setup (never a deployment) still decrypts them;
+# `manage.py reencrypt_secrets` moves them to the generated key.
+LEGACY_EMBEDDED_FIELD_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"dev-only-insecure-key-change-me-in-production-0123456789").digest()
+).decode()
 
 
 def _stored_key(path: Path, make) -> str:
@@ -76,4 +84,7 @@ def field_encryption_keys_from_env(*, var_dir: Path, deployed: bool) -> list[str
         var_dir / "field_encryption_key",
         lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     )
-    return [_check_fernet_key(key, name=str(var_dir / "field_encryption_key"))]
+    return [
+        _check_fernet_key(key, name=str(var_dir / "field_encryption_key")),
+        LEGACY_EMBEDDED_FIELD_KEY,
+    ]

@@ -1,5 +1,7 @@
 """A deployment refuses to start on a public or missing key; the embedded demo makes its own."""
 
+import base64
+import hashlib
 import stat
 
 import pytest
@@ -85,3 +87,36 @@ def test_the_embedded_demo_generates_its_keys_once_and_keeps_them_private(run_dj
         assert stat.S_IMODE((var / name).stat().st_mode) == 0o600
     other = run_django(env={"VAR_DIR": str(tmp_path / "other-var")}, code=show)
     assert other.stdout != first.stdout
+
+
+def test_the_embedded_demo_still_reads_secrets_its_older_versions_stored(run_django, tmp_path):
+    legacy = base64.urlsafe_b64encode(
+        hashlib.sha256(b"dev-only-insecure-key-change-me-in-production-0123456789").digest()
+    )
+    stored = Fernet(legacy).encrypt(b"old-demo-token").decode()
+
+    result = run_django(
+        env={"VAR_DIR": str(tmp_path / "demo-var")},
+        code=(
+            "from cryptography.fernet import Fernet, InvalidToken\n"
+            "from channels_app.fields import _fernet\n"
+            f"print(_fernet().decrypt({stored!r}.encode()).decode())\n"
+            "try:\n"
+            f"    Fernet({legacy!r}).decrypt(_fernet().encrypt(b'new')); print('legacy')\n"
+            "except InvalidToken:\n"
+            "    print('generated')\n"
+        ),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["old-demo-token", "generated"]
+
+
+def test_a_deployment_never_accepts_the_legacy_embedded_key(run_django):
+    result = run_django(
+        env=production_env(),
+        code="from django.conf import settings; print(len(settings.FIELD_ENCRYPTION_KEYS))",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
