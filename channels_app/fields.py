@@ -1,21 +1,20 @@
 """A text field stored encrypted (Fernet) so provider secrets never sit in the database in clear."""
 
-import base64
-import hashlib
+from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
 
-def _fernet() -> Fernet:
-    key = settings.FIELD_ENCRYPTION_KEY
-    if not key:
-        # Derived from SECRET_KEY so the embedded setup needs no extra configuration.
-        key = base64.urlsafe_b64encode(
-            hashlib.sha256(settings.SECRET_KEY.encode()).digest()
-        ).decode()
-    return Fernet(key.encode())
+@lru_cache(maxsize=8)
+def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def _fernet() -> MultiFernet:
+    """Encrypts with the first of FIELD_ENCRYPTION_KEYS, decrypts with any of them."""
+    return _multi_fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
 class EncryptedTextField(models.TextField):

@@ -8,13 +8,24 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 from config.env import default_public_base_url, env_bool, env_int, env_list, env_str
+from config.keys import field_encryption_keys_from_env, secret_key_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
+# A deployment is any setup with PostgreSQL or Redis; with neither, it is the embedded demo/laptop.
+DEPLOYED = bool(env_str("DATABASE_URL") or env_str("REDIS_URL"))
+
+# Outside the embedded setup both keys must come from the environment: a default would be public.
+# Embedded, they are generated once and kept in VAR_DIR, so a laptop needs no configuration.
+SECRET_KEY = secret_key_from_env(var_dir=VAR_DIR, deployed=DEPLOYED)
+# Keys for secrets stored in the database (channel asset tokens), independent of SECRET_KEY.
+# Comma-separated: the first encrypts, every one decrypts (rotation: put the new key first, run
+# `manage.py reencrypt_secrets`, then drop the old key).
+FIELD_ENCRYPTION_KEYS = field_encryption_keys_from_env(var_dir=VAR_DIR, deployed=DEPLOYED)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 # The absolute base of every URL we hand out: invitation links, webhook URLs shown to admins, the
@@ -41,6 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "channels",
+    "axes",
+    "csp",
     "tenants",
     "channels_app",
     "routing",
@@ -50,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -58,6 +72,8 @@ MIDDLEWARE = [
     "tenants.middleware.CurrentTenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused for too many failures into a 429 that says when to retry.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -74,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -176,13 +193,40 @@ CHANNEL_ASSET_CACHE_SECONDS = env_int("CHANNEL_ASSET_CACHE_SECONDS", 10)
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any sign-in while the account or the client address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 10)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes) for the login page, the admin and the API token endpoint: after
+# LOGIN_FAILURE_LIMIT failures for one account, or from one client address, sign-in is refused
+# for LOGIN_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tenants.views.signin_locked_out"
+# Every sign-in form posts the email as "username"; counted case-insensitively.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "tenants.views.signin_username"
+AXES_SENSITIVE_PARAMETERS = ["username", "password"]
+# The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies put it in X-Forwarded-For
+# (trusting that header without a proxy would let anyone pick their address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 GUARDIAN_RAISE_403 = False
@@ -204,6 +248,9 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_RATE", "10/min")},
+    # Throttles count per client address: REMOTE_ADDR, or X-Forwarded-For only behind our proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Contact Center API",
@@ -211,17 +258,65 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI's files come from the pinned sidecar package, served by us: no CDN, works offline.
+    # Swagger UI from our own static files: no CDN, which the CSP would refuse anyway.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- HTTPS, cookies and browser policies --------------------------------------------------------
+# A deployment is served over HTTPS (usually by a TLS-terminating proxy in front of it): cookies
+# are Secure, plain HTTP is redirected and browsers are told to stay on HTTPS (HSTS).
+HTTPS = env_bool("HTTPS", DEPLOYED)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Readable by scripts on purpose: the API docs' "Try it out" sends it back as a header.
+CSRF_COOKIE_HTTPONLY = False
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The header a TLS-terminating proxy sets to say the client spoke HTTPS, e.g. X-Forwarded-Proto.
+# Only set it when such a proxy strips the header from what clients send.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content Security Policy: scripts and styles from our own origin, or inline with the per-request
+# nonce (`nonce="{{ request.csp_nonce }}"`); websockets to our own origin.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 # --- Mail ------------------------------------------------------------------------------------
+# The console backend only suits the embedded demo: a deployment must set a real one (checked by
+# `manage.py check`, see tenants.checks).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "contact-center@localhost")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
 # --- Files -----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -242,9 +337,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FLOW_HTTP_ALLOWED_HOSTS = env_list("FLOW_HTTP_ALLOWED_HOSTS", [])
 FLOW_HTTP_ALLOW_PRIVATE = env_bool("FLOW_HTTP_ALLOW_PRIVATE", EMBEDDED)
 
-# Key for secrets stored in the database (channel asset tokens); derived from SECRET_KEY when unset.
-FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
-
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -254,7 +346,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Invitation links are credentials: no log line carries one (see config.logmask).
+    "filters": {"mask_secrets": {"()": "config.logmask.MaskSecretsFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+from rest_framework.throttling import ScopedRateThrottle
 
 from tenants import services
 from tenants.access import tenants_for_user, user_can
@@ -366,3 +368,16 @@ def register(router: DefaultRouter) -> None:
     router.register("agents", AgentViewSet, basename="agent")
     router.register("idle-codes", IdleCodeViewSet, basename="idle-code")
     router.register("wrap-up-codes", WrapUpCodeViewSet, basename="wrap-up-code")
+
+
+class TokenObtainView(ObtainAuthToken):
+    """POST username (email) and password for an API token. Throttled per client address, and
+    behind the same per-account and per-address sign-in lockout as the login page."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth-token"
+
+    def get_serializer_context(self):
+        # The lockout marks the request it is given; the middleware that answers 429 sees
+        # Django's request, not DRF's wrapper around it.
+        return {**super().get_serializer_context(), "request": self.request._request}

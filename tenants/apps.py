@@ -7,6 +7,11 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants and people"
 
     def ready(self) -> None:
+        from config import logmask
+        from tenants import checks  # noqa: F401  (registers the system checks)
+
+        # Invitation tokens travel in URLs; keep them out of every log that prints a path.
+        logmask.install()
         # The matrix is code: its permission rows and group grants follow it after every migrate.
         post_migrate.connect(_after_migrate, dispatch_uid="tenants-permissions")
 

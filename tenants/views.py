@@ -1,7 +1,10 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -79,3 +82,34 @@ def home(request):
     if Agent.objects.filter(user=request.user).exists():
         return redirect("/desktop/")
     return render(request, "tenants/no_access.html", status=403)
+
+
+def signin_username(request, credentials=None) -> str:
+    """The account a sign-in attempt is for, as the lockout counts it."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    return str(source.get("username") or "").strip().lower()
+
+
+def signin_locked_out(request, original_response=None, credentials=None) -> HttpResponse:
+    """What a sign-in refused by the lockout answers: 429 with a Retry-After header, as JSON on
+    the API and as the sign-in form with an error elsewhere."""
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    message = (
+        "Too many failed sign-in attempts for this account or from this address. "
+        f"Try again in {minutes} minutes."
+    )
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": message}, status=429)
+    else:
+        response = render(
+            request,
+            "registration/login.html",
+            {
+                "form": AuthenticationForm(request),
+                "next": request.POST.get("next", ""),
+                "lockout_message": message,
+            },
+            status=429,
+        )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response

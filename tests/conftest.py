@@ -2,6 +2,7 @@
 mallory is a full admin of another tenant (Globex): the outsider every API test includes."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tenants.roles import AdminRole, CareProfile
@@ -12,6 +13,12 @@ from tests.factories import AgentFactory, TeamFactory, TenantFactory, member
 def _eager_celery(settings):
     # Tasks run in the test's process; tests that need a real worker start one themselves.
     settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    # API throttle counters live in the cache: each test starts with none.
+    cache.clear()
 
 
 @pytest.fixture
