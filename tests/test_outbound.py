@@ -77,9 +77,7 @@ def test_only_http_urls_are_fetched(settings, url):
 @pytest.mark.parametrize(
     "host", ["127.0.0.2", "localhost", "[::ffff:127.0.0.2]", "2130706434", "0x7f000002"]
 )
-def test_a_loopback_service_is_not_reached_however_its_address_is_written(
-    settings, internal, host
-):
+def test_a_loopback_service_is_not_reached_however_its_address_is_written(settings, internal, host):
     settings.OUTBOUND_ALLOWED_HOSTS = []
     url = f"http://{host}:{internal.port}/secret"
 

@@ -292,7 +292,8 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
                 author_kind=AuthorKind.CUSTOMER,
                 content_type=item.content_type,
                 text=item.text,
-                content=content,
+                # A copy: media errors added below must differ from what was stored to be saved.
+                content=dict(content),
                 reply_to=reply_to,
                 reply_to_provider_id=item.reply_to_provider_id,
                 provider_message_id=item.provider_message_id,
