@@ -252,6 +252,10 @@ class _Duplicate(Exception):
     pass
 
 
+def _constraint_name(exc: IntegrityError) -> str:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+
+
 def inbound_message_store(
     *,
     asset: ChannelAsset,
@@ -301,7 +305,10 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
                 created_at=at,
             )
     except IntegrityError as exc:
-        # The same message, delivered concurrently, was stored by another worker.
+        # The same message, delivered concurrently, was stored by another worker; any other
+        # broken rule is a real error and stays one.
+        if _constraint_name(exc) != "message_unique_provider_id":
+            raise
         raise _Duplicate from exc
     for ref, media, error in downloads:
         attachment = Attachment(
