@@ -56,6 +56,8 @@ ENV = {
     "EMBEDDED_TICKER": "false",
     "CHANNEL_LAYER_PREFIX": "bench",
     "SANDBOX_PROVIDER": "false",
+    # The fake provider the bench starts listens on loopback.
+    "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
     "DEBUG": "false",
     "LOG_LEVEL": "WARNING",
 }

@@ -3,11 +3,15 @@
 import uuid
 
 import filetype
+from django.conf import settings
 from django.core.files.base import ContentFile
 
 from channels_app.models import Attachment
 
-MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
+
+def media_max_bytes(kind: str) -> int:
+    """The largest attachment downloaded for a channel."""
+    return settings.MEDIA_MAX_BYTES.get(kind, settings.OUTBOUND_MAX_BYTES)
 
 
 def detect_content_type(data: bytes) -> str:

@@ -332,10 +332,20 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-# Flows' HTTP request nodes reach public addresses only, except these hosts (or, embedded on a
-# laptop, private networks as a whole).
-FLOW_HTTP_ALLOWED_HOSTS = env_list("FLOW_HTTP_ALLOWED_HOSTS", [])
-FLOW_HTTP_ALLOW_PRIVATE = env_bool("FLOW_HTTP_ALLOW_PRIVATE", EMBEDDED)
+# Requests the server makes itself (flows' HTTP nodes, media downloads, provider API calls) go
+# through config/outbound.py: public addresses only, except the hosts named here (exact host
+# names or IP literals; scripts/run.sh names its own host for the demo's sandbox provider).
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+# Largest answer read from any outbound request (media have their own limit per channel).
+OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 2 * 1024 * 1024)
+# Longest time one outbound request (redirects and body included) may take.
+OUTBOUND_TIMEOUT_SECONDS = env_int("OUTBOUND_TIMEOUT_SECONDS", 30)
+# Largest inbound attachment downloaded, per channel (the providers' own limits).
+MEDIA_MAX_BYTES = {
+    "whatsapp": env_int("MEDIA_MAX_BYTES_WHATSAPP", 100 * 1024 * 1024),
+    "messenger": env_int("MEDIA_MAX_BYTES_MESSENGER", 25 * 1024 * 1024),
+    "sms": env_int("MEDIA_MAX_BYTES_SMS", 5 * 1024 * 1024),
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

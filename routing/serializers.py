@@ -106,6 +106,12 @@ class QueueSerializer(TenantScopedSerializer):
 
 
 class SkillSerializer(TenantScopedSerializer):
+    enum_values = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        required=False,
+        help_text="The named values of an enumeration skill.",
+    )
+
     class Meta:
         model = Skill
         fields = ["id", "tenant", "name", "type", "enum_values", "description"]

@@ -8,6 +8,11 @@ if [ -z "${REDIS_URL:-}" ]; then
   # The embedded demo calls its own fake provider at /sandbox/provider/ (staff see what was sent).
   export SANDBOX_PROVIDER="${SANDBOX_PROVIDER:-true}"
 fi
+if [ -z "${REDIS_URL:-}" ] && [ -z "${OUTBOUND_ALLOWED_HOSTS:-}" ]; then
+  # The embedded demo's assets call its own sandbox provider, on this server's own host.
+  demo_host="$(python -c 'import os, urllib.parse as u; print(u.urlsplit(os.environ.get("PUBLIC_BASE_URL") or "http://" + os.environ.get("HOST", "127.0.0.1")).hostname or "127.0.0.1")')"
+  export OUTBOUND_ALLOWED_HOSTS="${demo_host},127.0.0.1,localhost"
+fi
 python manage.py migrate --noinput
 python manage.py collectstatic --noinput --verbosity 0
 python manage.py demo_seed

@@ -61,6 +61,8 @@ def object_for_user(
     *, user: User, queryset: QuerySet, pk, object_type: str, action: str = "view"
 ) -> Model:
     """Loads a tenant-owned object: 404 unless the user may view it, 403 if they may not <action> it."""
+    if not str(pk).isdigit():
+        raise Http404("No such object.")  # an id that cannot exist, like any other missing one
     visible = queryset.filter(tenant__in=tenants_for_user(user=user, object_type=object_type))
     obj = visible.filter(pk=pk).first()
     if obj is None:

@@ -5,9 +5,11 @@ which the user may view that type (filter with ?tenant=<id>); an object of any o
 404; writing needs the matrix's add / change / delete in the object's tenant (403 otherwise).
 """
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, mixins, serializers, viewsets
 
 from tenants.access import tenant_for_user, tenants_for_user, tenants_reachable, user_can
@@ -53,9 +55,92 @@ class TenantScopedSerializer(serializers.ModelSerializer):
 
 
 def django_errors_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
-    if hasattr(exc, "message_dict"):
-        return exceptions.ValidationError(exc.message_dict)
+    if hasattr(exc, "error_dict"):
+        errors: dict[str, list[str]] = {}
+        for name, items in exc.error_dict.items():
+            for item in items:
+                target = _unique_target(name, item)
+                messages = (
+                    item.messages
+                    if target == name
+                    else [_taken(target, str(item.params.get("model_name", "object")))]
+                )
+                errors.setdefault(target, []).extend(messages)
+        return exceptions.ValidationError(errors)
     return exceptions.ValidationError({"detail": exc.messages})
+
+
+def _taken(field: str, what: str) -> str:
+    what = what[:1].lower() + what[1:]
+    return f"A {what} with this {field.replace('_', ' ')} already exists in this tenant."
+
+
+def _unique_target(name: str, error: DjangoValidationError) -> str:
+    """A (tenant, name) uniqueness error belongs to the name, the field a client can change."""
+    check = (getattr(error, "params", None) or {}).get("unique_check") or ()
+    if name == NON_FIELD_ERRORS and getattr(error, "code", None) in ("unique", "unique_together"):
+        fields = [field for field in check if field != "tenant"]
+        if len(fields) == 1:
+            return fields[0]
+    return name
+
+
+def _unique_field_sets(model: type[models.Model]) -> dict[str, list[str]]:
+    """Constraint name -> the fields it makes unique, for the model's unique rules."""
+    found: dict[str, list[str]] = {}
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+            found[constraint.name] = list(constraint.fields)
+    for field in model._meta.concrete_fields:
+        if field.unique and not field.primary_key:
+            found[f"{model._meta.db_table}_{field.column}_key"] = [field.name]
+    for together in model._meta.unique_together:
+        found["|".join(together)] = list(together)
+    return found
+
+
+def integrity_error_to_drf(
+    exc: IntegrityError, model: type[models.Model], tenant_field: str = "tenant"
+) -> exceptions.ValidationError:
+    """A unique rule the request broke, as a 400 on the field a client can change."""
+    cause = exc.__cause__
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    fields = _unique_field_sets(model).get(constraint)
+    if fields is None:
+        # An unnamed unique_together, or a rule we cannot map: name the first unique rule whose
+        # fields appear in the error text, else speak of the object as a whole.
+        text = str(exc)
+        fields = next(
+            (
+                names
+                for names in _unique_field_sets(model).values()
+                if all(name in text for name in names)
+            ),
+            [],
+        )
+    shown = [name for name in fields if name != tenant_field] or ["non_field_errors"]
+    what = model._meta.verbose_name
+    if shown == ["non_field_errors"]:
+        return exceptions.ValidationError({"non_field_errors": [f"This {what} already exists."]})
+    return exceptions.ValidationError(
+        {
+            name: [f"A {what} with this {' and '.join(shown)} already exists in this tenant."]
+            for name in shown
+        }
+    )
+
+
+def protected_error_to_conflict(exc: ProtectedError | RestrictedError) -> Conflict:
+    """What still points at an object that cannot be deleted, counted by kind with a few names."""
+    by_kind: dict[str, list[str]] = {}
+    for obj in exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects:
+        by_kind.setdefault(str(obj._meta.verbose_name_plural), []).append(str(obj))
+    parts = []
+    for kind, names in sorted(by_kind.items()):
+        sample = ", ".join(sorted(names)[:3])
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        parts.append(f"{len(names)} {kind} ({sample}{more})")
+    return Conflict(f"It is still in use by {'; '.join(parts)}; remove or reassign those first.")
 
 
 class TenantScopedGenericViewSet(viewsets.GenericViewSet):
@@ -121,15 +206,28 @@ class TenantScopedGenericViewSet(viewsets.GenericViewSet):
 
     def perform_create(self, serializer):
         try:
-            serializer.save(**{self.tenant_field: serializer.context["tenant"]})
+            with transaction.atomic():
+                serializer.save(**{self.tenant_field: serializer.context["tenant"]})
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+        except IntegrityError as exc:
+            raise integrity_error_to_drf(exc, self.queryset.model, self.tenant_field) from exc
 
     def perform_update(self, serializer):
         try:
-            serializer.save()
+            with transaction.atomic():
+                serializer.save()
         except DjangoValidationError as exc:
             raise django_errors_to_drf(exc) from exc
+        except IntegrityError as exc:
+            raise integrity_error_to_drf(exc, self.queryset.model, self.tenant_field) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            with transaction.atomic():
+                instance.delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise protected_error_to_conflict(exc) from exc
 
 
 class TenantScopedViewSet(

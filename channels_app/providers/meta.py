@@ -3,8 +3,9 @@
 import hashlib
 import hmac
 
-import httpx
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+
+from config.outbound import OutboundResponse
 
 GRAPH_API_BASE_URL = "https://graph.facebook.com/v21.0"
 
@@ -35,7 +36,7 @@ def signature_valid(request: HttpRequest, asset) -> bool:
     )
 
 
-def graph_error_reason(response: httpx.Response) -> str:
+def graph_error_reason(response: OutboundResponse) -> str:
     error = response.json()["error"]
     details = (error.get("error_data") or {}).get("details", "")
     text = error.get("message", "")

@@ -1,9 +1,11 @@
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from channels_app.providers.base import MalformedEvent
+from config import safejson
 
 
 def body_hash(body: str | bytes) -> str:
@@ -13,9 +15,22 @@ def body_hash(body: str | bytes) -> str:
 
 def load_json(body: str | bytes) -> Any:
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return safejson.loads(body)
+    except safejson.UnsafeJSON as exc:
         raise MalformedEvent(f"body is not JSON: {exc}") from exc
+
+
+def coordinate(value: Any, *, limit: float, where: str) -> float:
+    """A latitude (limit 90) or longitude (limit 180): a finite number in range."""
+    if isinstance(value, bool):
+        raise MalformedEvent(f"{where}: {value!r} is not a coordinate")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise MalformedEvent(f"{where}: {value!r} is not a coordinate") from exc
+    if not math.isfinite(number) or abs(number) > limit:
+        raise MalformedEvent(f"{where}: {value!r} is not a coordinate within ±{limit:g}")
+    return number
 
 
 def dumps(data: Any) -> str:

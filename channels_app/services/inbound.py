@@ -252,6 +252,10 @@ class _Duplicate(Exception):
     pass
 
 
+def _constraint_name(exc: IntegrityError) -> str:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+
+
 def inbound_message_store(
     *,
     asset: ChannelAsset,
@@ -292,7 +296,8 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
                 author_kind=AuthorKind.CUSTOMER,
                 content_type=item.content_type,
                 text=item.text,
-                content=content,
+                # A copy: media errors added below must differ from what was stored to be saved.
+                content=dict(content),
                 reply_to=reply_to,
                 reply_to_provider_id=item.reply_to_provider_id,
                 provider_message_id=item.provider_message_id,
@@ -300,7 +305,10 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
                 created_at=at,
             )
     except IntegrityError as exc:
-        # The same message, delivered concurrently, was stored by another worker.
+        # The same message, delivered concurrently, was stored by another worker; any other
+        # broken rule is a real error and stays one.
+        if _constraint_name(exc) != "message_unique_provider_id":
+            raise
         raise _Duplicate from exc
     for ref, media, error in downloads:
         attachment = Attachment(

@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404
 
+from config import safejson
 from routing.desktop.actions import ACTIONS
 from routing.desktop.selectors import desktop_agent, desktop_snapshot
 from tenants.middleware import SESSION_KEY
@@ -111,11 +112,18 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         try:
-            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
-        except ValueError:
+            content = await self.decode_json(text_data)
+        except safejson.UnsafeJSON:
+            # The socket stays up: a bad frame (not JSON, nested too deep) gets an error reply.
             await self.send_json(
                 {"type": "reply", "request_id": None, "ok": False, "error": "malformed JSON"}
             )
+            return
+        await self.receive_json(content, **kwargs)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return safejson.loads(text_data)
 
     async def push_event(self, message):
         """Group handler: only filter and forward."""

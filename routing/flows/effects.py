@@ -1,57 +1,33 @@
 """What nodes do to the world, in two flavours: LiveEffects for real runs, DryEffects for the
 admin's dry run (no message sent, no task queued, nothing closed, nothing stored)."""
 
-import ipaddress
 import json
-import socket
 from datetime import datetime
-from urllib.parse import urlsplit
 
-import httpx
-from django.conf import settings
 from django.utils import timezone
+
+from config.outbound import OutboundError, fetch
 
 MAX_RESPONSE_BYTES = 256 * 1024
 
 
-def _refusal(url: str) -> str | None:
-    """Why a flow may not call url, or None. Tenants' flows reach the public internet only, unless
-    the operator allows a host (FLOW_HTTP_ALLOWED_HOSTS) or private networks as a whole."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{url!r} is not an http(s) URL"
-    if settings.FLOW_HTTP_ALLOW_PRIVATE or parts.hostname in settings.FLOW_HTTP_ALLOWED_HOSTS:
-        return None
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"{parts.hostname} does not resolve"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return (
-                f"{parts.hostname} is a private or local address ({address}); an operator can "
-                "allow it with FLOW_HTTP_ALLOWED_HOSTS"
-            )
-    return None
-
-
 def _http_call(*, method: str, url: str, headers: dict, body, timeout: float) -> dict:
+    """A flow's request, through the outbound guard: tenants' flows reach public addresses only,
+    unless the operator allows a host (OUTBOUND_ALLOWED_HOSTS)."""
     from routing.flows.engine import NodeError
 
-    refusal = _refusal(url)
-    if refusal:
-        raise NodeError(f"{method} {url} refused: {refusal}")
-    kwargs: dict = {"headers": headers, "timeout": timeout, "follow_redirects": False}
-    if body is not None and method != "GET":
-        kwargs["json"] = body
     try:
-        response = httpx.request(method, url, **kwargs)
-    except httpx.TimeoutException:
-        raise NodeError(f"{method} {url} timed out after {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        raise NodeError(f"{method} {url} failed: {exc}") from None
-    raw = response.content[:MAX_RESPONSE_BYTES]
+        response = fetch(
+            method,
+            url,
+            headers=headers,
+            json=body if body is not None and method != "GET" else None,
+            timeout=timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+        )
+    except OutboundError as exc:
+        raise NodeError(f"{method} {url}: {exc.reason}") from None
+    raw = response.content
     try:
         parsed = json.loads(raw) if raw else None
     except ValueError:

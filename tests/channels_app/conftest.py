@@ -39,7 +39,9 @@ def _fake_provider_server():
 
 
 @pytest.fixture
-def fake_provider(_fake_provider_server) -> FakeProvider:
+def fake_provider(_fake_provider_server, settings) -> FakeProvider:
+    """The fake provider API; its loopback host is allowed like an operator allows a host."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     provider, base_url = _fake_provider_server
     provider.reset()
     for media_id, sample in FIXTURE_MEDIA.items():

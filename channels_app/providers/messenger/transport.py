@@ -1,3 +1,4 @@
+from channels_app.media import media_max_bytes
 from channels_app.providers import meta
 from channels_app.providers.base import Media, MediaRef, PermanentSendError, SendResult
 from channels_app.providers.http import call
@@ -42,7 +43,12 @@ class MessengerTransport:
         )
 
     def download(self, *, ref: MediaRef) -> Media:
-        response = call("GET", ref.url, reason=lambda r: r.text[:200])
+        response = call(
+            "GET",
+            ref.url,
+            max_bytes=media_max_bytes(self.asset.kind),
+            reason=lambda r: r.text[:200],
+        )
         return Media(
             content=response.content,
             content_type=response.headers.get("content-type", ""),

@@ -1,12 +1,12 @@
-import httpx
-
+from channels_app.media import media_max_bytes
 from channels_app.providers.base import Media, MediaRef, PermanentSendError, SendResult
 from channels_app.providers.http import call
+from config.outbound import OutboundResponse
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 
 
-def twilio_reason(response: httpx.Response) -> str:
+def twilio_reason(response: OutboundResponse) -> str:
     data = response.json()
     return f"{data.get('message', '')} [code {data.get('code', '?')}]"
 
@@ -37,8 +37,14 @@ class TwilioTransport:
         """SMS has no read receipts."""
 
     def download(self, *, ref: MediaRef) -> Media:
+        # Twilio answers media URLs with a redirect to its storage; each hop is checked.
         response = call(
-            "GET", ref.url, auth=self.auth, follow_redirects=True, reason=lambda r: r.text[:200]
+            "GET",
+            ref.url,
+            auth=self.auth,
+            follow_redirects=True,
+            max_bytes=media_max_bytes(self.asset.kind),
+            reason=lambda r: r.text[:200],
         )
         return Media(
             content=response.content,

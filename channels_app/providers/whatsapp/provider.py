@@ -15,6 +15,7 @@ from channels_app.providers.base import (
 )
 from channels_app.providers.util import (
     body_hash,
+    coordinate,
     dumps,
     from_unix,
     load_json,
@@ -135,8 +136,12 @@ def parse_message(msg: Any, names: dict[str, str]) -> InboundMessage | Ignored:
             item.content_type = "location"
             item.content.update(
                 {
-                    "latitude": float(require(loc, "latitude", where)),
-                    "longitude": float(require(loc, "longitude", where)),
+                    "latitude": coordinate(
+                        require(loc, "latitude", where), limit=90, where=f"{where} latitude"
+                    ),
+                    "longitude": coordinate(
+                        require(loc, "longitude", where), limit=180, where=f"{where} longitude"
+                    ),
                     "name": loc.get("name", ""),
                     "address": loc.get("address", ""),
                     "url": loc.get("url", ""),

@@ -1,3 +1,4 @@
+from channels_app.media import media_max_bytes
 from channels_app.providers import meta
 from channels_app.providers.base import Media, MediaRef, PermanentSendError, SendResult
 from channels_app.providers.http import call
@@ -68,7 +69,13 @@ class WhatsAppTransport:
             ).json()
             url = info["url"]
             content_type = content_type or info.get("mime_type", "")
-        response = call("GET", url, headers=self._headers(), reason=lambda r: r.text[:200])
+        response = call(
+            "GET",
+            url,
+            headers=self._headers(),
+            max_bytes=media_max_bytes(self.asset.kind),
+            reason=lambda r: r.text[:200],
+        )
         return Media(
             content=response.content,
             content_type=content_type or response.headers.get("content-type", ""),

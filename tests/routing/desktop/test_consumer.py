@@ -299,6 +299,23 @@ async def test_malformed_frames_and_unknown_actions_get_a_clear_error(desk):
     await communicator.disconnect()
 
 
+async def test_deeply_nested_json_gets_an_error_and_the_socket_stays_up(desk):
+    communicator, _ = await connected(desk.first.user)
+
+    await communicator.send_to(text_data="[" * 200_000 + "]" * 200_000)
+    too_deep = await communicator.receive_json_from(timeout=5)
+    await communicator.send_to(
+        text_data='{"action": "sync", "params": ' + "[" * 100 + "]" * 100 + "}"
+    )
+    deep_params = await communicator.receive_json_from(timeout=5)
+    still_up = await call(communicator, "launch_rockets")
+
+    assert too_deep == {"type": "reply", "request_id": None, "ok": False, "error": "malformed JSON"}
+    assert deep_params["ok"] is False and deep_params["error"] == "malformed JSON"
+    assert still_up["ok"] is False and "unknown action" in still_up["error"]
+    await communicator.disconnect()
+
+
 async def test_marking_seen_records_it_for_the_owners_conversation(desk):
     await database_sync_to_async(desk.available)(desk.first)
     conversation = await database_sync_to_async(desk.waiting)()

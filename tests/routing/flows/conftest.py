@@ -123,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
 def http_server(settings):
     """A real HTTP server on localhost: server.routes[path] = (status, json, delay_seconds).
     Flows may call it: the operator allows its host."""
-    settings.FLOW_HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.routes = {}

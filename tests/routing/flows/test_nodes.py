@@ -313,7 +313,7 @@ def test_http_request_takes_the_error_path_when_it_times_out(publish, conversati
 def test_http_request_to_a_private_address_is_refused_unless_the_operator_allows_it(
     publish, conversation, http_server, settings
 ):
-    settings.FLOW_HTTP_ALLOWED_HOSTS = []
+    settings.OUTBOUND_ALLOWED_HOSTS = []
     http_server.routes["/admin"] = (200, {"secret": "internal"}, 0)
     nodes = {
         "lookup": {
@@ -328,7 +328,7 @@ def test_http_request_to_a_private_address_is_refused_unless_the_operator_allows
     result = run(publish, conversation, nodes, variables=[{"name": "leak", "type": "string"}])
 
     step = result.steps.get(node_id="lookup")
-    assert step.path == "error" and "private or local address" in step.error
+    assert step.path == "error" and "a loopback address" in step.error
     assert http_server.requests == []
     conversation.refresh_from_db()
     assert "leak" not in conversation.variables and outcome(conversation) == "error path"
