@@ -481,12 +481,6 @@ class Task(models.Model):
             ),
             models.Index(fields=["tenant", "status"], name="task_tenant_status"),
             models.Index(fields=["conversation", "status"], name="task_conversation_status"),
-            # Queue statistics per tenant: an index-only scan of the tenant's active tasks.
-            models.Index(
-                fields=["tenant", "queue", "status", "enqueued_at"],
-                condition=Q(status__in=["waiting", "offered"]),
-                name="task_active_stats",
-            ),
         ]
 
     def __str__(self) -> str:

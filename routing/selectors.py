@@ -75,8 +75,8 @@ def conversation_active_task(*, conversation_id: int) -> Task | None:
 def queue_stats(*, tenant: Tenant) -> list[dict[str, Any]]:
     """Waiting and offered counts and the oldest waiting contact per queue (care console).
 
-    Counted from the tenant's own active tasks only (an index-only scan of task_active_stats), so
-    another tenant's line never costs this one anything."""
+    Counted from the tenant's own active tasks only (the task_tenant_status index), so another
+    tenant's line never costs this one anything."""
     now = timezone.now()
     counts: dict[int, dict[str, Any]] = {}
     for queue_id, status, n, oldest in (
