@@ -213,6 +213,61 @@ def main() -> None:
         f"queue_stats, tenant with {args.tasks:,} tasks:     {timed(lambda: queue_stats(tenant=big)):8.2f} ms"
     )
     AgentState.objects.filter(tenant__in=[small, big]).update(engaged_chat=0)
+    sweeps(big, big_queue)
+
+
+def sweeps(tenant, queue) -> None:
+    """The sweeps at scale: 1,000 offers expiring at once, 10,000 relaxations, and the inactivity
+    sweep with 500,000 open conversations of which none is due."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from channels_app.services import conversations_close_inactive
+    from routing.models import AgentState, Offer, Skill, Task
+    from routing.services import offers_expire_due, route_queue, tasks_relax_due
+    from routing.services.skills import relaxation_resolve, requirements_key, requirements_resolve
+
+    assert route_queue(queue_id=queue.pk, limit=1000) == 1000
+    due = Offer.objects.filter(tenant=tenant, status="pending").order_by("-expires_at").first()
+    with Timer() as t:
+        expired = offers_expire_due(now=due.expires_at + timedelta(seconds=1))
+    print(f"RONA sweep, {expired:,} offers expiring at once:      {t.seconds * 1000:8.0f} ms")
+    AgentState.objects.filter(tenant=tenant).update(state="available", engaged_chat=0)
+
+    skill = Skill.objects.get_or_create(tenant=tenant, name="Tech", type="proficiency")[0]
+    requirements = requirements_resolve(
+        tenant=tenant, requirements=[{"skill": "Tech", "operator": ">=", "value": 8}]
+    )
+    steps = relaxation_resolve(
+        tenant=tenant,
+        requirements=requirements,
+        steps=[{"after_seconds": 10, "skill": skill.name, "action": "drop"}],
+    )
+    ids = list(
+        Task.objects.filter(queue=queue, status="waiting")
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:10_000]
+    )
+    now = timezone.now()
+    Task.objects.filter(pk__in=ids).update(
+        requirements=requirements,
+        current_requirements=requirements,
+        relaxation_steps=steps,
+        requirements_key=requirements_key(requirements),
+        enqueued_at=now - timedelta(seconds=11),
+        next_relaxation_at=now - timedelta(seconds=1),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE routing_task")
+    with Timer() as t:
+        relaxed = tasks_relax_due(now=now)
+    print(f"relaxation sweep, {relaxed:,} tasks due at once:       {t.seconds * 1000:8.0f} ms")
+
+    with Timer() as t:
+        closed = conversations_close_inactive()
+    print(f"inactivity sweep, 500,000 open, {closed} due:           {t.seconds * 1000:8.0f} ms")
 
 
 if __name__ == "__main__":

@@ -48,3 +48,4 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+

@@ -76,6 +76,29 @@ def test_expiring_many_offers_takes_as_many_statements_as_expiring_a_few(tenant,
     assert Task.objects.filter(tenant=tenant, status="waiting").count() == 12
 
 
+def test_a_batch_of_pushes_is_one_layer_message_per_group():
+    from tenants.realtime import BATCH_MESSAGE_EVENTS, Push, layer_messages
+
+    pushes = [Push(["agent.1", "tenant.1"], "routing.rona", {"task_id": i}) for i in range(3)]
+    pushes += [Push(["agent.2", "tenant.1"], "routing.rona", {"task_id": 3})]
+    pushes += [
+        Push(["tenant.2"], "routing.rona", {"task_id": i}) for i in range(BATCH_MESSAGE_EVENTS + 1)
+    ]
+
+    messages = layer_messages(pushes)
+
+    by_group = {}
+    for group, message in messages:
+        by_group.setdefault(group, []).append(message)
+    assert [m["type"] for m in by_group["agent.1"]] == ["push.events"]
+    assert [e["payload"]["task_id"] for e in by_group["agent.1"][0]["events"]] == [0, 1, 2]
+    assert by_group["agent.2"] == [
+        {"type": "push.event", "event": "routing.rona", "payload": {"task_id": 3}}
+    ]
+    assert [e["payload"]["task_id"] for e in by_group["tenant.1"][0]["events"]] == [0, 1, 2, 3]
+    assert [len(m["events"]) for m in by_group["tenant.2"]] == [BATCH_MESSAGE_EVENTS, 1]
+
+
 def _relaxing_tasks(tenant, queue, count: int) -> list[Task]:
     skill = make_skill(tenant=tenant, name=f"Tech {count}", type="proficiency")
     return [
