@@ -6,6 +6,7 @@ handle two message types: "push.event" (event, payload) and "push.events" (event
 {event, payload} in order), which a batch uses for a group that receives several events.
 """
 
+import asyncio
 import logging
 from typing import Any, NamedTuple
 
@@ -33,6 +34,8 @@ def tenant_group(tenant_id: int) -> str:
 
 # Most pushes one layer message may carry (a sweep's batch goes out in a few messages).
 BATCH_MESSAGE_EVENTS = 200
+# Groups sent to at once from one batch.
+SEND_CONCURRENCY = 16
 
 
 def layer_messages(pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
@@ -62,12 +65,23 @@ def send_events(pushes: list[Push]) -> None:
     if layer is None or not pushes:
         return
 
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in layer_messages(pushes):
+        per_group.setdefault(group, []).append(message)
+
     async def send_all() -> None:
-        for group, message in layer_messages(pushes):
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # a lost push is recovered by the client's re-read
-                logger.warning("push to %s failed", group, exc_info=True)
+        # Groups are independent: a few at once, each group's messages in order.
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send_group(group: str, messages: list[dict[str, Any]]) -> None:
+            async with gate:
+                for message in messages:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:  # a lost push is recovered by the client's re-read
+                        logger.warning("push to %s failed", group, exc_info=True)
+
+        await asyncio.gather(*(send_group(g, m) for g, m in per_group.items()))
 
     try:
         async_to_sync(send_all)()

@@ -47,7 +47,7 @@ def _refresh_from_agent(state: AgentState, agent: Agent) -> None:
         state.blending = profile.blending
 
 
-def _agent_state_push(state: AgentState) -> Push:
+def agent_state_push(state: AgentState) -> Push:
     return Push(
         [agent_group(state.agent_id), tenant_group(state.tenant_id)],
         "routing.agent_state",
@@ -68,7 +68,7 @@ def publish_agent_state(state: AgentState) -> None:
 
 def publish_agent_states(states: list[AgentState]) -> None:
     """Announces agents' states after commit, all of them over one channel-layer connection."""
-    send_events_on_commit([_agent_state_push(s) for s in states])
+    send_events_on_commit([agent_state_push(s) for s in states])
 
 
 def agent_state_set(

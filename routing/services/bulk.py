@@ -48,4 +48,3 @@ def rows_update(model: type[models.Model], objs: Sequence[models.Model], fields:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
-

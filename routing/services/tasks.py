@@ -277,6 +277,10 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
         OfferStatus.WITHDRAWN: TaskEventKind.DECLINED,
     }[outcome]
     conversations = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id"))
+    from routing.services.agents import agent_state_push
+
+    # The agents now in RONA are announced in the same batch as the offers' events.
+    state_pushes = [agent_state_push(s) for s in AgentState.objects.filter(pk__in=to_rona)]
     events.emit(
         [
             events.Emission(
@@ -289,12 +293,9 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
                 data={"outcome": outcome},
             )
             for o in offers
-        ]
+        ],
+        also=state_pushes,
     )
-    if to_rona:
-        from routing.services.agents import publish_agent_states
-
-        publish_agent_states(list(AgentState.objects.filter(pk__in=to_rona)))
     queue_ids = set(Task.objects.filter(pk__in=task_ids).values_list("queue_id", flat=True))
     transaction.on_commit(lambda: _route_queues_later(queue_ids))
     if outcome != OfferStatus.EXPIRED:
