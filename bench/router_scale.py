@@ -166,6 +166,10 @@ def main() -> None:
     big, big_queue = tenant_setup(
         "bench-scale", agents=AGENTS, available=AVAILABLE, tasks=args.tasks, keep=args.keep
     )
+    # A previous run (--keep) may have left agents in other states: back to 7,500 available.
+    ids = list(AgentState.objects.filter(tenant=big).order_by("pk").values_list("pk", flat=True))
+    AgentState.objects.filter(pk__in=ids[:AVAILABLE]).update(state="available", engaged_chat=0)
+    AgentState.objects.filter(pk__in=ids[AVAILABLE:]).update(state="signed_out", engaged_chat=0)
     analyze()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
@@ -234,7 +238,8 @@ def sweeps(tenant, queue) -> None:
     with Timer() as t:
         expired = offers_expire_due(now=due.expires_at + timedelta(seconds=1))
     print(f"RONA sweep, {expired:,} offers expiring at once:      {t.seconds * 1000:8.0f} ms")
-    AgentState.objects.filter(tenant=tenant).update(state="available", engaged_chat=0)
+    AgentState.objects.filter(tenant=tenant, state="rona").update(state="available")
+    AgentState.objects.filter(tenant=tenant).update(engaged_chat=0)
 
     skill = Skill.objects.get_or_create(tenant=tenant, name="Tech", type="proficiency")[0]
     requirements = requirements_resolve(

@@ -103,9 +103,16 @@ def eligible_agents(
     return agents.order_by("available_since", "agent_id")
 
 
-def _waiting_in_queue() -> QuerySet[Task]:
-    """Waiting tasks of the outer queue: one probe of the partial index, not a scan of the line."""
-    return Task.objects.filter(queue_id=OuterRef("pk"), status=TaskStatus.WAITING).order_by()
+def _with_waiting(queue_ids: list[int]) -> list[int]:
+    """The queues that have a waiting task: one LIMIT 1 probe of the partial index per queue.
+
+    Asked per queue on purpose: as one EXISTS over all queues the planner may turn it into a
+    semi-join that reads every waiting task."""
+    return [
+        q
+        for q in queue_ids
+        if Task.objects.filter(queue_id=q, status=TaskStatus.WAITING).order_by().exists()
+    ]
 
 
 def _waiting(queue_id: int) -> QuerySet[Task]:
@@ -311,11 +318,8 @@ def route_for_agent(*, agent_id: int) -> int:
     state = AgentState.objects.filter(pk=agent_id, state=AgentStatus.AVAILABLE).first()
     if state is None:
         return 0
-    queue_ids = list(
-        Queue.objects.filter(teams=state.team_id)
-        .filter(Exists(_waiting_in_queue()))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    queue_ids = _with_waiting(
+        list(Queue.objects.filter(teams=state.team_id).order_by("pk").values_list("pk", flat=True))
     )
     return sum(route_queue(queue_id=q) for q in queue_ids)
 
@@ -324,9 +328,5 @@ def route_waiting_queues(*, limit_per_queue: int = 200) -> int:
     """The safety net the sweep runs: every queue with waiting tasks gets a routing pass. The pass
     is bounded so a sweep stays short and the next expiry is not held up; the rest follows in the
     next sweep or in the routing runs the offers' events trigger."""
-    queue_ids = list(
-        Queue.objects.filter(Exists(_waiting_in_queue()))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    queue_ids = _with_waiting(list(Queue.objects.order_by("pk").values_list("pk", flat=True)))
     return sum(route_queue(queue_id=q, limit=limit_per_queue) for q in queue_ids)
