@@ -2,19 +2,24 @@
 
 Seeds two tenants: "bench-scale-small" (10 available agents, 10 waiting tasks) and "bench-scale"
 (15,000 agents of whom 7,500 available, 500,000 waiting chat tasks in one queue, seeded with
-INSERT ... SELECT generate_series in about a minute). Then measures, on the same database:
+INSERT ... SELECT generate_series, about 2.5 minutes on a loaded 2-core machine). Then measures,
+on the same database:
 
 1. one decision (route_queue(limit=1, batch_size=1)) in each tenant, median of --decisions; the
    offer is undone untimed after each decision so every decision meets the same state; the ratio;
 2. the EXPLAIN of the queue heads' query at scale (index scans only: no Sort, no Seq Scan);
 3. with every agent of the big tenant at capacity: route_for_agent for an agent with no room and
    for the one agent with room for one more chat, a sweep pass with nothing due (timers_sweep),
-   and queue_stats of each tenant.
+   and queue_stats of each tenant;
+4. the sweeps at that scale: 1,000 offers expiring at once, 10,000 relaxations due at once, and
+   the inactivity sweep with 500,000 open conversations of which none is due.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_routing \
         .venv/bin/python bench/router_scale.py [--decisions 50] [--tasks 500000] [--keep]
 
---keep reuses the seeded big tenant of a previous run (same --tasks).
+--keep reuses the seeded big tenant of a previous run (same --tasks). The sweeps enqueue routing
+runs after commit; CELERY_QUEUE=bench-router-scale keeps them away from a real worker's queue
+(delete that Redis key afterwards).
 """
 
 import argparse
