@@ -276,7 +276,11 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
         OfferStatus.EXPIRED: TaskEventKind.RONA,
         OfferStatus.WITHDRAWN: TaskEventKind.DECLINED,
     }[outcome]
-    conversations = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id"))
+    rows = list(
+        Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id", "queue_id")
+    )
+    conversations = {pk: conversation_id for pk, conversation_id, _ in rows}
+    queue_ids = {queue_id for _, _, queue_id in rows}
     from routing.services.agents import agent_state_push
 
     # The agents now in RONA are announced in the same batch as the offers' events.
@@ -296,7 +300,6 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
         ],
         also=state_pushes,
     )
-    queue_ids = set(Task.objects.filter(pk__in=task_ids).values_list("queue_id", flat=True))
     transaction.on_commit(lambda: _route_queues_later(queue_ids))
     if outcome != OfferStatus.EXPIRED:
         transaction.on_commit(lambda: _route_agents_later(agent_ids))
