@@ -172,10 +172,12 @@ CELERY_BEAT_SCHEDULE = {
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),
+        "options": {"expires": 55},  # a slow pass must not pile up behind itself
     },
     "channels-purge-expired-transcripts": {
         "task": "channels_app.tasks.purge_expired_transcripts",
         "schedule": timedelta(hours=1),
+        "options": {"expires": 3300},
     },
 }
 # Processed raw webhook bodies (names, numbers, whatever customers wrote) are deleted after this

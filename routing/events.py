@@ -67,9 +67,13 @@ def _deliver(items: list[dict[str, Any]]) -> None:
                 logger.exception("routing event subscriber %r failed for %s", handler, ids)
 
 
-def emit(items: Iterable[Emission]) -> list[TaskEvent]:
+def emit(items: Iterable[Emission], *, also: Iterable[Push] = ()) -> list[TaskEvent]:
+    """Stores and announces the events; `also` are further pushes of the same change (agents'
+    states), sent in the same batch so each group gets one message."""
     items = list(items)
     if not items:
+        if also := list(also):
+            send_events_on_commit(also)
         return []
     now = timezone.now()
     rows = TaskEvent.objects.bulk_create(
@@ -105,7 +109,7 @@ def emit(items: Iterable[Emission]) -> list[TaskEvent]:
             groups.insert(0, agent_group(e.agent_id))
         pushes.append(Push(groups, f"routing.{e.kind}", payload))
         delivered.append(ids)
-    send_events_on_commit(pushes)  # one layer connection for the whole batch
+    send_events_on_commit([*pushes, *also])  # one layer connection for the whole batch
     if any(_subscribers.values()):
         transaction.on_commit(lambda: _deliver(delivered))
     return rows

@@ -75,27 +75,35 @@ def conversation_active_task(*, conversation_id: int) -> Task | None:
 
 
 def queue_stats(*, tenant: Tenant) -> list[dict[str, Any]]:
-    """Waiting and offered counts and the oldest waiting contact per queue (care console)."""
+    """Waiting and offered counts and the oldest waiting contact per queue (care console).
+
+    Counted from the tenant's own active tasks only (the task_tenant_status index), so another
+    tenant's line never costs this one anything."""
     now = timezone.now()
-    rows = (
-        Queue.objects.filter(tenant=tenant)
-        .annotate(
-            waiting=Count("tasks", filter=Q(tasks__status=TaskStatus.WAITING)),
-            offered=Count("tasks", filter=Q(tasks__status=TaskStatus.OFFERED)),
-            oldest=Min("tasks__enqueued_at", filter=Q(tasks__status__in=ACTIVE_TASK_STATUSES)),
+    counts: dict[int, dict[str, Any]] = {}
+    for queue_id, status, n, oldest in (
+        Task.objects.filter(tenant=tenant, status__in=ACTIVE_TASK_STATUSES)
+        .order_by()
+        .values_list("queue_id", "status")
+        .annotate(n=Count("*"), oldest=Min("enqueued_at"))
+    ):
+        row = counts.setdefault(queue_id, {"oldest": oldest})
+        row[status] = n
+        row["oldest"] = min(row["oldest"], oldest)
+    stats = []
+    for queue in Queue.objects.filter(tenant=tenant).order_by("name").only("id", "name"):
+        row = counts.get(queue.pk, {})
+        oldest = row.get("oldest")
+        stats.append(
+            {
+                "queue_id": queue.pk,
+                "name": queue.name,
+                "waiting": row.get(TaskStatus.WAITING, 0),
+                "offered": row.get(TaskStatus.OFFERED, 0),
+                "longest_wait_seconds": int((now - oldest).total_seconds()) if oldest else 0,
+            }
         )
-        .order_by("name")
-    )
-    return [
-        {
-            "queue_id": q.pk,
-            "name": q.name,
-            "waiting": q.waiting,
-            "offered": q.offered,
-            "longest_wait_seconds": int((now - q.oldest).total_seconds()) if q.oldest else 0,
-        }
-        for q in rows
-    ]
+    return stats
 
 
 def agent_states_list(*, tenant: Tenant) -> QuerySet[AgentState]:

@@ -1,9 +1,12 @@
 """The one way the project pushes realtime events: after commit, to named groups.
 
 Pushes are hints to re-read; the database is the truth. Services call send_event_on_commit (or
-send_events_on_commit for a batch); signals never do. Consumers join the groups named below.
+send_events_on_commit for a batch); signals never do. Consumers join the groups named below and
+handle two message types: "push.event" (event, payload) and "push.events" (events: a list of
+{event, payload} in order), which a batch uses for a group that receives several events.
 """
 
+import asyncio
 import logging
 from typing import Any, NamedTuple
 
@@ -29,20 +32,56 @@ def tenant_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}"
 
 
+# Most pushes one layer message may carry (a sweep's batch goes out in a few messages).
+BATCH_MESSAGE_EVENTS = 200
+# Groups sent to at once from one batch.
+SEND_CONCURRENCY = 16
+
+
+def layer_messages(pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
+    """The channel-layer messages for a batch of pushes: per group, in order, one "push.event"
+    for a single event or "push.events" (events: [{event, payload}, ...]) for several. A sweep that
+    ends 1,000 offers sends a handful of messages to the tenant's group, not 1,000."""
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    for push in pushes:
+        for group in push.groups:
+            per_group.setdefault(group, []).append({"event": push.event, "payload": push.payload})
+    messages = []
+    for group, events in per_group.items():
+        if len(events) == 1:
+            messages.append((group, {"type": "push.event", **events[0]}))
+            continue
+        for i in range(0, len(events), BATCH_MESSAGE_EVENTS):
+            chunk = events[i : i + BATCH_MESSAGE_EVENTS]
+            messages.append((group, {"type": "push.events", "events": chunk}))
+    return messages
+
+
 def send_events(pushes: list[Push]) -> None:
-    """Sends every push in one event loop, so a batch of hundreds shares one layer connection."""
+    """Sends a batch of pushes in one event loop and as few layer messages as the groups need.
+
+    Consumers that join these groups handle both "push.event" and "push.events"."""
     layer = get_channel_layer()
     if layer is None or not pushes:
         return
 
+    per_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in layer_messages(pushes):
+        per_group.setdefault(group, []).append(message)
+
     async def send_all() -> None:
-        for push in pushes:
-            message = {"type": "push.event", "event": push.event, "payload": push.payload}
-            for group in push.groups:
-                try:
-                    await layer.group_send(group, message)
-                except Exception:  # a lost push is recovered by the client's re-read
-                    logger.warning("push of %s to %s failed", push.event, group, exc_info=True)
+        # Groups are independent: a few at once, each group's messages in order.
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send_group(group: str, messages: list[dict[str, Any]]) -> None:
+            async with gate:
+                for message in messages:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:  # a lost push is recovered by the client's re-read
+                        logger.warning("push to %s failed", group, exc_info=True)
+
+        await asyncio.gather(*(send_group(g, m) for g, m in per_group.items()))
 
     try:
         async_to_sync(send_all)()

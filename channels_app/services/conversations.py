@@ -8,7 +8,7 @@ from channels_app import events
 from channels_app.models import ChannelKind, Conversation, Customer, CustomerIdentity
 from channels_app.services.retention import retention_purge
 from tenants.models import Tenant, TenantPolicy
-from tenants.realtime import agent_group, send_event_on_commit
+from tenants.realtime import Push, agent_group, send_event_on_commit, send_events_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -120,41 +120,59 @@ def conversation_close(*, conversation: Conversation, reason: str, wrap_up_code:
 
 
 def _policies() -> list[tuple[int, TenantPolicy]]:
-    tenant_ids = Conversation.objects.values_list("tenant_id", flat=True).distinct()
+    """Every tenant with its policy: read from the tenants table, so a pass costs one row a tenant
+    however many conversations they hold."""
+    tenant_ids = list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
     policies = {p.tenant_id: p for p in TenantPolicy.objects.filter(tenant_id__in=tenant_ids)}
     return [(tenant_id, policies.get(tenant_id, DEFAULT_POLICY)) for tenant_id in tenant_ids]
 
 
 def conversations_close_inactive(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Closes open conversations idle for longer than their tenant's inactivity policy."""
+    """Closes open conversations idle for longer than their tenant's inactivity policy.
+
+    Per tenant and batch: one locking read of the due rows (a range of the tenant/status/
+    last_message_at index, so open conversations that are not due cost nothing), one UPDATE and
+    one batch of pushes."""
     now = now or timezone.now()
     closed = 0
     for tenant_id, policy in _policies():
         cutoff = now - timedelta(minutes=policy.inactivity_close_minutes)
-        due = Conversation.objects.filter(
-            tenant_id=tenant_id, status=Conversation.Status.OPEN, last_message_at__lt=cutoff
-        ).order_by("last_message_at")[:batch]
-        for conversation in due:
+        while True:
             with transaction.atomic():
-                # Claimed only if still idle: a message that arrived meanwhile keeps it open.
-                updated = Conversation.objects.filter(
-                    pk=conversation.pk, status=Conversation.Status.OPEN, last_message_at__lt=cutoff
-                ).update(
+                # Locked and re-checked: a message that arrived meanwhile keeps it open.
+                due = list(
+                    Conversation.objects.select_for_update(skip_locked=True)
+                    .filter(
+                        tenant_id=tenant_id,
+                        status=Conversation.Status.OPEN,
+                        last_message_at__lt=cutoff,
+                    )
+                    .order_by("last_message_at", "pk")
+                    .values_list("pk", "owner_id")[:batch]
+                )
+                if not due:
+                    break
+                Conversation.objects.filter(pk__in=[pk for pk, _ in due]).update(
                     status=Conversation.Status.CLOSED, closed_at=now, close_reason="inactivity"
                 )
-                if updated:
-                    closed += 1
+                for pk, _ in due:
                     events.announce(
-                        events.CONVERSATION_CLOSED,
-                        conversation_id=conversation.pk,
-                        reason="inactivity",
+                        events.CONVERSATION_CLOSED, conversation_id=pk, reason="inactivity"
                     )
-                    if conversation.owner_id:
-                        send_event_on_commit(
-                            groups=[agent_group(conversation.owner_id)],
-                            event="conversation.closed",
-                            payload={"conversation_id": conversation.pk, "reason": "inactivity"},
+                send_events_on_commit(
+                    [
+                        Push(
+                            [agent_group(owner_id)],
+                            "conversation.closed",
+                            {"conversation_id": pk, "reason": "inactivity"},
                         )
+                        for pk, owner_id in due
+                        if owner_id
+                    ]
+                )
+            closed += len(due)
+            if len(due) < batch:
+                break
     return closed
 
 

@@ -132,3 +132,8 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
         if agent_id is not None and agent_id != self.agent.pk:
             return
         await self.send_json({"type": "event", "event": message.get("event"), "payload": payload})
+
+    async def push_events(self, message):
+        """Group handler for a batch: each event goes to the desktop as its own frame, as ever."""
+        for event in message.get("events") or []:
+            await self.push_event(event)

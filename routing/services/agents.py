@@ -8,7 +8,7 @@ from routing.errors import RoutingError
 from routing.models import AgentState, AgentStateChange, AgentStatus, Offer, OfferStatus
 from routing.services.skills import agent_skills_refresh
 from tenants.models import Agent, IdleCode
-from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+from tenants.realtime import Push, agent_group, send_events_on_commit, tenant_group
 
 MEDIA = ("chat", "email", "social")
 SETTABLE_STATES = (AgentStatus.SIGNED_OUT, AgentStatus.AVAILABLE, AgentStatus.IDLE)
@@ -47,11 +47,11 @@ def _refresh_from_agent(state: AgentState, agent: Agent) -> None:
         state.blending = profile.blending
 
 
-def publish_agent_state(state: AgentState) -> None:
-    send_event_on_commit(
-        groups=[agent_group(state.agent_id), tenant_group(state.tenant_id)],
-        event="routing.agent_state",
-        payload={
+def agent_state_push(state: AgentState) -> Push:
+    return Push(
+        [agent_group(state.agent_id), tenant_group(state.tenant_id)],
+        "routing.agent_state",
+        {
             "agent_id": state.agent_id,
             "state": state.state,
             "idle_code_id": state.idle_code_id,
@@ -60,6 +60,15 @@ def publish_agent_state(state: AgentState) -> None:
             "maximum": {m: state.maximum(m) for m in MEDIA},
         },
     )
+
+
+def publish_agent_state(state: AgentState) -> None:
+    publish_agent_states([state])
+
+
+def publish_agent_states(states: list[AgentState]) -> None:
+    """Announces agents' states after commit, all of them over one channel-layer connection."""
+    send_events_on_commit([agent_state_push(s) for s in states])
 
 
 def agent_state_set(

@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -103,21 +103,66 @@ def eligible_agents(
     return agents.order_by("available_since", "agent_id")
 
 
+def _with_waiting(queue_ids: list[int]) -> list[int]:
+    """The queues that have a waiting task: one LIMIT 1 probe of the partial index per queue.
+
+    Asked per queue on purpose: as one EXISTS over all queues the planner may turn it into a
+    semi-join that reads every waiting task."""
+    return [
+        q
+        for q in queue_ids
+        if Task.objects.filter(queue_id=q, status=TaskStatus.WAITING).order_by().exists()
+    ]
+
+
 def _waiting(queue_id: int) -> QuerySet[Task]:
     return Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING).order_by(
         "priority", "enqueued_at", "id"
     )
 
 
+# The first waiting task of each signature, found with a "loose index scan" over the partial index
+# task_waiting_signature_order: each step of the recursion jumps to the next signature with one
+# index probe, so the cost grows with the number of signatures, never with the tasks waiting.
+HEADS_SQL = """
+WITH RECURSIVE keys(k) AS (
+    (SELECT requirements_key FROM routing_task
+      WHERE queue_id = %(queue)s AND status = 'waiting'
+      ORDER BY requirements_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.requirements_key FROM routing_task t
+             WHERE t.queue_id = %(queue)s AND t.status = 'waiting' AND t.requirements_key > keys.k
+             ORDER BY t.requirements_key LIMIT 1)
+      FROM keys WHERE keys.k IS NOT NULL
+)
+SELECT h.id, h.priority, h.enqueued_at, h.requirements_key
+  FROM keys CROSS JOIN LATERAL (
+    SELECT t.id, t.priority, t.enqueued_at, t.requirements_key FROM routing_task t
+     WHERE t.queue_id = %(queue)s AND t.status = 'waiting' AND t.requirements_key = keys.k
+     ORDER BY t.priority, t.enqueued_at, t.id LIMIT 1
+  ) h
+ WHERE keys.k IS NOT NULL
+"""
+
+
 def _heads(queue_id: int) -> list[Task]:
     """The first waiting task of each requirement signature, in queue order."""
+    if connection.vendor == "postgresql":
+        heads = list(Task.objects.raw(HEADS_SQL, {"queue": queue_id}))
+    else:
+        heads = _heads_portable(queue_id)
+    return sorted(heads, key=lambda t: (t.priority, t.enqueued_at, t.pk))
+
+
+def _heads_portable(queue_id: int) -> list[Task]:
+    """The same with the ORM (the embedded SQLite setup): one DISTINCT, then one probe a signature."""
     keys = list(
         Task.objects.filter(queue_id=queue_id, status=TaskStatus.WAITING)
         .order_by()
         .values_list("requirements_key", flat=True)
         .distinct()
     )
-    heads = [
+    return [
         t
         for t in (
             _waiting(queue_id)
@@ -128,7 +173,6 @@ def _heads(queue_id: int) -> list[Task]:
         )
         if t is not None
     ]
-    return sorted(heads, key=lambda t: (t.priority, t.enqueued_at, t.pk))
 
 
 def _before(task: Task) -> Q:
@@ -274,22 +318,15 @@ def route_for_agent(*, agent_id: int) -> int:
     state = AgentState.objects.filter(pk=agent_id, state=AgentStatus.AVAILABLE).first()
     if state is None:
         return 0
-    queue_ids = (
-        Queue.objects.filter(teams=state.team_id, tasks__status=TaskStatus.WAITING)
-        .values_list("pk", flat=True)
-        .distinct()
+    queue_ids = _with_waiting(
+        list(Queue.objects.filter(teams=state.team_id).order_by("pk").values_list("pk", flat=True))
     )
-    return sum(route_queue(queue_id=q) for q in list(queue_ids))
+    return sum(route_queue(queue_id=q) for q in queue_ids)
 
 
 def route_waiting_queues(*, limit_per_queue: int = 200) -> int:
     """The safety net the sweep runs: every queue with waiting tasks gets a routing pass. The pass
     is bounded so a sweep stays short and the next expiry is not held up; the rest follows in the
     next sweep or in the routing runs the offers' events trigger."""
-    queue_ids = list(
-        Task.objects.filter(status=TaskStatus.WAITING)
-        .values_list("queue_id", flat=True)
-        .distinct()
-        .order_by()
-    )
+    queue_ids = _with_waiting(list(Queue.objects.order_by("pk").values_list("pk", flat=True)))
     return sum(route_queue(queue_id=q, limit=limit_per_queue) for q in queue_ids)

@@ -29,6 +29,7 @@ from routing.models import (
     TaskEventKind,
     TaskStatus,
 )
+from routing.services.bulk import rows_update
 from routing.services.skills import (
     relaxation_resolve,
     requirements_after,
@@ -38,6 +39,7 @@ from routing.services.skills import (
 from tenants.models import Agent, TenantPolicy
 
 SWEEP_BATCH = 500
+RELAX_BATCH = 2000
 
 
 def _route_queues_later(queue_ids) -> None:
@@ -208,15 +210,18 @@ def offer_payloads(offers: list[Offer]) -> dict[int, dict[str, Any]]:
 
 
 def _agents_release(*, agent_counts: dict[int, dict[str, int]]) -> None:
-    """Gives back engaged capacity; the caller holds the changes that justify it."""
-    for agent_id in sorted(agent_counts):
-        changes = {
-            f"engaged_{media}": F(f"engaged_{media}") - n
-            for media, n in agent_counts[agent_id].items()
-            if n
-        }
-        if changes:
-            AgentState.objects.filter(pk=agent_id).update(**changes)
+    """Gives back engaged capacity; the caller holds the changes that justify it.
+
+    One UPDATE per distinct change (usually one: a chat each), however many agents."""
+    by_change: dict[tuple[tuple[str, int], ...], list[int]] = defaultdict(list)
+    for agent_id, counts in agent_counts.items():
+        change = tuple(sorted((media, n) for media, n in counts.items() if n))
+        if change:
+            by_change[change].append(agent_id)
+    for change, agent_ids in sorted(by_change.items()):
+        AgentState.objects.filter(pk__in=sorted(agent_ids)).update(
+            **{f"engaged_{media}": F(f"engaged_{media}") - n for media, n in change}
+        )
 
 
 def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None) -> list[Offer]:
@@ -272,7 +277,15 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
         OfferStatus.EXPIRED: TaskEventKind.RONA,
         OfferStatus.WITHDRAWN: TaskEventKind.DECLINED,
     }[outcome]
-    conversations = dict(Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id"))
+    rows = list(
+        Task.objects.filter(pk__in=task_ids).values_list("pk", "conversation_id", "queue_id")
+    )
+    conversations = {pk: conversation_id for pk, conversation_id, _ in rows}
+    queue_ids = {queue_id for _, _, queue_id in rows}
+    from routing.services.agents import agent_state_push
+
+    # The agents now in RONA are announced in the same batch as the offers' events.
+    state_pushes = [agent_state_push(s) for s in AgentState.objects.filter(pk__in=to_rona)]
     events.emit(
         [
             events.Emission(
@@ -285,14 +298,9 @@ def offers_end(*, offers: list[Offer], outcome: str, now: datetime | None = None
                 data={"outcome": outcome},
             )
             for o in offers
-        ]
+        ],
+        also=state_pushes,
     )
-    if to_rona:
-        from routing.services.agents import publish_agent_state
-
-        for state in AgentState.objects.filter(pk__in=to_rona):
-            publish_agent_state(state)
-    queue_ids = set(Task.objects.filter(pk__in=task_ids).values_list("queue_id", flat=True))
     transaction.on_commit(lambda: _route_queues_later(queue_ids))
     if outcome != OfferStatus.EXPIRED:
         transaction.on_commit(lambda: _route_agents_later(agent_ids))
@@ -450,7 +458,17 @@ def conversation_tasks_close(*, conversation_id: int, reason: str) -> int:
 # --- Relaxation and overflow -------------------------------------------------------------------------
 
 
-def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
+def _relaxed_data(task: Task, applied: list[dict]) -> dict[str, Any]:
+    keys = ("after_seconds", "skill", "action", "operator", "value")
+    return {
+        "steps": [{k: s.get(k) for k in keys if k in s} for s in applied],
+        "requirements": _public(task.current_requirements),
+    }
+
+
+def tasks_relax_due(*, now: datetime | None = None, batch: int = RELAX_BATCH) -> int:
+    """Applies due relaxation steps: each batch is one locking read, one UPDATE for all its tasks
+    and one batch of events."""
     now = now or timezone.now()
     total = 0
     while True:
@@ -458,7 +476,19 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
             due = list(
                 Task.objects.select_for_update(skip_locked=True)
                 .filter(next_relaxation_at__lte=now, status__in=ACTIVE_TASK_STATUSES)
-                .order_by("next_relaxation_at", "pk")[:batch]
+                .order_by("next_relaxation_at", "pk")
+                .only(
+                    "id",
+                    "tenant_id",
+                    "conversation_id",
+                    "queue_id",
+                    "enqueued_at",
+                    "status",
+                    "requirements",
+                    "relaxation_steps",
+                    "relaxation_level",
+                    "next_relaxation_at",
+                )[:batch]
             )
             emissions = []
             for task in due:
@@ -472,14 +502,6 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
                     level=task.relaxation_level,
                 )
                 task.requirements_key = requirements_key(task.current_requirements)
-                task.save(
-                    update_fields=[
-                        "relaxation_level",
-                        "next_relaxation_at",
-                        "current_requirements",
-                        "requirements_key",
-                    ]
-                )
                 applied = task.relaxation_steps[before : task.relaxation_level]
                 emissions.append(
                     events.Emission(
@@ -488,25 +510,19 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
                         conversation_id=task.conversation_id,
                         kind=TaskEventKind.RELAXED,
                         queue_id=task.queue_id,
-                        data={
-                            "steps": [
-                                {
-                                    k: s.get(k)
-                                    for k in (
-                                        "after_seconds",
-                                        "skill",
-                                        "action",
-                                        "operator",
-                                        "value",
-                                    )
-                                    if k in s
-                                }
-                                for s in applied
-                            ],
-                            "requirements": _public(task.current_requirements),
-                        },
+                        data=_relaxed_data(task, applied),
                     )
                 )
+            rows_update(
+                Task,
+                due,
+                [
+                    "relaxation_level",
+                    "next_relaxation_at",
+                    "current_requirements",
+                    "requirements_key",
+                ],
+            )
             events.emit(emissions)
             queue_ids = {t.queue_id for t in due}
             transaction.on_commit(lambda: _route_queues_later(queue_ids))
@@ -516,7 +532,10 @@ def tasks_relax_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) ->
 
 
 def tasks_overflow_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
-    """Waiting tasks past their queue's maximum time move to the overflow queue."""
+    """Waiting tasks past their queue's maximum time move to the overflow queue.
+
+    Each batch: one locking read, one read of the target queues, one of the tasks already active
+    there, one UPDATE per target queue (and one for the tasks that stay) and one batch of events."""
     now = now or timezone.now()
     total = 0
     while True:
@@ -527,41 +546,52 @@ def tasks_overflow_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH)
                 .filter(overflow_at__lte=now, status=TaskStatus.WAITING)
                 .order_by("overflow_at", "pk")[:batch]
             )
-            routed = set()
+            targets = Queue.objects.in_bulk(
+                {t.queue.overflow_queue_id for t in due if t.queue.overflow_queue_id}
+            )
+            taken = set(
+                Task.objects.filter(
+                    conversation_id__in={t.conversation_id for t in due},
+                    queue_id__in=list(targets),
+                    status__in=ACTIVE_TASK_STATUSES,
+                ).values_list("conversation_id", "queue_id")
+            )
+            stay: list[int] = []
+            moves: dict[int, list[Task]] = defaultdict(list)
             for task in due:
-                source = task.queue
-                target = (
-                    source.overflow_queue_id
-                    and Queue.objects.filter(pk=source.overflow_queue_id).first()
-                )
-                duplicate = (
-                    target
-                    and Task.objects.filter(
-                        conversation_id=task.conversation_id,
-                        queue=target,
-                        status__in=ACTIVE_TASK_STATUSES,
-                    ).exists()
-                )
-                if not target or duplicate:
-                    task.overflow_at = None
-                    task.save(update_fields=["overflow_at"])
+                target = targets.get(task.queue.overflow_queue_id)
+                if target is None or (task.conversation_id, target.pk) in taken:
+                    stay.append(task.pk)
                     continue
-                task.queue, task.queue_entered_at = target, now
-                task.overflow_at = (
-                    now + timedelta(seconds=target.max_time_in_queue_seconds)
-                    if target.max_time_in_queue_seconds
-                    else None
+                # Two due tasks of one conversation cannot both enter the same queue.
+                taken.add((task.conversation_id, target.pk))
+                moves[target.pk].append(task)
+            Task.objects.filter(pk__in=stay).update(overflow_at=None)
+            emissions = []
+            for target_id, tasks in moves.items():
+                target = targets[target_id]
+                Task.objects.filter(pk__in=[t.pk for t in tasks]).update(
+                    queue=target,
+                    queue_entered_at=now,
+                    overflow_at=(
+                        now + timedelta(seconds=target.max_time_in_queue_seconds)
+                        if target.max_time_in_queue_seconds
+                        else None
+                    ),
                 )
-                task.save(update_fields=["queue", "queue_entered_at", "overflow_at"])
-                routed.add(target.pk)
-                events.emit_one(
-                    task_id=task.pk,
-                    tenant_id=task.tenant_id,
-                    conversation_id=task.conversation_id,
-                    kind=TaskEventKind.OVERFLOWED,
-                    queue_id=target.pk,
-                    data={"from_queue": source.name, "to_queue": target.name},
-                )
+                emissions += [
+                    events.Emission(
+                        task_id=task.pk,
+                        tenant_id=task.tenant_id,
+                        conversation_id=task.conversation_id,
+                        kind=TaskEventKind.OVERFLOWED,
+                        queue_id=target.pk,
+                        data={"from_queue": task.queue.name, "to_queue": target.name},
+                    )
+                    for task in tasks
+                ]
+            events.emit(emissions)
+            routed = set(moves)
             transaction.on_commit(lambda: _route_queues_later(routed))
         total += len(due)
         if len(due) < batch:

@@ -43,7 +43,9 @@ def listen():
             messages = []
             while True:
                 try:
-                    messages.append(async_to_sync(_receive)(layer, channel))
+                    message = async_to_sync(_receive)(layer, channel)
+                    # A batch carries several events for the group in one layer message.
+                    messages.extend(message.get("events") or [message])
                 except TimeoutError:
                     return messages
 

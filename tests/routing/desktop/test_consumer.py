@@ -117,6 +117,28 @@ async def test_an_agent_never_receives_another_tenants_events(desk, other_tenant
     await communicator.disconnect()
 
 
+async def test_a_batch_of_pushes_reaches_the_desktop_as_one_frame_per_event(desk):
+    from tenants.realtime import Push, agent_group, send_events
+
+    communicator, _ = await connected(desk.first.user)
+    group = agent_group(desk.first.pk)
+    pushes = [
+        Push([group], "routing.rona", {"agent_id": desk.first.pk, "task_id": 1}),
+        Push([group], "routing.agent_state", {"agent_id": desk.first.pk, "state": "rona"}),
+        # Another agent's event in the same batch is filtered out, as for a single push.
+        Push([group], "routing.rona", {"agent_id": desk.second.pk, "task_id": 2}),
+    ]
+    await sync_to_async(send_events)(pushes)
+
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    assert [(f["event"], f["payload"].get("task_id")) for f in frames] == [
+        ("routing.rona", 1),
+        ("routing.agent_state", None),
+    ]
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
+
+
 async def test_accepting_an_offer_makes_the_agent_the_owner(desk):
     await database_sync_to_async(desk.available)(desk.first)
     conversation = await database_sync_to_async(desk.waiting)()
