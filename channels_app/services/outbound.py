@@ -54,7 +54,7 @@ def message_send(
 
     template: an approved WhatsApp template, {"name": ..., "language": "en_US", "components": [...]}.
     """
-    from channels_app.tasks import deliver_message
+    from channels_app.tasks import deliver_message_soon
 
     if author_kind not in (AuthorKind.AGENT, AuthorKind.BOT, AuthorKind.SYSTEM):
         raise SendRefused("an outbound message is written by an agent, a bot or the system")
@@ -105,7 +105,7 @@ def message_send(
         Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(
             last_message_at=now
         )
-        transaction.on_commit(lambda: deliver_message.delay(message.pk))
+        transaction.on_commit(lambda: deliver_message_soon(message.pk))
         if conversation.owner_id:
             send_event_on_commit(
                 groups=[agent_group(conversation.owner_id)],
