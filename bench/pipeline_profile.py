@@ -56,6 +56,7 @@ class Meter:
         self.cpu: dict[str, float] = defaultdict(float)
         self.wall: dict[str, float] = defaultdict(float)
         self.queries: Counter = Counter()
+        self.log: list[tuple[str, str]] | None = None
         self._mark: list[tuple[float, float]] = []
 
     def _charge(self) -> None:
@@ -93,7 +94,10 @@ class Meter:
 
     def query(self, execute, sql, params, many, context):
         if threading.current_thread() is threading.main_thread():
-            self.queries[self.stack[-1] if self.stack else "other"] += 1
+            stage = self.stack[-1] if self.stack else "other"
+            self.queries[stage] += 1
+            if self.log is not None:
+                self.log.append((stage, " ".join(sql.split())[:220]))
         return execute(sql, params, many, context)
 
 
@@ -129,6 +133,12 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument(
+        "--cprofile", type=int, default=0, help="also print the N costliest functions (cProfile)"
+    )
+    parser.add_argument(
+        "--sql", action="store_true", help="also print the queries of the last conversation"
+    )
     args = parser.parse_args()
 
     print(f"database {base.DB_NAME}: recreate and migrate", flush=True)
@@ -172,12 +182,27 @@ def main() -> None:
         post(signed)
     meter.__init__()
     tasks.clear()
+    profiler = None
+    if args.cprofile:
+        import cProfile
+
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
     with connection.execute_wrapper(meter.query):
         started_cpu, started = time.thread_time(), time.perf_counter()
-        for _, signed in webhooks[args.warmup :]:
+        for _, signed in webhooks[args.warmup : -1]:
             post(signed)
+        meter.log = [] if args.sql else None
+        post(webhooks[-1][1])
         cpu_total, wall_total = time.thread_time() - started_cpu, time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.cprofile)
     provider_server.shutdown()
+    for stage, sql in meter.log or []:
+        print(f"{stage:<10} {sql}")
 
     from routing.models import Offer
 

@@ -86,7 +86,8 @@ def message_send(
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise SendRefused("a reply must quote a message of the same conversation")
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: nothing here is caught and retried, an error undoes the caller's block.
+    with transaction.atomic(savepoint=False):
         message = Message.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
