@@ -134,3 +134,16 @@ def test_an_outsiders_available_agent_is_never_offered_another_tenants_contact(
     post_meta(Client(), asset, whatsapp_text(wamid="wamid.E1", sender="4915100000105", name="Kai"))
     assert Offer.objects.filter(agent=stranger).count() == 0
     assert Offer.objects.get(task__conversation__asset=asset).agent == agent
+
+
+def test_a_new_conversation_costs_a_bounded_number_of_queries(
+    whatsapp, django_assert_max_num_queries
+):
+    asset, agent = whatsapp
+    # Warm the lookups a running worker has already made (content types, the flow's version).
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.F0", sender="4915100000106", name="Pia"))
+    with django_assert_max_num_queries(75):
+        post_meta(
+            Client(), asset, whatsapp_text(wamid="wamid.F1", sender="4915100000107", name="Jan")
+        )
+    assert Offer.objects.filter(agent=agent).count() == 2
