@@ -11,8 +11,8 @@ handed to the broker instead, so nothing is dropped. A worker lost before its fo
 covered by the safety nets that already exist for lost tasks (the routing sweep passes every queue
 with waiting tasks; outbound messages stay pending with their claim lease).
 
-Outside the pipeline (web requests, other tasks, the embedded eager mode) `defer` sends the
-fallback to the broker at once, as before.
+Outside the pipeline (web requests, agents' actions, other tasks) `defer` sends the fallback to
+the broker at once, as before.
 """
 
 import logging
