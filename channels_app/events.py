@@ -2,7 +2,9 @@
 
 routing subscribes here (from its AppConfig.ready); channels_app never imports routing.
 Handlers run after the announcing transaction commits, each in its own transaction, and
-receive ids only, so they re-read what they need.
+receive ids only, so they re-read what they need. A handler subscribed with in_transaction=True
+runs at the announcement itself, inside the announcing transaction: what it writes commits (or
+rolls back) with what was announced; it must not fail the announcer (catch, or defer to a task).
 """
 
 import logging
@@ -20,11 +22,13 @@ MESSAGE_SENT = "message.sent"  # message_id, conversation_id (outbound, accepted
 CONVERSATION_CLOSED = "conversation.closed"  # conversation_id, reason
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+_in_transaction: dict[str, list[Callable[..., None]]] = defaultdict(list)
 
 
-def subscribe(event: str, handler: Callable[..., None]) -> None:
-    if handler not in _subscribers[event]:
-        _subscribers[event].append(handler)
+def subscribe(event: str, handler: Callable[..., None], *, in_transaction: bool = False) -> None:
+    handlers = _in_transaction[event] if in_transaction else _subscribers[event]
+    if handler not in handlers:
+        handlers.append(handler)
 
 
 def _deliver(event: str, payload: dict) -> None:
@@ -34,5 +38,9 @@ def _deliver(event: str, payload: dict) -> None:
 
 
 def announce(event: str, **payload) -> None:
-    """Runs the subscribers of event after the current transaction commits."""
-    transaction.on_commit(lambda: _deliver(event, payload), robust=False)
+    """Runs the in-transaction subscribers of event now, the others after the current transaction
+    commits."""
+    for handler in list(_in_transaction[event]):
+        handler(**payload)
+    if _subscribers[event]:
+        transaction.on_commit(lambda: _deliver(event, payload), robust=False)

@@ -4,13 +4,16 @@ from celery import shared_task
 
 from channels_app import services
 from channels_app.providers.base import TransientSendError
+from config import pipeline
 
 SEND_BACKOFF_SECONDS = (2, 5, 15, 45, 120)
 
 
 @shared_task(name="channels_app.tasks.process_inbound_event", acks_late=True)
 def process_inbound_event(event_id: int) -> str:
-    return services.inbound_event_process(event_id=event_id)
+    # One task per event: the flow run, routing and the greeting's delivery follow in this worker.
+    with pipeline.inbound_pipeline():
+        return services.inbound_event_process(event_id=event_id)
 
 
 @shared_task(
@@ -27,6 +30,24 @@ def deliver_message(self, message_id: int) -> str:
             countdown=SEND_BACKOFF_SECONDS[min(retries, len(SEND_BACKOFF_SECONDS) - 1)], throw=False
         )
     return outcome
+
+
+def deliver_message_now(message_id: int) -> str:
+    """The first attempt in line (inside the inbound pipeline); retries go through the task."""
+    outcome = services.message_deliver(message_id=message_id)
+    if outcome == "retry":
+        deliver_message.apply_async((message_id,), countdown=SEND_BACKOFF_SECONDS[0], retries=1)
+    return outcome
+
+
+def deliver_message_soon(message_id: int) -> None:
+    """After commit: delivers in line at the end of the inbound pipeline, else through the task."""
+    pipeline.defer(
+        order=pipeline.DELIVER,
+        key=("deliver_message", message_id),
+        run=lambda: deliver_message_now(message_id),
+        fallback=lambda: deliver_message.delay(message_id),
+    )
 
 
 @shared_task(bind=True, name="channels_app.tasks.send_read_receipt", max_retries=3)

@@ -287,7 +287,8 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         ).first()
     content = dict(item.content)
     try:
-        with transaction.atomic():
+        # No savepoint: a duplicate ends the whole store (see inbound_message_store).
+        with transaction.atomic(savepoint=False):
             message = Message.objects.create(
                 tenant=asset.tenant,
                 conversation=conversation,

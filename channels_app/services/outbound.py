@@ -54,7 +54,7 @@ def message_send(
 
     template: an approved WhatsApp template, {"name": ..., "language": "en_US", "components": [...]}.
     """
-    from channels_app.tasks import deliver_message
+    from channels_app.tasks import deliver_message_soon
 
     if author_kind not in (AuthorKind.AGENT, AuthorKind.BOT, AuthorKind.SYSTEM):
         raise SendRefused("an outbound message is written by an agent, a bot or the system")
@@ -86,7 +86,8 @@ def message_send(
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise SendRefused("a reply must quote a message of the same conversation")
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: nothing here is caught and retried, an error undoes the caller's block.
+    with transaction.atomic(savepoint=False):
         message = Message.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
@@ -105,7 +106,7 @@ def message_send(
         Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(
             last_message_at=now
         )
-        transaction.on_commit(lambda: deliver_message.delay(message.pk))
+        transaction.on_commit(lambda: deliver_message_soon(message.pk))
         if conversation.owner_id:
             send_event_on_commit(
                 groups=[agent_group(conversation.owner_id)],

@@ -313,6 +313,10 @@ def _close_conversation(node: dict, state: RunState, fx: Effects, resume) -> Out
     )
 
 
+# The nodes that read or write the database. Only these run in a savepoint of their own: the others
+# work on the run's state in memory (or call out over HTTP) and have nothing to roll back.
+DATABASE_NODES = frozenset({"send_message", "business_hours", "queue_task", "close_conversation"})
+
 HANDLERS: dict[str, Callable[..., Outcome]] = {
     "start": _start,
     "evaluate": _evaluate,
@@ -364,7 +368,7 @@ def advance(
         handler = HANDLERS[node["type"]]
         try:
             _check_authorized(node, state)
-            if fx.dry:
+            if fx.dry or node["type"] not in DATABASE_NODES:
                 outcome = handler(node, state, fx, resume)
             else:
                 # A node's failed writes roll back alone; the run goes on along the error path.

@@ -1,9 +1,14 @@
 """Where flows hear about the rest of the product: inbound messages from channels_app, task
 events from routing. Handlers only hand ids to a task, after the announcing commit."""
 
+import logging
+
 from django.db import transaction
 
+from config import pipeline
 from routing.flows.models import FlowKind
+
+logger = logging.getLogger(__name__)
 
 # routing's event names -> the event flow they run.
 ROUTING_EVENT_FLOWS: dict[str, str] = {
@@ -16,8 +21,21 @@ ROUTING_EVENT_FLOWS: dict[str, str] = {
 def on_message_received(
     *, message_id: int, conversation_id: int, conversation_created: bool = False, **_
 ) -> None:
+    """Runs inside the transaction that stores the message. In the inbound pipeline the flow runs
+    right here (in a savepoint), so message and flow run commit together and a lost worker leaves
+    neither; elsewhere, or when the run fails, it goes to a task after commit."""
+    from routing.flows.services import flow_inbound_message_handle
     from routing.flows.tasks import handle_inbound_message
 
+    if pipeline.active():
+        try:
+            with transaction.atomic():
+                flow_inbound_message_handle(
+                    message_id=message_id, conversation_created=conversation_created
+                )
+            return
+        except Exception:
+            logger.exception("flow for message %s failed in line; handing it to a task", message_id)
     # robust: a failing flow start is logged (and retried by its worker), never undoes the message.
     transaction.on_commit(
         lambda: handle_inbound_message.delay(message_id, conversation_created), robust=True
@@ -58,7 +76,9 @@ _ROUTING_HANDLERS = {event: _routing_handler(kind) for event, kind in ROUTING_EV
 def connect() -> None:
     from channels_app import events as channel_events
 
-    channel_events.subscribe(channel_events.MESSAGE_RECEIVED, on_message_received)
+    channel_events.subscribe(
+        channel_events.MESSAGE_RECEIVED, on_message_received, in_transaction=True
+    )
     try:
         from routing import events as routing_events
     except ImportError:

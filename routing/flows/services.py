@@ -556,7 +556,9 @@ def flow_run_start(
     extra_context: dict | None = None,
 ) -> FlowRun:
     conversation = (
-        Conversation.objects.select_for_update().select_related("customer").get(pk=conversation.pk)
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "tenant")
+        .get(pk=conversation.pk)
     )
     run = FlowRun.objects.create(
         tenant=conversation.tenant,
@@ -589,8 +591,8 @@ def _resume(
         return None
     run = FlowRun.objects.select_related("flow_version", "flow").get(pk=run_id)
     conversation = (
-        Conversation.objects.select_for_update()
-        .select_related("customer")
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "tenant")
         .get(pk=run.conversation_id)
     )
     state = _state_for(

@@ -15,6 +15,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from channels_app.models import Conversation, Direction, Message, channel_display_name
+from config import pipeline
 from routing import events
 from routing.errors import RoutingError
 from routing.models import (
@@ -43,10 +44,17 @@ RELAX_BATCH = 2000
 
 
 def _route_queues_later(queue_ids) -> None:
+    """After commit: routes each queue in line at the end of the inbound pipeline, else in a task."""
+    from routing.services.router import route_queue as route_now
     from routing.tasks import route_queue
 
     for queue_id in sorted(set(queue_ids)):
-        route_queue.delay(queue_id)
+        pipeline.defer(
+            order=pipeline.ROUTE,
+            key=("route_queue", queue_id),
+            run=lambda queue_id=queue_id: route_now(queue_id=queue_id),
+            fallback=lambda queue_id=queue_id: route_queue.delay(queue_id),
+        )
 
 
 def _route_agents_later(agent_ids) -> None:
