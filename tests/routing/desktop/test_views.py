@@ -129,3 +129,28 @@ def test_the_owner_downloads_a_clean_attachment_but_never_an_infected_one(client
     assert client.get(f"/desktop/attachments/{infected.pk}/").status_code == 404
     html = client.get(f"/desktop/conversations/{owned.pk}/").content.decode()
     assert "unknown file" in html and f"/desktop/attachments/{infected.pk}/" not in html
+
+
+XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+
+
+def test_what_a_customer_writes_is_shown_as_text_never_as_markup(client, tenant, agent):
+    conversation = make_conversation(tenant=tenant, kind="whatsapp", customer_name=XSS, text=XSS)
+    conversation.owner = agent
+    conversation.save(update_fields=["owner"])
+    Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        asset=conversation.asset,
+        direction="in",
+        author_kind="customer",
+        content_type="location",
+        status="received",
+        content={"latitude": 1.0, "longitude": 2.0, "name": XSS},
+    )
+    client.force_login(agent.user)
+
+    html = client.get(f"/desktop/conversations/{conversation.pk}/").content.decode()
+
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
