@@ -76,3 +76,23 @@ def test_sandbox_customer_posts_to_the_public_base_url_by_default(live_server, t
 
     assert out.getvalue().startswith(f"POST {live_server.url}/webhooks/whatsapp/")
     assert Message.objects.get().text == "Hallo"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sandbox_customer_posts_to_the_server_whose_sandbox_the_demo_asset_calls(
+    live_server, tenant, settings
+):
+    # The shell running the command has no PORT: its own default would be another port.
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"
+    asset = ChannelAssetFactory(
+        tenant=tenant,
+        kind="whatsapp",
+        wa_phone_number_id="106540352242922",
+        api_base_url=f"{live_server.url}/sandbox/provider/whatsapp",
+    )
+
+    out = io.StringIO()
+    call_command("sandbox_customer", "whatsapp", "Hallo", "--asset", str(asset.uuid), stdout=out)
+
+    assert out.getvalue().startswith(f"POST {live_server.url}/webhooks/whatsapp/")
+    assert Message.objects.get().text == "Hallo"

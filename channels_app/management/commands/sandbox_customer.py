@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -51,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"no {kind} asset found; run `python manage.py demo_seed` or pass --asset"
             )
-        base_url = base_url or settings.PUBLIC_BASE_URL
+        base_url = base_url or _server_of(found) or settings.PUBLIC_BASE_URL
         coordinates = None
         if location:
             try:
@@ -84,3 +86,12 @@ class Command(BaseCommand):
         self.stdout.write(f"POST {webhook.url} -> {response.status_code} {response.text[:200]}")
         if response.status_code != 200:
             raise CommandError("the webhook was not accepted")
+
+
+def _server_of(asset: ChannelAsset) -> str:
+    """A demo asset calls the sandbox provider of the server that seeded it: that server is also
+    the one to post the customer's webhook to, whatever PORT this shell has."""
+    api = urlsplit(asset.api_base_url or "")
+    if api.scheme and "/sandbox/provider/" in api.path + "/":
+        return f"{api.scheme}://{api.netloc}"
+    return ""
