@@ -69,8 +69,8 @@ def test_the_router_and_the_sweeps_work_on_sqlite(tmp_path):
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "REDIS_URL", "TEST_DATABASE_NAME")
     }
+    # No DATABASE_URL: the embedded setup, whose database is SQLite in VAR_DIR.
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         VAR_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="config.settings",
         EMBEDDED_TICKER="0",

@@ -9,19 +9,30 @@ from routing.services import task_enqueue
 from tests.routing.factories import make_asset, make_conversation, make_queue, make_skill
 
 ASSETS = "/api/v1/channel-assets/"
+
+
+def sms_asset(name: str, number: str) -> dict:
+    return {
+        "kind": "sms",
+        "name": name,
+        "sms_number": number,
+        "sms_number_type": "long",
+        "sms_account_sid": "AC" + "0" * 32,
+        "auth_token": "secret",
+    }
 SKILLS = "/api/v1/routing/skills/"
 
 
 def test_a_second_asset_with_the_same_name_is_a_400_on_the_name(api_as, owner, tenant):
-    make_asset(tenant=tenant, kind="chat", name="Website chat")
+    make_asset(tenant=tenant, kind="sms", name="Hotline")
 
-    response = api_as(owner).post(ASSETS, {"kind": "chat", "name": "Website chat"}, format="json")
+    response = api_as(owner).post(ASSETS, sms_asset("Hotline", "+4915112340001"), format="json")
 
     assert response.status_code == 400
     assert response.json()["name"] == [
         "A channel asset with this name already exists in this tenant."
     ]
-    assert ChannelAsset.objects.filter(name="Website chat").count() == 1
+    assert ChannelAsset.objects.filter(name="Hotline").count() == 1
 
 
 def test_a_second_wrap_up_code_with_the_same_name_is_a_400_on_the_name(api_as, owner, tenant):
@@ -46,11 +57,11 @@ def test_renaming_a_skill_to_a_taken_name_is_a_400_on_the_name(api_as, owner, te
 
 
 def test_the_same_name_in_another_tenant_is_fine(api_as, owner, outsider, other_tenant):
-    make_asset(tenant=other_tenant, kind="chat", name="Website chat")
+    make_asset(tenant=other_tenant, kind="sms", name="Hotline")
 
-    response = api_as(owner).post(ASSETS, {"kind": "chat", "name": "Website chat"}, format="json")
+    response = api_as(owner).post(ASSETS, sms_asset("Hotline", "+4915112340001"), format="json")
 
-    assert response.status_code == 201
+    assert response.status_code == 201, response.json()
 
 
 def test_deleting_an_asset_with_conversations_is_a_409_naming_them(api_as, owner, tenant):
