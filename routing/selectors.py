@@ -102,3 +102,12 @@ def agent_states_list(*, tenant: Tenant) -> QuerySet[AgentState]:
         .select_related("agent", "idle_code")
         .order_by("agent_id")
     )
+
+
+def conversation_timeline(*, conversation_id: int) -> QuerySet[TaskEvent]:
+    """Every routing event of every task of the conversation, oldest first (care console)."""
+    return (
+        TaskEvent.objects.filter(task__conversation_id=conversation_id)
+        .select_related("agent", "queue", "task__queue")
+        .order_by("at", "id")
+    )
