@@ -9,7 +9,6 @@ from django.utils import timezone
 from care_console.access import CareScope
 from care_console.selectors import VARIABLE_NAME
 from channels_app.models import ChannelAsset, ChannelKind, Conversation
-from tenants.models import WrapUpCode
 
 
 class TranscriptSearchForm(forms.Form):
@@ -25,7 +24,8 @@ class TranscriptSearchForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Open or closed"), *Conversation.Status.choices]
     )
-    wrap_up_code = forms.ChoiceField(required=False, choices=[])
+    # Free text: a code renamed or deleted since still finds the conversations closed with it.
+    wrap_up_code = forms.CharField(required=False, max_length=80)
     variable = forms.CharField(required=False, max_length=64, label="Variable name")
     value = forms.CharField(required=False, max_length=200, label="Variable value")
 
@@ -35,8 +35,6 @@ class TranscriptSearchForm(forms.Form):
         self.fields["queue"].queryset = scope.queues()
         self.fields["agent"].queryset = scope.agents()
         self.fields["team"].queryset = scope.teams()
-        codes = WrapUpCode.objects.filter(tenant=scope.tenant).values_list("name", flat=True)
-        self.fields["wrap_up_code"].choices = [("", "Any wrap-up code")] + [(c, c) for c in codes]
 
     def clean_variable(self) -> str:
         name = self.cleaned_data["variable"].strip()

@@ -152,7 +152,9 @@ def center(tenant, owner, supervisor, outsider, frozen):
     c["zed"] = conversation(tenant, name="Zed Sales", opened=at(11, 58), text="buy refund plan")
 
     cc.t = {
-        "dana": routed(c["dana"], cc.queue, enqueued=at(11, 0), agent=cc.ann, assigned=at(11, 0, 30)),
+        "dana": routed(
+            c["dana"], cc.queue, enqueued=at(11, 0), agent=cc.ann, assigned=at(11, 0, 30)
+        ),
         "erik": routed(
             c["erik"],
             cc.queue,
@@ -162,7 +164,9 @@ def center(tenant, owner, supervisor, outsider, frozen):
             closed=at(11, 30),
             reason="conversation_closed",
         ),
-        "fay": routed(c["fay"], cc.queue, enqueued=at(11, 20), closed=at(11, 25), reason="inactivity"),
+        "fay": routed(
+            c["fay"], cc.queue, enqueued=at(11, 20), closed=at(11, 25), reason="inactivity"
+        ),
         "gus": routed(c["gus"], cc.queue, enqueued=at(11, 50)),
         "hal": routed(c["hal"], cc.queue, enqueued=at(11, 55)),
         "ida": routed(
@@ -201,7 +205,9 @@ def center(tenant, owner, supervisor, outsider, frozen):
         status=OfferStatus.PENDING,
         expires_at=at(12, 0, 30),
     )
-    TaskEvent.objects.create(tenant=tenant, task=cc.t["gus"], kind="rona", at=at(11, 40), agent=cc.ann)
+    TaskEvent.objects.create(
+        tenant=tenant, task=cc.t["gus"], kind="rona", at=at(11, 40), agent=cc.ann
+    )
     TaskEvent.objects.create(
         tenant=tenant, task=cc.t["ida"], kind="rona", at=at(9, 59, day=9), agent=cc.ann
     )

@@ -26,7 +26,9 @@ def test_agents_and_partner_admins_get_403_and_strangers_sign_in_first(
     partner = TenantFactory(name="Partner", slug="partner", kind=TenantKind.PARTNER)
     center.tenant.partner = partner
     center.tenant.save(update_fields=["partner"])
-    partner_admin = member(tenant=partner, email="pat@partner.test", admin_role=AdminRole.FULL_ADMIN)
+    partner_admin = member(
+        tenant=partner, email="pat@partner.test", admin_role=AdminRole.FULL_ADMIN
+    )
 
     for user in (agent.user, partner_admin):
         for url in ("/care/", "/care/live/state/", "/care/transcripts/", "/care/reports/"):
