@@ -31,7 +31,6 @@ def _assigned_task(conversation: Conversation) -> Task:
     task = (
         Task.objects.select_for_update()
         .filter(conversation=conversation, status=TaskStatus.ASSIGNED)
-        .select_related("agent")
         .order_by("-assigned_at")
         .first()
     )
