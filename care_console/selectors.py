@@ -107,20 +107,27 @@ def live_agents(*, scope: CareScope, now: datetime | None = None) -> list[dict[s
     return rows
 
 
-def _service_level(tasks: QuerySet[Task], threshold_seconds: int) -> tuple[int, int]:
-    """(met, counted): answered within the threshold, over answered plus abandoned."""
-    threshold = timedelta(seconds=threshold_seconds)
-    answered = Q(assigned_at__isnull=False)
-    abandoned = Q(assigned_at__isnull=True, status=TaskStatus.CLOSED)
-    figures = tasks.aggregate(
-        counted=Count("pk", filter=answered | abandoned),
-        met=Count("pk", filter=answered & Q(assigned_at__lte=_plus(threshold))),
+def _service_levels(*, queue_ids: list[int], since: datetime) -> dict[int, tuple[int, int]]:
+    """queue id -> (met, counted) since then: contacts answered within the queue's threshold,
+    over those answered plus those abandoned while waiting (moved ones do not count)."""
+    threshold = ExpressionWrapper(
+        F("enqueued_at") + F("queue__service_level_seconds") * timedelta(seconds=1),
+        output_field=DateTimeField(),
     )
-    return figures["met"], figures["counted"]
-
-
-def _plus(delta: timedelta) -> ExpressionWrapper:
-    return ExpressionWrapper(F("enqueued_at") + delta, output_field=DateTimeField())
+    answered = Q(assigned_at__isnull=False)
+    abandoned = Q(assigned_at__isnull=True, status=TaskStatus.CLOSED) & ~Q(
+        close_reason="transferred"
+    )
+    rows = (
+        Task.objects.filter(queue_id__in=queue_ids, enqueued_at__gte=since)
+        .values("queue_id")
+        .annotate(
+            counted=Count("pk", filter=answered | abandoned),
+            met=Count("pk", filter=answered & Q(assigned_at__lte=threshold)),
+        )
+        .order_by()
+    )
+    return {r["queue_id"]: (r["met"], r["counted"]) for r in rows}
 
 
 def live_queues(*, scope: CareScope, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -153,11 +160,10 @@ def live_queues(*, scope: CareScope, now: datetime | None = None) -> list[dict[s
         .values_list("queue_id", "n")
     )
     charts = waiting_history(queue_ids=ids, now=now)
+    levels = _service_levels(queue_ids=ids, since=start)
     rows = []
     for queue in queues:
-        met, counted = _service_level(
-            Task.objects.filter(queue=queue, enqueued_at__gte=start), queue.service_level_seconds
-        )
+        met, counted = levels.get(queue.pk, (0, 0))
         first = oldest.get(queue.pk)
         rows.append(
             {
