@@ -28,6 +28,17 @@ CSV_COLUMNS = [
 ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Customers write what they like: a cell that a spreadsheet would run as a formula is
+    prefixed with an apostrophe so it opens as text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _author(message) -> str:
     if message.author_agent_id:
         return str(message.author_agent)
@@ -112,7 +123,8 @@ def to_csv(conversations) -> bytes:
         data = transcript_data(c)
         for m in data["messages"]:
             writer.writerow(
-                [
+                _cell(v)
+                for v in [
                     data["id"],
                     data["customer"],
                     data["address"],
@@ -134,8 +146,8 @@ def to_csv(conversations) -> bytes:
 def table_csv(columns: list[str], rows: list[list[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerow([_cell(c) for c in columns])
+    writer.writerows([_cell(v) for v in row] for row in rows)
     return out.getvalue().encode()
 
 

@@ -193,3 +193,50 @@ def test_a_search_result_exports_with_the_same_filters(center, supervisor, clien
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
     bad = client.get("/care/transcripts/export.csv", {"date_from": "yesterday"})
     assert bad.status_code == 400 and "date_from" in bad.json()["error"]
+
+
+def test_csv_exports_open_formulas_as_text(center, supervisor, client_for):
+    dana = center.conversations["dana"]
+    Message.objects.create(
+        tenant=center.tenant,
+        conversation=dana,
+        asset=dana.asset,
+        direction="in",
+        author_kind="customer",
+        text='=HYPERLINK("http://evil.test","click")',
+        status="received",
+    )
+    response = client_for(supervisor).get(f"/care/conversations/{dana.pk}/export.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert rows[-1]["text"] == '\'=HYPERLINK("http://evil.test","click")'
+
+
+def test_clean_attachments_download_infected_and_foreign_ones_do_not(
+    center, supervisor, outsider, client_for, settings, tmp_path
+):
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    message = Message.objects.filter(conversation=center.conversations["dana"]).first()
+    clean = Attachment(
+        tenant=center.tenant,
+        message=message,
+        filename="receipt.txt",
+        declared_content_type="text/plain",
+        scan_status=Attachment.ScanStatus.CLEAN,
+    )
+    clean.file.save("receipt.txt", ContentFile(b"paid"), save=True)
+    infected = Attachment(
+        tenant=center.tenant, message=message, filename="x.exe", scan_status="infected"
+    )
+    infected.file.save("x.exe", ContentFile(b"MZ"), save=True)
+    zed_message = Message.objects.filter(conversation=center.conversations["zed"]).first()
+    outside = Attachment(tenant=center.tenant, message=zed_message, scan_status="clean")
+    outside.file.save("plan.txt", ContentFile(b"plan"), save=True)
+
+    carol = client_for(supervisor)
+    response = carol.get(f"/care/attachments/{clean.pk}/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"paid"
+    assert carol.get(f"/care/attachments/{infected.pk}/").status_code == 404
+    assert carol.get(f"/care/attachments/{outside.pk}/").status_code == 404  # Sales queue
+    assert client_for(outsider).get(f"/care/attachments/{clean.pk}/").status_code == 404
