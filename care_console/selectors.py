@@ -4,6 +4,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     DateTimeField,
@@ -16,6 +17,7 @@ from django.db.models import (
     QuerySet,
 )
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from care_console.access import CareScope
 from care_console.search import messages_matching
@@ -301,6 +303,30 @@ def conversation_search(*, scope: CareScope, filters: dict[str, Any]) -> QuerySe
         )
     return conversations.select_related("customer", "identity", "asset", "owner").order_by(
         "-opened_at", "-pk"
+    )
+
+
+SEARCH_COUNT_CAP = 1000
+
+
+class CappedPaginator(Paginator):
+    """Counts at most SEARCH_COUNT_CAP + 1 results: a broad search over a large tenant answers as
+    fast as a narrow one, and the page says "more than 1,000" instead of counting them all."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: SEARCH_COUNT_CAP + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > SEARCH_COUNT_CAP
+
+
+def conversation_search_page(
+    *, scope: CareScope, filters: dict[str, Any], page: int | str | None = 1, per_page: int = 50
+) -> Page:
+    return CappedPaginator(conversation_search(scope=scope, filters=filters), per_page).get_page(
+        page
     )
 
 

@@ -4,7 +4,6 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
@@ -23,6 +22,7 @@ from care_console.reports import REPORTS, report, reportable_variables
 from care_console.selectors import (
     attachment_for_scope,
     conversation_search,
+    conversation_search_page,
     live_snapshot,
     transcript,
 )
@@ -81,8 +81,9 @@ def transcripts_page(request, scope):
     status = 200
     if form.is_bound:
         if form.is_valid():
-            results = conversation_search(scope=scope, filters=form.cleaned_data)
-            page = Paginator(results, 50).get_page(request.GET.get("page"))
+            page = conversation_search_page(
+                scope=scope, filters=form.cleaned_data, page=request.GET.get("page")
+            )
         else:
             status = 400
     query = request.GET.copy()

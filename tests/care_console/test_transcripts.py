@@ -240,3 +240,13 @@ def test_clean_attachments_download_infected_and_foreign_ones_do_not(
     assert carol.get(f"/care/attachments/{infected.pk}/").status_code == 404
     assert carol.get(f"/care/attachments/{outside.pk}/").status_code == 404  # Sales queue
     assert client_for(outsider).get(f"/care/attachments/{clean.pk}/").status_code == 404
+
+
+def test_a_broad_search_stops_counting_past_the_cap(center, owner, client_for, monkeypatch):
+    from care_console import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_COUNT_CAP", 2)
+    response = client_for(owner).get("/care/transcripts/", {"status": "closed"})
+    assert response.status_code == 200
+    assert "More than 1,000 conversations" in response.content.decode()
+    assert len(response.context["page"]) == 3  # the first page still lists what it finds
