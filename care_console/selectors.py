@@ -234,6 +234,7 @@ def live_snapshot(*, scope: CareScope) -> dict[str, Any]:
 
 # --- Transcripts --------------------------------------------------------------------------------
 
+FEW_MATCHES = 2000
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -296,11 +297,17 @@ def conversation_search(*, scope: CareScope, filters: dict[str, Any]) -> QuerySe
         else:
             conversations = conversations.filter(variables__has_key=name)
     if "text" in f:
-        conversations = conversations.filter(
-            pk__in=messages_matching(tenant_id=scope.tenant.pk, text=f["text"]).values(
-                "conversation_id"
-            )
+        matching = messages_matching(tenant_id=scope.tenant.pk, text=f["text"]).values_list(
+            "conversation_id", flat=True
         )
+        # A rare term (an order number) matches few messages: read them off the GIN index first,
+        # or the planner walks every conversation newest first testing each one's messages. A
+        # common word keeps the subquery: walking newest first finds a page of matches quickly.
+        few = list(matching[: FEW_MATCHES + 1])
+        if len(few) <= FEW_MATCHES:
+            conversations = conversations.filter(pk__in=set(few))
+        else:
+            conversations = conversations.filter(pk__in=matching)
     return conversations.select_related("customer", "identity", "asset", "owner").order_by(
         "-opened_at", "-pk"
     )

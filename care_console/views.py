@@ -117,7 +117,7 @@ def transcripts_export(request, scope, fmt: str):
         return _bad_request(_form_errors(form))
     results = conversation_search(scope=scope, filters=form.cleaned_data)
     limit = EXPORT_LIMITS[fmt]
-    if results.count() > limit:
+    if results[: limit + 1].count() > limit:
         return _bad_request(
             f"The search finds more than {limit} conversations; narrow it down to export as {fmt}."
         )

@@ -34,6 +34,13 @@ def test_full_text_finds_words_in_messages(search):
     assert search(text="nothing-like-this") == set()
 
 
+def test_full_text_with_many_matches_finds_the_same(search, monkeypatch):
+    from care_console import selectors
+
+    monkeypatch.setattr(selectors, "FEW_MATCHES", 1)  # the subquery plan for common words
+    assert search(text="refund") == {"Dana Example", "Ida Yesterday", "Zed Sales"}
+
+
 def test_customer_matches_name_or_address(search, center):
     assert search(customer="erik") == {"Erik Sample"}
     address = center.conversations["fay"].identity.address
