@@ -5,20 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0001_initial'),
+        ("routing", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queue',
-            name='service_level_target_percent',
-            field=models.PositiveSmallIntegerField(default=80, help_text='The share of contacts that should meet the service level.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)]),
+            model_name="queue",
+            name="service_level_target_percent",
+            field=models.PositiveSmallIntegerField(
+                default=80,
+                help_text="The share of contacts that should meet the service level.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(100),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='taskevent',
-            name='kind',
-            field=models.CharField(choices=[('queued', 'Queued'), ('offered', 'Offered'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('rona', 'RONA'), ('relaxed', 'Requirements relaxed'), ('overflowed', 'Overflowed'), ('transferred', 'Transferred by a supervisor'), ('closed', 'Closed')], max_length=12),
+            model_name="taskevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("offered", "Offered"),
+                    ("accepted", "Accepted"),
+                    ("declined", "Declined"),
+                    ("rona", "RONA"),
+                    ("relaxed", "Requirements relaxed"),
+                    ("overflowed", "Overflowed"),
+                    ("transferred", "Transferred by a supervisor"),
+                    ("closed", "Closed"),
+                ],
+                max_length=12,
+            ),
         ),
     ]
