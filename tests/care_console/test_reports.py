@@ -131,3 +131,8 @@ def test_the_outsider_gets_no_figures_of_acme(center, outsider, report):
     for name in ("contacts_per_channel", "contacts_per_queue", "rona_per_agent", "wrap_up_codes"):
         assert report(name, user=outsider)[1] == [], name
     assert [r[1] for r in report("wait_time", user=outsider)[1]] == [0] * 7
+
+
+def test_the_outsiders_chart_csv_holds_no_acme_rows(center, outsider, client_for):
+    response = client_for(outsider).get("/care/reports/wrap_up_codes.csv", day_range())
+    assert response.content.decode().strip().splitlines() == ["wrap-up code,conversations"]

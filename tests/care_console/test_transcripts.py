@@ -7,6 +7,7 @@ import json
 import pytest
 from pypdf import PdfReader
 
+from care_console import exports
 from channels_app.models import Attachment, Message
 from routing.flows.models import Flow, FlowRun, FlowRunStep, FlowVersion
 from tests.factories import ChannelAssetFactory
@@ -257,3 +258,11 @@ def test_a_broad_search_stops_counting_past_the_cap(center, owner, client_for, m
     assert response.status_code == 200
     assert "More than 1,000 conversations" in response.content.decode()
     assert len(response.context["page"]) == 3  # the first page still lists what it finds
+
+
+def test_the_outsider_finds_and_exports_nothing_of_acme(center, outsider, client_for):
+    client = client_for(outsider)
+    assert names(client.get("/care/transcripts/", {"text": "refund"})) == set()
+    assert json.loads(client.get("/care/transcripts/export.json", {"text": "refund"}).content) == []
+    rows = client.get("/care/transcripts/export.csv", {"status": "closed"}).content.decode()
+    assert rows.strip().splitlines() == [",".join(exports.CSV_COLUMNS)]
