@@ -6,10 +6,12 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.urls import path
 
+from care_console.consumers import CareConsumer
 from routing.desktop.consumers import DesktopConsumer
 
 websocket_urlpatterns = [
     path("ws/desktop/", DesktopConsumer.as_asgi()),
+    path("ws/care/", CareConsumer.as_asgi()),
 ]
 
 

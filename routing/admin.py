@@ -55,6 +55,7 @@ class QueueAdmin(TenantOnFormMixin, TenantScopedAdmin):
         "channel_type",
         "routing_type",
         "service_level_seconds",
+        "service_level_target_percent",
         "max_time_in_queue_seconds",
         "overflow_queue",
         "default",

@@ -106,6 +106,11 @@ class Queue(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 3600)],
         help_text="Contacts answered within this many seconds meet the service level.",
     )
+    service_level_target_percent = models.PositiveSmallIntegerField(
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="The share of contacts that should meet the service level.",
+    )
     max_time_in_queue_seconds = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -540,6 +545,7 @@ class TaskEventKind(models.TextChoices):
     RONA = "rona", "RONA"
     RELAXED = "relaxed", "Requirements relaxed"
     OVERFLOWED = "overflowed", "Overflowed"
+    TRANSFERRED = "transferred", "Transferred by a supervisor"
     CLOSED = "closed", "Closed"
 
 

@@ -155,3 +155,12 @@ def assets_without_flow_count() -> int:
         .distinct()
         .count()
     )
+
+
+def conversation_timeline(*, conversation_id: int) -> QuerySet[TaskEvent]:
+    """Every routing event of every task of the conversation, oldest first (care console)."""
+    return (
+        TaskEvent.objects.filter(task__conversation_id=conversation_id)
+        .select_related("agent", "queue", "task__queue")
+        .order_by("at", "id")
+    )

@@ -188,6 +188,17 @@ def render_markdown() -> str:
         "admin of a tenant cannot be demoted or removed. Every role change is recorded (who, whose,",
         "from what to what, when) and listed read-only in the console.",
         "",
+        "## Team and queue scoping in the care console",
+        "",
+        "The `care:` grants above say what a supervisor may do; their supervisor scope (admin",
+        "console, *Supervisor scopes*, managed with the `membership` permissions) says over which",
+        "teams and queues. A supervisor sees the agents of their granted teams, the granted queues,",
+        "and the conversations owned by an agent of a granted team or routed through a granted",
+        "queue, in Live, transcripts, exports, reports and the care socket; without a scope they",
+        "see nothing. Customer tenant admins (`admin:` roles) see the whole tenant. Taking over and",
+        "moving conversations needs `change` on `conversation`. Partner admins and agents get 403",
+        "from the care console; another tenant's ids answer 404.",
+        "",
     ]
     for title, types in (
         ("Configuration (admin console)", CONFIG_TYPES),

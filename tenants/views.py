@@ -71,7 +71,8 @@ def invitation_accept_view(request, token: str):
 
 
 def home(request):
-    """Sends each person to their place: admins to the console, agents to the desktop."""
+    """Sends each person to their place: admins to the console, supervisors to the care console,
+    agents to the desktop."""
     if not request.user.is_authenticated:
         return redirect_to_login("/")
     tenant = request.tenant
@@ -79,6 +80,10 @@ def home(request):
         tenant is not None and user_can(user=request.user, tenant=tenant, object_type="tenant")
     ):
         return redirect("/admin/")
+    if tenant is not None and user_can(
+        user=request.user, tenant=tenant, object_type="conversation"
+    ):
+        return redirect("/care/")
     if Agent.objects.filter(user=request.user).exists():
         return redirect("/desktop/")
     return render(request, "tenants/no_access.html", status=403)

@@ -33,7 +33,7 @@ from channels_app.services.conversations import (
     conversation_get_or_open,
     customer_identity_get_or_create,
 )
-from tenants.realtime import agent_group, send_event_on_commit
+from tenants.realtime import agent_group, send_event_on_commit, tenant_group
 
 logger = logging.getLogger(__name__)
 
@@ -341,12 +341,15 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         conversation_id=conversation.pk,
         conversation_created=created,
     )
+    # The owner's desktop, and supervisors watching the conversation in the care console.
+    groups = [tenant_group(conversation.tenant_id)]
     if conversation.owner_id:
-        send_event_on_commit(
-            groups=[agent_group(conversation.owner_id)],
-            event="message.new",
-            payload={"conversation_id": conversation.pk, "message_id": message.pk},
-        )
+        groups.insert(0, agent_group(conversation.owner_id))
+    send_event_on_commit(
+        groups=groups,
+        event="message.new",
+        payload={"conversation_id": conversation.pk, "message_id": message.pk},
+    )
     return message, True
 
 

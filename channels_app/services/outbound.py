@@ -18,7 +18,7 @@ from channels_app.models import (
 from channels_app.providers import provider_for
 from channels_app.providers.base import PermanentSendError, SendError, TransientSendError
 from tenants.models import Agent
-from tenants.realtime import agent_group, send_event_on_commit
+from tenants.realtime import agent_group, send_event_on_commit, tenant_group
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +107,15 @@ def message_send(
             last_message_at=now
         )
         transaction.on_commit(lambda: deliver_message_soon(message.pk))
+        # The owner's desktop, and supervisors watching the conversation in the care console.
+        groups = [tenant_group(conversation.tenant_id)]
         if conversation.owner_id:
-            send_event_on_commit(
-                groups=[agent_group(conversation.owner_id)],
-                event="message.new",
-                payload={"conversation_id": conversation.pk, "message_id": message.pk},
-            )
+            groups.insert(0, agent_group(conversation.owner_id))
+        send_event_on_commit(
+            groups=groups,
+            event="message.new",
+            payload={"conversation_id": conversation.pk, "message_id": message.pk},
+        )
     return message
 
 

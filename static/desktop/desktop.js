@@ -117,6 +117,13 @@
     if (event === "message.new" || event === "message.status") {
       if (payload.conversation_id === desk.openId) openConversation(desk.openId, { keepScroll: false });
     }
+    if (event === "conversation.transferred") {
+      toast(payload.message || "A supervisor moved a conversation.", "info");
+      if (payload.conversation_id === desk.openId && payload.agent_id !== payload.to_agent_id) {
+        desk.openId = null;
+        $("panel").innerHTML = '<p class="placeholder">A supervisor moved this conversation.</p>';
+      }
+    }
     if (event === "conversation.closed" && payload.conversation_id === desk.openId) {
       desk.openId = null;
       $("panel").innerHTML = '<p class="placeholder">The conversation was closed.</p>';

@@ -38,6 +38,7 @@ def test_the_owner_sees_and_edits_routing_in_the_console(owner, tenant, team):
             "routing_type": "longest_available",
             "teams": [team.pk],
             "service_level_seconds": 3600,
+            "service_level_target_percent": 80,
         },
     )
     import re

@@ -1,0 +1,247 @@
+"""Report figures, computed in SQL from the conversations and the routing timeline.
+
+Every report is a table (columns, rows); the first column labels the chart's x axis and each
+further column is one data series, so the page draws it and the CSV download is the same table.
+"""
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncDay, TruncHour
+from django.utils import timezone
+
+from care_console.access import CareScope
+from routing.flows.models import GlobalVariable
+from routing.models import Task, TaskEvent, TaskEventKind, TaskStatus
+
+WAIT_EDGES = (10, 30, 60, 120, 300, 900)
+HANDLE_EDGES = (60, 300, 900, 1800, 3600)
+
+
+def _range(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(date_from, time.min))
+    end = timezone.make_aware(datetime.combine(date_to + timedelta(days=1), time.min))
+    return start, end
+
+
+def _labels(edges: tuple[int, ...]) -> list[str]:
+    def fmt(s: int) -> str:
+        return f"{s // 60} min" if s >= 60 else f"{s} s"
+
+    labels = [f"under {fmt(edges[0])}"]
+    labels += [f"{fmt(a)}–{fmt(b)}" for a, b in zip(edges, edges[1:], strict=False)]
+    labels.append(f"{fmt(edges[-1])} or more")
+    return labels
+
+
+def _distribution(tasks: QuerySet[Task], duration, edges: tuple[int, ...]) -> list[int]:
+    tasks = tasks.annotate(d=ExpressionWrapper(duration, output_field=DurationField()))
+    bounds = [None, *edges, None]
+    aggregates = {}
+    for i in range(len(bounds) - 1):
+        low, high = bounds[i], bounds[i + 1]
+        cond = Q()
+        if low is not None:
+            cond &= Q(d__gte=timedelta(seconds=low))
+        if high is not None:
+            cond &= Q(d__lt=timedelta(seconds=high))
+        aggregates[f"b{i}"] = Count("pk", filter=cond)
+    figures = tasks.aggregate(**aggregates)
+    return [figures[f"b{i}"] for i in range(len(bounds) - 1)]
+
+
+def _bucket_label(moment: datetime, bucket: str) -> str:
+    local = timezone.localtime(moment)
+    return local.strftime("%Y-%m-%d %H:00") if bucket == "hour" else local.strftime("%Y-%m-%d")
+
+
+def _pivot(rows, bucket: str, series: list[str]) -> tuple[list[str], list[list[Any]]]:
+    table: dict[str, dict[str, int]] = {}
+    for moment, key, n in rows:
+        table.setdefault(_bucket_label(moment, bucket), {})[key] = n
+    return ["period", *series], [
+        [label] + [table[label].get(s, 0) for s in series] for label in sorted(table)
+    ]
+
+
+def scoped_tasks(scope: CareScope) -> QuerySet[Task]:
+    tasks = Task.objects.filter(tenant=scope.tenant)
+    if scope.everything:
+        return tasks
+    return tasks.filter(
+        Q(queue_id__in=list(scope.queue_ids)) | Q(agent__team_id__in=list(scope.team_ids))
+    )
+
+
+def reportable_variables(*, scope: CareScope) -> list[tuple[str, str]]:
+    """(name, type) of the tenant's reportable global variables."""
+    return list(
+        GlobalVariable.objects.filter(tenant=scope.tenant, reportable=True)
+        .order_by("name")
+        .values_list("name", "type")
+    )
+
+
+REPORTS = {
+    "contacts_per_channel": "Contacts per channel",
+    "contacts_per_queue": "Contacts per queue",
+    "wait_time": "Wait time (answered contacts)",
+    "handle_time": "Handle time (closed contacts)",
+    "service_level": "Service level per queue",
+    "abandonment": "Abandoned while waiting, per queue",
+    "rona_per_agent": "RONA per agent",
+    "wrap_up_codes": "Wrap-up codes",
+    "custom": "Custom report",
+}
+
+
+def report(*, scope: CareScope, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    start, end = _range(params["date_from"], params["date_to"])
+    bucket = params["bucket"]
+    trunc = TruncHour if bucket == "hour" else TruncDay
+    tz = timezone.get_current_timezone()
+    tasks = scoped_tasks(scope)
+    columns: list[str]
+    rows: list[list[Any]]
+    if name == "contacts_per_channel":
+        data = (
+            scope.conversations()
+            .filter(opened_at__gte=start, opened_at__lt=end)
+            .annotate(p=trunc("opened_at", tzinfo=tz))
+            .values_list("p", "kind")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        data = list(data)
+        columns, rows = _pivot(data, bucket, sorted({k for _p, k, _n in data}))
+    elif name == "contacts_per_queue":
+        data = list(
+            tasks.filter(enqueued_at__gte=start, enqueued_at__lt=end)
+            .annotate(p=trunc("enqueued_at", tzinfo=tz))
+            .values_list("p", "queue__name")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        columns, rows = _pivot(data, bucket, sorted({k for _p, k, _n in data}))
+    elif name == "wait_time":
+        answered = tasks.filter(assigned_at__gte=start, assigned_at__lt=end)
+        counts = _distribution(answered, F("assigned_at") - F("enqueued_at"), WAIT_EDGES)
+        columns, rows = ["wait", "contacts"], [list(r) for r in zip(_labels(WAIT_EDGES), counts)]
+    elif name == "handle_time":
+        handled = tasks.filter(assigned_at__isnull=False, closed_at__gte=start, closed_at__lt=end)
+        counts = _distribution(handled, F("closed_at") - F("assigned_at"), HANDLE_EDGES)
+        columns = ["handle time", "contacts"]
+        rows = [list(r) for r in zip(_labels(HANDLE_EDGES), counts, strict=True)]
+    elif name == "service_level":
+        threshold = ExpressionWrapper(
+            F("enqueued_at") + F("queue__service_level_seconds") * timedelta(seconds=1),
+            output_field=DateTimeField(),
+        )
+        data = (
+            tasks.filter(enqueued_at__gte=start, enqueued_at__lt=end)
+            .values("queue__name", "queue__service_level_target_percent")
+            .annotate(
+                counted=Count(
+                    "pk",
+                    filter=Q(assigned_at__isnull=False)
+                    | (Q(status=TaskStatus.CLOSED) & ~Q(close_reason="transferred")),
+                ),
+                met=Count("pk", filter=Q(assigned_at__isnull=False, assigned_at__lte=threshold)),
+            )
+            .order_by("queue__name")
+        )
+        columns = ["queue", "service level %", "target %"]
+        rows = [
+            [
+                r["queue__name"],
+                round(100 * r["met"] / r["counted"], 1) if r["counted"] else None,
+                r["queue__service_level_target_percent"],
+            ]
+            for r in data
+        ]
+    elif name == "abandonment":
+        data = (
+            tasks.filter(enqueued_at__gte=start, enqueued_at__lt=end)
+            .values("queue__name")
+            .annotate(
+                contacts=Count("pk"),
+                abandoned=Count(
+                    "pk",
+                    filter=Q(status=TaskStatus.CLOSED, assigned_at__isnull=True)
+                    & ~Q(close_reason="transferred"),
+                ),
+            )
+            .order_by("queue__name")
+        )
+        columns = ["queue", "abandoned", "contacts"]
+        rows = [[r["queue__name"], r["abandoned"], r["contacts"]] for r in data]
+    elif name == "rona_per_agent":
+        data = (
+            TaskEvent.objects.filter(
+                tenant=scope.tenant, kind=TaskEventKind.RONA, at__gte=start, at__lt=end
+            )
+            .filter(agent__in=scope.agents())
+            .values("agent__display_name", "agent__user__email")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "agent__display_name")
+        )
+        columns = ["agent", "RONA"]
+        rows = [[r["agent__display_name"] or r["agent__user__email"], r["n"]] for r in data]
+    elif name == "wrap_up_codes":
+        data = (
+            scope.conversations()
+            .filter(closed_at__gte=start, closed_at__lt=end)
+            .exclude(wrap_up_code="")
+            .values("wrap_up_code")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "wrap_up_code")
+        )
+        columns = ["wrap-up code", "conversations"]
+        rows = [[r["wrap_up_code"], r["n"]] for r in data]
+    elif name == "custom":
+        variable, measure = params.get("variable"), params.get("measure")
+        if not variable:
+            return {"name": name, "title": REPORTS[name], "columns": [], "rows": []}
+        conversations = (
+            scope.conversations()
+            .filter(opened_at__gte=start, opened_at__lt=end)
+            .annotate(g=KeyTextTransform(variable, "variables"))
+        )
+        aggregates: dict[str, Any] = {"n": Count("pk")}
+        columns = [variable, "conversations"]
+        if measure:
+            numeric = Cast(KeyTextTransform(measure, "variables"), FloatField())
+            conversations = conversations.filter(
+                **{f"variables__{measure}__regex": r"^-?[0-9]+(\.[0-9]+)?$"}
+            )
+            aggregates |= {"total": Sum(numeric), "average": Avg(numeric)}
+            columns += [f"sum of {measure}", f"average {measure}"]
+        data = conversations.values("g").annotate(**aggregates).order_by("g")
+        rows = []
+        for r in data:
+            row = [r["g"] if r["g"] is not None else "(not set)", r["n"]]
+            if measure:
+                row += [_num(r["total"]), _num(r["average"])]
+            rows.append(row)
+    else:
+        raise KeyError(name)
+    return {"name": name, "title": REPORTS[name], "columns": columns, "rows": rows}
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    return round(float(value), 2)
