@@ -20,6 +20,8 @@ def sms_asset(name: str, number: str) -> dict:
         "sms_account_sid": "AC" + "0" * 32,
         "auth_token": "secret",
     }
+
+
 SKILLS = "/api/v1/routing/skills/"
 
 
