@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import select_template
 from django.views.decorators.http import require_GET, require_POST
 
-from care_console import exports, services
+from care_console import exports
 from care_console.access import (
     agent_for_scope,
     care_scope_for_user,
@@ -26,6 +26,7 @@ from care_console.selectors import (
     live_snapshot,
     transcript,
 )
+from routing import services as routing_services
 
 EXPORT_LIMITS = {"csv": 2000, "json": 2000, "pdf": 200}
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/json", "pdf": "application/pdf"}
@@ -183,7 +184,7 @@ def conversation_takeover(request, scope, conversation_id: int):
     conversation = conversation_for_scope(scope=scope, conversation_id=conversation_id)
     require_change(scope)
     try:
-        services.conversation_take_over(conversation=conversation, user=request.user)
+        routing_services.conversation_take_over(conversation=conversation, user=request.user)
     except ValidationError as exc:
         return _bad_request(_validation_text(exc))
     return _redirect_back(conversation.pk)
@@ -200,12 +201,12 @@ def conversation_transfer(request, scope, conversation_id: int):
     try:
         if agent_id:
             agent = agent_for_scope(scope=scope, agent_id=agent_id)
-            services.conversation_transfer_to_agent(
+            routing_services.conversation_transfer_to_agent(
                 conversation=conversation, agent=agent, by=request.user
             )
         else:
             queue = queue_for_scope(scope=scope, queue_id=queue_id)
-            services.conversation_transfer_to_queue(
+            routing_services.conversation_transfer_to_queue(
                 conversation=conversation, queue=queue, by=request.user
             )
     except ValidationError as exc:

@@ -22,13 +22,21 @@ from routing.services.tasks import (
     tasks_relax_due,
 )
 from routing.services.timers import timers_sweep
+from routing.services.transfer import (
+    conversation_take_over,
+    conversation_transfer_to_agent,
+    conversation_transfer_to_queue,
+)
 
 __all__ = [
     "agent_skill_profile_set",
     "agent_skills_refresh",
     "agent_state_ensure",
     "agent_state_set",
+    "conversation_take_over",
     "conversation_tasks_close",
+    "conversation_transfer_to_agent",
+    "conversation_transfer_to_queue",
     "offer_accept",
     "offer_decline",
     "offers_expire_due",

@@ -1,5 +1,5 @@
-"""The care console's writes: a supervisor takes a conversation over or moves it to another agent
-or queue. The agents concerned are told on their desktops."""
+"""Transfers: a supervisor takes a conversation over or moves it to another agent or queue (from
+the care console). The agents concerned are told on their desktops."""
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -8,7 +8,8 @@ from django.db.models import F
 from channels_app.models import Conversation
 from routing import events
 from routing.models import AgentState, Queue, Task, TaskEventKind, TaskStatus
-from routing.services import agent_state_ensure, task_close, task_enqueue
+from routing.services.agents import agent_state_ensure
+from routing.services.tasks import task_close, task_enqueue
 from tenants.models import Agent, User
 from tenants.realtime import agent_group, send_event_on_commit
 
