@@ -16,6 +16,12 @@ def _eager_celery(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production's PBKDF2 costs ~0.2 s a password by design; tests create and sign in many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     # API throttle counters live in the cache: each test starts with none.
     cache.clear()
