@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from care_console.models import ConversationHour, ReportRollupState, TaskHour
@@ -92,7 +92,7 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         _task_hours_rebuild(tenant=tenant, hours=hours)
         _conversation_hours_rebuild(tenant=tenant, hours=hours)
     for key, rows in last.items():
-        mark = rows.order_by("-pk").values_list("pk", flat=True).first()
+        mark = rows.filter(pk__gt=getattr(state, key)).aggregate(m=Max("pk"))["m"]
         setattr(state, key, max(mark or 0, getattr(state, key)))
     state.folded_at = now
     state.save()
