@@ -84,3 +84,27 @@ class ReportRollupState(models.Model):
     task_id = models.BigIntegerField(default=0)
     conversation_id = models.BigIntegerField(default=0)
     folded_at = models.DateTimeField(null=True, blank=True)
+    variables = models.JSONField(
+        default=list, blank=True, help_text="The reportable variables the figures are folded for"
+    )
+
+
+class VariableHour(models.Model):
+    """Reportable variables of the conversations opened in one hour (UTC): per value of a
+    variable (null when not set), how many conversations, and with measure set, how many carry a
+    number in that variable and its sum, for the custom report. Scoped like ConversationHour."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue_key = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=64)
+    value = models.TextField(null=True, blank=True)
+    measure = models.CharField(max_length=64, blank=True)
+    conversations = models.PositiveIntegerField(default=0)
+    total = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "name", "measure", "hour"])]

@@ -25,7 +25,7 @@ from django.db.models.functions import Cast, TruncDay, TruncHour
 from django.utils import timezone
 
 from care_console.access import CareScope
-from care_console.models import ConversationHour, TaskHour
+from care_console.models import ConversationHour, ReportRollupState, TaskHour, VariableHour
 from care_console.rollup import HANDLE_EDGES, WAIT_EDGES, report_rollup_fold
 from routing.flows.models import GlobalVariable
 from routing.models import Queue, Task, TaskEvent, TaskEventKind, TaskStatus
@@ -116,6 +116,7 @@ ROLLED_UP = (
     "service_level",
     "abandonment",
     "wrap_up_codes",
+    "custom",
 )
 
 
@@ -129,13 +130,12 @@ def report(*, scope: CareScope, name: str, params: dict[str, Any]) -> dict[str, 
     bucket = params["bucket"]
     columns: list[str]
     rows: list[list[Any]]
+    if name == "custom":
+        return _custom_report(scope=scope, start=start, end=end, params=params)
     if name in ("contacts_per_channel", "wrap_up_codes"):
-        hours = ConversationHour.objects.filter(tenant=scope.tenant, hour__gte=start, hour__lt=end)
-        if not scope.everything:
-            routed = Q(pk__in=[])
-            for queue_id in scope.queue_ids:
-                routed |= Q(queue_key__contains=f"|{queue_id}|")
-            hours = hours.filter(Q(team_id__in=list(scope.team_ids)) | routed)
+        hours = ConversationHour.objects.filter(
+            tenant=scope.tenant, hour__gte=start, hour__lt=end
+        ).filter(_conversation_scope(scope))
         if name == "contacts_per_channel":
             per: dict[tuple[str, str], int] = defaultdict(int)
             for hour, kind, n in hours.filter(opened__gt=0).values_list("hour", "kind", "opened"):
@@ -211,6 +211,46 @@ def report(*, scope: CareScope, name: str, params: dict[str, Any]) -> dict[str, 
                 for q, (contacts, _counted, _met, abandoned) in ordered
             ]
     return {"name": name, "title": REPORTS[name], "columns": columns, "rows": rows}
+
+
+def _conversation_scope(scope: CareScope) -> Q:
+    """Rollup rows of conversations owned by a granted team or routed through a granted queue."""
+    if scope.everything:
+        return Q()
+    routed = Q(pk__in=[])
+    for queue_id in scope.queue_ids:
+        routed |= Q(queue_key__contains=f"|{queue_id}|")
+    return Q(team_id__in=list(scope.team_ids)) | routed
+
+
+def _custom_report(
+    *, scope: CareScope, start: datetime, end: datetime, params: dict[str, Any]
+) -> dict[str, Any]:
+    variable, measure = params.get("variable"), params.get("measure") or ""
+    if not variable:
+        return {"name": "custom", "title": REPORTS["custom"], "columns": [], "rows": []}
+    folded = ReportRollupState.objects.get(tenant=scope.tenant).variables
+    if variable not in folded or (measure and measure not in folded):
+        return report_from_source(scope=scope, name="custom", params=params)
+    data = (
+        VariableHour.objects.filter(
+            tenant=scope.tenant, name=variable, measure=measure, hour__gte=start, hour__lt=end
+        )
+        .filter(_conversation_scope(scope))
+        .values("value")
+        .annotate(n=Sum("conversations"), total=Sum("total"))
+        .order_by("value")
+    )
+    columns = [variable, "conversations"]
+    if measure:
+        columns += [f"sum of {measure}", f"average {measure}"]
+    rows = []
+    for r in data:
+        row = [r["value"] if r["value"] is not None else "(not set)", r["n"]]
+        if measure:
+            row += [_num(r["total"]), _num(r["total"] / r["n"]) if r["n"] else None]
+        rows.append(row)
+    return {"name": "custom", "title": REPORTS["custom"], "columns": columns, "rows": rows}
 
 
 def _pivot_labels(per: dict[tuple[str, str], int]) -> tuple[list[str], list[list[Any]]]:

@@ -9,6 +9,8 @@ job may fold too, to keep that step short. Conversations closed without a task l
 event, so the fold also re-reads the conversations closed since the last fold (less a margin
 for transactions that were still running)."""
 
+import json
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,14 +21,16 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from care_console.models import ConversationHour, ReportRollupState, TaskHour
+from care_console.models import ConversationHour, ReportRollupState, TaskHour, VariableHour
 from channels_app.models import Conversation
+from routing.flows.models import GlobalVariable
 from routing.models import Task, TaskEvent, TaskStatus
 from tenants.models import Tenant
 
 WAIT_EDGES = (10, 30, 60, 120, 300, 900)
 HANDLE_EDGES = (60, 300, 900, 1800, 3600)
 MARGIN = timedelta(minutes=10)
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
 
 def _hour(moment: datetime) -> datetime:
@@ -72,8 +76,14 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         "task_id": tasks.filter(enqueued_at__lt=settled),
         "conversation_id": conversations.filter(opened_at__lt=settled),
     }
+    names = list(
+        GlobalVariable.objects.filter(tenant=tenant, reportable=True)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
     hours: set[datetime] | None = None
-    if state.folded_at is not None:
+    # A variable made reportable (or no longer) changes every hour: fold everything again.
+    if state.folded_at is not None and names == state.variables:
         task_ids = set(
             TaskEvent.objects.filter(tenant=tenant, pk__gt=state.task_event_id).values_list(
                 "task_id", flat=True
@@ -90,11 +100,11 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         hours |= _moments(changed_conversations.values_list("opened_at", "closed_at"))
     if hours != set():
         _task_hours_rebuild(tenant=tenant, hours=hours)
-        _conversation_hours_rebuild(tenant=tenant, hours=hours)
+        _conversation_hours_rebuild(tenant=tenant, hours=hours, names=names)
     for key, rows in last.items():
         mark = rows.filter(pk__gt=getattr(state, key)).aggregate(m=Max("pk"))["m"]
         setattr(state, key, max(mark or 0, getattr(state, key)))
-    state.folded_at = now
+    state.folded_at, state.variables = now, names
     state.save()
 
 
@@ -163,16 +173,21 @@ def _task_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) -> None:
     )
 
 
-def _conversation_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) -> None:
+def _conversation_hours_rebuild(
+    *, tenant: Tenant, hours: set[datetime] | None, names: list[str]
+) -> None:
     conversations = Conversation.objects.filter(tenant=tenant)
     rollup = ConversationHour.objects.filter(tenant=tenant)
+    variables = VariableHour.objects.filter(tenant=tenant)
     if hours is not None:
         conversations = conversations.filter(_within(("opened_at", "closed_at"), _spans(hours)))
         rollup = rollup.filter(hour__in=hours)
+        variables = variables.filter(hour__in=hours)
     rollup.delete()
+    variables.delete()
     found = list(
         conversations.values_list(
-            "pk", "kind", "wrap_up_code", "owner__team_id", "opened_at", "closed_at"
+            "pk", "kind", "wrap_up_code", "owner__team_id", "opened_at", "closed_at", "variables"
         )
     )
     queues: dict[int, set[int]] = defaultdict(set)
@@ -186,11 +201,27 @@ def _conversation_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) 
     figures: dict[tuple[datetime, str, str, int | None, str], dict[str, int]] = defaultdict(
         lambda: {"opened": 0, "closed": 0}
     )
-    for pk, kind, code, team_id, opened, closed in found:
+    values: dict[tuple[datetime, int | None, str, str, str | None, str], list[float]] = defaultdict(
+        lambda: [0, 0.0]
+    )
+    for pk, kind, code, team_id, opened, closed, variables in found:
         ids = sorted(queues.get(pk, ()))
         queue_key = f"|{'|'.join(map(str, ids))}|" if ids else ""
         if hours is None or _hour(opened) in hours:
-            figures[(_hour(opened), kind, "", team_id, queue_key)]["opened"] += 1
+            hour = _hour(opened)
+            figures[(hour, kind, "", team_id, queue_key)]["opened"] += 1
+            texts = {
+                n: _text(variables.get(n)) if isinstance(variables, dict) else None for n in names
+            }
+            numbers = {
+                n: float(t) for n, t in texts.items() if t is not None and NUMBER.fullmatch(t)
+            }
+            for name in names:
+                values[(hour, team_id, queue_key, name, texts[name], "")][0] += 1
+                for measure, number in numbers.items():
+                    figure = values[(hour, team_id, queue_key, name, texts[name], measure)]
+                    figure[0] += 1
+                    figure[1] += number
         if closed is not None and code and (hours is None or _hour(closed) in hours):
             figures[(_hour(closed), "", code, team_id, queue_key)]["closed"] += 1
     ConversationHour.objects.bulk_create(
@@ -208,3 +239,27 @@ def _conversation_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) 
         ],
         batch_size=2000,
     )
+    VariableHour.objects.bulk_create(
+        [
+            VariableHour(
+                tenant=tenant,
+                hour=hour,
+                team_id=team_id,
+                queue_key=queue_key,
+                name=name,
+                value=value,
+                measure=measure,
+                conversations=n,
+                total=total,
+            )
+            for (hour, team_id, queue_key, name, value, measure), (n, total) in values.items()
+        ],
+        batch_size=2000,
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A variable's value as PostgreSQL's ->> spells it (what the report groups by)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)

@@ -7,6 +7,7 @@ import pytest
 from care_console.access import care_scope_for_user
 from care_console.models import TaskHour
 from care_console.reports import ROLLED_UP, report, report_from_source
+from routing.flows.models import GlobalVariable
 from tests.care_console.conftest import at, conversation, routed
 
 DAYS = {"date_from": date(2026, 3, 9), "date_to": date(2026, 3, 10)}
@@ -29,6 +30,32 @@ def test_rollup_reports_equal_the_reports_computed_from_the_source(
         scope = care_scope_for_user(user=user, tenant=center.tenant)
         rolled, direct = both(scope, name, bucket)
         assert rolled == direct
+
+
+@pytest.mark.parametrize("measure", ["", "order_total"])
+def test_the_custom_report_from_the_rollup_equals_the_one_from_the_source(
+    center, owner, supervisor, measure
+):
+    for name, type_ in (("segment", "string"), ("order_total", "number")):
+        GlobalVariable.objects.create(tenant=center.tenant, name=name, type=type_, reportable=True)
+    params = {**DAYS, "bucket": "day", "variable": "segment", "measure": measure}
+    for user in (owner, supervisor):
+        scope = care_scope_for_user(user=user, tenant=center.tenant)
+        rolled = report(scope=scope, name="custom", params=params)
+        assert rolled == report_from_source(scope=scope, name="custom", params=params)
+    assert rolled["rows"]
+
+
+def test_a_variable_made_reportable_later_is_folded_for_every_hour(center, owner):
+    scope = care_scope_for_user(user=owner, tenant=center.tenant)
+    both(scope, "wrap_up_codes")
+    GlobalVariable.objects.create(
+        tenant=center.tenant, name="segment", type="string", reportable=True
+    )
+    params = {**DAYS, "bucket": "day", "variable": "segment", "measure": ""}
+    rolled = report(scope=scope, name="custom", params=params)
+    assert rolled == report_from_source(scope=scope, name="custom", params=params)
+    assert rolled["rows"] == [["gold", 2], ["silver", 1], ["(not set)", 4]]
 
 
 def test_a_report_folds_only_the_hours_touched_since_the_last_one(center, owner):
