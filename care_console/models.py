@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from routing.models import Queue
-from tenants.models import Team, Tenant
+from tenants.models import Agent, Team, Tenant
 
 
 class SupervisorScope(models.Model):
@@ -108,3 +108,15 @@ class VariableHour(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "name", "measure", "hour"])]
+
+
+class AgentHour(models.Model):
+    """RONA of one agent in one hour (UTC), for the RONA report."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    rona = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "hour"])]

@@ -25,7 +25,13 @@ from django.db.models.functions import Cast, TruncDay, TruncHour
 from django.utils import timezone
 
 from care_console.access import CareScope
-from care_console.models import ConversationHour, ReportRollupState, TaskHour, VariableHour
+from care_console.models import (
+    AgentHour,
+    ConversationHour,
+    ReportRollupState,
+    TaskHour,
+    VariableHour,
+)
 from care_console.rollup import HANDLE_EDGES, WAIT_EDGES, report_rollup_fold
 from routing.flows.models import GlobalVariable
 from routing.models import Queue, Task, TaskEvent, TaskEventKind, TaskStatus
@@ -115,6 +121,7 @@ ROLLED_UP = (
     "handle_time",
     "service_level",
     "abandonment",
+    "rona_per_agent",
     "wrap_up_codes",
     "custom",
 )
@@ -132,6 +139,17 @@ def report(*, scope: CareScope, name: str, params: dict[str, Any]) -> dict[str, 
     rows: list[list[Any]]
     if name == "custom":
         return _custom_report(scope=scope, start=start, end=end, params=params)
+    if name == "rona_per_agent":
+        data = (
+            AgentHour.objects.filter(
+                tenant=scope.tenant, hour__gte=start, hour__lt=end, agent__in=scope.agents()
+            )
+            .values("agent__display_name", "agent__user__email")
+            .annotate(n=Sum("rona"))
+            .order_by("-n", "agent__display_name")
+        )
+        rows = [[r["agent__display_name"] or r["agent__user__email"], r["n"]] for r in data]
+        return {"name": name, "title": REPORTS[name], "columns": ["agent", "RONA"], "rows": rows}
     if name in ("contacts_per_channel", "wrap_up_codes"):
         hours = ConversationHour.objects.filter(
             tenant=scope.tenant, hour__gte=start, hour__lt=end
@@ -262,8 +280,8 @@ def _pivot_labels(per: dict[tuple[str, str], int]) -> tuple[list[str], list[list
 
 
 def report_from_source(*, scope: CareScope, name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The report computed from the tasks, conversations and timeline themselves: the custom
-    and RONA reports, and the truth the hourly rollup is checked against."""
+    """The report computed from the tasks, conversations and timeline themselves: the truth the
+    hourly rollup is checked against, and the custom report on a variable not folded yet."""
     start, end = _range(params["date_from"], params["date_to"])
     bucket = params["bucket"]
     trunc = TruncHour if bucket == "hour" else TruncDay

@@ -21,10 +21,16 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from care_console.models import ConversationHour, ReportRollupState, TaskHour, VariableHour
+from care_console.models import (
+    AgentHour,
+    ConversationHour,
+    ReportRollupState,
+    TaskHour,
+    VariableHour,
+)
 from channels_app.models import Conversation
 from routing.flows.models import GlobalVariable
-from routing.models import Task, TaskEvent, TaskStatus
+from routing.models import Task, TaskEvent, TaskEventKind, TaskStatus
 from tenants.models import Tenant
 
 WAIT_EDGES = (10, 30, 60, 120, 300, 900)
@@ -84,11 +90,12 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
     hours: set[datetime] | None = None
     # A variable made reportable (or no longer) changes every hour: fold everything again.
     if state.folded_at is not None and names == state.variables:
-        task_ids = set(
+        events = list(
             TaskEvent.objects.filter(tenant=tenant, pk__gt=state.task_event_id).values_list(
-                "task_id", flat=True
+                "task_id", "at"
             )
         )
+        task_ids = {task_id for task_id, _at in events}
         task_ids |= set(tasks.filter(pk__gt=state.task_id).values_list("pk", flat=True))
         changed_tasks = tasks.filter(pk__in=task_ids)
         changed_conversations = conversations.filter(
@@ -98,8 +105,10 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         )
         hours = _moments(changed_tasks.values_list("enqueued_at", "assigned_at", "closed_at"))
         hours |= _moments(changed_conversations.values_list("opened_at", "closed_at"))
+        hours |= _moments((at,) for _task_id, at in events)
     if hours != set():
         _task_hours_rebuild(tenant=tenant, hours=hours)
+        _agent_hours_rebuild(tenant=tenant, hours=hours)
         _conversation_hours_rebuild(tenant=tenant, hours=hours, names=names)
     for key, rows in last.items():
         mark = rows.filter(pk__gt=getattr(state, key)).aggregate(m=Max("pk"))["m"]
@@ -168,6 +177,25 @@ def _task_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) -> None:
         [
             TaskHour(tenant=tenant, hour=hour, queue_id=queue_id, team_id=team_id, **figure)
             for (hour, queue_id, team_id), figure in figures.items()
+        ],
+        batch_size=2000,
+    )
+
+
+def _agent_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) -> None:
+    ronas = TaskEvent.objects.filter(tenant=tenant, kind=TaskEventKind.RONA, agent__isnull=False)
+    rollup = AgentHour.objects.filter(tenant=tenant)
+    if hours is not None:
+        ronas = ronas.filter(_within(("at",), _spans(hours)))
+        rollup = rollup.filter(hour__in=hours)
+    rollup.delete()
+    counts: dict[tuple[datetime, int], int] = defaultdict(int)
+    for agent_id, at in ronas.values_list("agent_id", "at").iterator(chunk_size=5000):
+        counts[(_hour(at), agent_id)] += 1
+    AgentHour.objects.bulk_create(
+        [
+            AgentHour(tenant=tenant, hour=hour, agent_id=agent_id, rona=n)
+            for (hour, agent_id), n in counts.items()
         ],
         batch_size=2000,
     )

@@ -8,6 +8,7 @@ from care_console.access import care_scope_for_user
 from care_console.models import TaskHour
 from care_console.reports import ROLLED_UP, report, report_from_source
 from routing.flows.models import GlobalVariable
+from routing.models import TaskEvent
 from tests.care_console.conftest import at, conversation, routed
 
 DAYS = {"date_from": date(2026, 3, 9), "date_to": date(2026, 3, 10)}
@@ -78,7 +79,7 @@ def test_a_contact_routed_after_a_report_was_read_shows_in_the_next_one(center, 
     jon = conversation(
         center.tenant, name="Jon", opened=at(8, 0, day=9), owner=center.cat, closed=at(8, 20, day=9)
     )
-    routed(
+    task = routed(
         jon,
         center.sales_queue,
         enqueued=at(8, 0, day=9),
@@ -86,9 +87,13 @@ def test_a_contact_routed_after_a_report_was_read_shows_in_the_next_one(center, 
         assigned=at(8, 0, 5, day=9),
         closed=at(8, 20, day=9),
     )
+    TaskEvent.objects.create(
+        tenant=center.tenant, task=task, kind="rona", at=at(7, 30, day=9), agent=center.ben
+    )
     for name in ROLLED_UP:
         rolled, direct = both(scope, name)
         assert rolled == direct, name
+    assert both(scope, "rona_per_agent")[0]["rows"] == [["Ann", 2], ["Ben", 1]]
     after, _ = both(scope, "contacts_per_queue")
     assert after["rows"][0] == ["2026-03-09", 1, 1]
     assert before["rows"][0] == ["2026-03-09", 0, 1]
