@@ -97,14 +97,19 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         )
         task_ids = {task_id for task_id, _at in events}
         task_ids |= set(tasks.filter(pk__gt=state.task_id).values_list("pk", flat=True))
-        changed_tasks = tasks.filter(pk__in=task_ids)
-        changed_conversations = conversations.filter(
-            Q(pk__gt=state.conversation_id)
-            | Q(pk__in=changed_tasks.values("conversation_id"))
-            | Q(closed_at__gte=state.folded_at - MARGIN, closed_at__lte=now)
+        changed_tasks = list(
+            tasks.filter(pk__in=task_ids).values_list(
+                "conversation_id", "enqueued_at", "assigned_at", "closed_at"
+            )
         )
-        hours = _moments(changed_tasks.values_list("enqueued_at", "assigned_at", "closed_at"))
-        hours |= _moments(changed_conversations.values_list("opened_at", "closed_at"))
+        hours = _moments(row[1:] for row in changed_tasks)
+        # Three reads rather than one with OR, so each is served by its own index.
+        for changed in (
+            conversations.filter(pk__gt=state.conversation_id),
+            conversations.filter(pk__in={row[0] for row in changed_tasks}),
+            conversations.filter(closed_at__gte=state.folded_at - MARGIN, closed_at__lte=now),
+        ):
+            hours |= _moments(changed.values_list("opened_at", "closed_at"))
         hours |= _moments((at,) for _task_id, at in events)
     if hours != set():
         _task_hours_rebuild(tenant=tenant, hours=hours)
