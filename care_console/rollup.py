@@ -3,11 +3,11 @@
 
 The fold is incremental: it remembers the last task event, task and conversation it has seen,
 finds the hours the new ones touch (a task's queued, answered and closed hours, its
-conversation's opened and closed hours) and recomputes those hours from the source rows. The
-reports fold before they read, so they always include everything committed before; a periodic
-job may fold too, to keep that step short. Conversations closed without a task leave no task
-event, so the fold also re-reads the conversations closed since the last fold (less a margin
-for transactions that were still running)."""
+conversation's opened and closed hours, the moment of each new event) and recomputes those hours
+from the source rows. The reports fold before they read, so they always include everything
+committed before; a periodic job (care_console.tasks) folds too, to keep that step short.
+Conversations closed without a task leave no task event, so the fold also re-reads the
+conversations closed since the last fold (less a margin for transactions still running)."""
 
 import json
 import re
@@ -120,6 +120,15 @@ def report_rollup_fold(*, tenant: Tenant) -> None:
         setattr(state, key, max(mark or 0, getattr(state, key)))
     state.folded_at, state.variables = now, names
     state.save()
+
+
+def report_rollups_fold() -> int:
+    """Folds every tenant whose reports were read, so the fold a report runs first stays short
+    however long nobody looked. Returns how many tenants it folded."""
+    tenant_ids = list(ReportRollupState.objects.values_list("tenant_id", flat=True))
+    for tenant in Tenant.objects.filter(pk__in=tenant_ids):
+        report_rollup_fold(tenant=tenant)
+    return len(tenant_ids)
 
 
 def _task_hours_rebuild(*, tenant: Tenant, hours: set[datetime] | None) -> None:

@@ -7,6 +7,7 @@ import pytest
 from care_console.access import care_scope_for_user
 from care_console.models import TaskHour
 from care_console.reports import ROLLED_UP, report, report_from_source
+from care_console.tasks import fold_report_rollups
 from routing.flows.models import GlobalVariable
 from routing.models import TaskEvent
 from tests.care_console.conftest import at, conversation, routed
@@ -108,3 +109,14 @@ def test_a_conversation_closed_without_a_task_shows_in_the_wrap_up_codes(center,
     rolled, direct = both(scope, "wrap_up_codes")
     assert rolled == direct
     assert rolled["rows"] == [["Resolved", 2], ["Follow-up needed", 1]]
+
+
+def test_the_periodic_fold_brings_the_hours_up_to_date_without_a_report(center, owner):
+    scope = care_scope_for_user(user=owner, tenant=center.tenant)
+    both(scope, "contacts_per_queue")
+    lea = conversation(center.tenant, name="Lea", opened=at(6, 0, day=9))
+    routed(lea, center.sales_queue, enqueued=at(6, 0, day=9))
+    early = TaskHour.objects.filter(tenant=center.tenant, hour=at(6, 0, day=9))
+    assert not early.exists()
+    assert fold_report_rollups() == 1
+    assert list(early.values_list("queue_id", "contacts")) == [(center.sales_queue.pk, 1)]
