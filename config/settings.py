@@ -174,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"expires": 55},  # a slow pass must not pile up behind itself
     },
+    "care-fold-report-rollups": {
+        "task": "care_console.tasks.fold_report_rollups",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 290},
+    },
     "channels-purge-expired-transcripts": {
         "task": "channels_app.tasks.purge_expired_transcripts",
         "schedule": timedelta(hours=1),
