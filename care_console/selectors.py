@@ -343,7 +343,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: SEARCH_COUNT_CAP + 1].count()
+        # Without the ordering the database stops at the cap instead of sorting every match.
+        return self.object_list.order_by()[: SEARCH_COUNT_CAP + 1].count()
 
     @property
     def capped(self) -> bool:
