@@ -1,5 +1,7 @@
-"""Takes the README's care console screenshots from the seeded demo (docs/screenshots/)."""
+"""Takes the care console's screenshots from the seeded demo (var/screenshots/); with
+UPDATE_DOCS_SCREENSHOTS=1 it also refreshes the README's copies in docs/screenshots/."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,14 @@ from tests.e2e.conftest import screenshot
 pytestmark = pytest.mark.e2e
 
 DOCS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+# A test run leaves the tracked files alone unless asked.
+UPDATE_DOCS = os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1"
+
+
+def keep(shot: Path, name: str) -> None:
+    if UPDATE_DOCS:
+        DOCS.mkdir(parents=True, exist_ok=True)
+        (DOCS / name).write_bytes(shot.read_bytes())
 
 
 def test_the_demo_care_console_renders_live_and_reports(browser, live):
@@ -26,13 +36,10 @@ def test_the_demo_care_console_renders_live_and_reports(browser, live):
     page.wait_for_url(f"{live.url}/care/")
     page.wait_for_selector("#connection.online")
     page.wait_for_selector("#agents tbody tr")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shot = screenshot(page, "care-live")
-    (DOCS / "care-live.png").write_bytes(shot.read_bytes())
+    keep(screenshot(page, "care-live"), "care-live.png")
 
     page.goto(f"{live.url}/care/reports/")
     for name in ("contacts_per_channel", "wait_time", "wrap_up_codes", "service_level"):
         page.wait_for_selector(f"figure[data-report={name}][data-loaded='1']")
-    shot = screenshot(page, "care-reports")
-    (DOCS / "care-reports.png").write_bytes(shot.read_bytes())
+    keep(screenshot(page, "care-reports"), "care-reports.png")
     context.close()
