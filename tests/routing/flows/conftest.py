@@ -134,3 +134,31 @@ def http_server(settings):
     yield server
     server.shutdown()
     server.server_close()
+
+
+def whatsapp_wired(
+    *, tenant, http_server, phone_number_id: str, sent_id: str = "wamid.OUT", **fields
+) -> ChannelAsset:
+    """A WhatsApp asset whose provider API is the local HTTP server (a send answers sent_id) and
+    whose entry point runs the shipped inbound flow."""
+    from routing.models import EntryPoint
+
+    http_server.routes[f"/{phone_number_id}/messages"] = (200, {"messages": [{"id": sent_id}]}, 0)
+    asset = ChannelAsset.objects.create(
+        tenant=tenant,
+        kind="whatsapp",
+        name=fields.pop("name", "Demo WhatsApp"),
+        wa_phone_number_id=phone_number_id,
+        api_base_url=http_server.url,
+        access_token="token",
+        **fields,
+    )
+    EntryPoint.objects.create(
+        tenant=tenant,
+        name="WhatsApp in",
+        channel_type="social",
+        social_channel_type="whatsapp",
+        asset=asset,
+        flow=services.flow_import_template(tenant=tenant, template_name="whatsapp_inbound"),
+    )
+    return asset

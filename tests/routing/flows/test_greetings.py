@@ -6,11 +6,12 @@ import copy
 
 import pytest
 
-from channels_app.models import ChannelAsset, Message
+from channels_app.models import Message
 from channels_app.providers.base import InboundMessage
 from channels_app.services import inbound_message_store
 from routing.flows import services
 from routing.flows.templates import template_load
+from tests.routing.flows.conftest import whatsapp_wired
 
 pytestmark = pytest.mark.django_db
 
@@ -84,25 +85,9 @@ def test_greetings_name_the_channel_as_customers_know_it(tenant, channel, shown)
 def test_a_whatsapp_customer_without_a_profile_name_gets_a_clean_greeting(
     authorized, queues, http_server, django_capture_on_commit_callbacks
 ):
-    from routing.models import EntryPoint
 
-    http_server.routes["/1000010/messages"] = (200, {"messages": [{"id": "wamid.OUT2"}]}, 0)
-    asset = ChannelAsset.objects.create(
-        tenant=authorized,
-        kind="whatsapp",
-        name="Demo WhatsApp",
-        wa_phone_number_id="1000010",
-        api_base_url=http_server.url,
-        access_token="token",
-    )
-    flow = services.flow_import_template(tenant=authorized, template_name="whatsapp_inbound")
-    EntryPoint.objects.create(
-        tenant=authorized,
-        name="WhatsApp in",
-        channel_type="social",
-        social_channel_type="whatsapp",
-        asset=asset,
-        flow=flow,
+    asset = whatsapp_wired(
+        tenant=authorized, http_server=http_server, phone_number_id="1000010", sent_id="wamid.OUT2"
     )
     with django_capture_on_commit_callbacks(execute=True):
         message, _ = inbound_message_store(

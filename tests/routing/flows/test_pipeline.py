@@ -10,12 +10,12 @@ import pytest
 from celery.signals import task_prerun
 from django.test import Client
 
-from channels_app.models import ChannelAsset, InboundEvent, Message
-from routing.flows import services
+from channels_app.models import InboundEvent, Message
 from routing.flows.models import FlowRun
-from routing.models import EntryPoint, Offer, Task
+from routing.models import Offer, Task
 from tests.channels_app.conftest import post_meta
 from tests.routing.factories import make_agent, make_queue, make_team
+from tests.routing.flows.conftest import whatsapp_wired
 from tests.routing.test_concurrency import make_available
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,28 +51,16 @@ def whatsapp(authorized, http_server):
     """Acme's WhatsApp number whose entry point runs the shipped inbound flow into Support, which
     one available agent serves; the provider's API is the local HTTP server."""
     tenant = authorized
-    http_server.routes["/1000077/messages"] = (200, {"messages": [{"id": "wamid.OUT"}]}, 0)
-    asset = ChannelAsset.objects.create(
+    asset = whatsapp_wired(
         tenant=tenant,
-        kind="whatsapp",
+        http_server=http_server,
+        phone_number_id="1000077",
         name="Acme WhatsApp",
-        wa_phone_number_id="1000077",
-        api_base_url=http_server.url,
-        access_token="token",
         app_secret="acme-app-secret",
     )
     team = make_team(tenant=tenant, max_social=3)
     make_queue(tenant=tenant, teams=[team], name="Support", channel_type="social")
     make_queue(tenant=tenant, teams=[team], name="Default", channel_type="social", default=True)
-    flow = services.flow_import_template(tenant=tenant, template_name="whatsapp_inbound")
-    EntryPoint.objects.create(
-        tenant=tenant,
-        name="WhatsApp in",
-        channel_type="social",
-        social_channel_type="whatsapp",
-        asset=asset,
-        flow=flow,
-    )
     agent = make_agent(tenant=tenant, team=team, name="Bea")
     make_available(agent)
     return asset, agent

@@ -3,12 +3,12 @@ inbound message running a shipped template end to end into a queue."""
 
 import pytest
 
-from channels_app.models import ChannelAsset, Message
+from channels_app.models import Message
 from channels_app.providers.base import InboundMessage
 from channels_app.services import inbound_message_store
 from routing.flows import services
 from routing.flows.models import FlowRun, FlowVersion
-from tests.routing.flows.conftest import flow_doc, open_conversation
+from tests.routing.flows.conftest import flow_doc, open_conversation, whatsapp_wired
 
 pytestmark = pytest.mark.django_db
 
@@ -156,26 +156,11 @@ def test_a_waiting_conversation_resumes_on_the_version_it_started_with(
 def test_a_new_inbound_message_runs_the_shipped_whatsapp_template_into_the_queue(
     authorized, queues, http_server, django_capture_on_commit_callbacks
 ):
-    from routing.models import EntryPoint, Task
+    from routing.models import Task
 
     tenant = authorized
-    http_server.routes["/1000009/messages"] = (200, {"messages": [{"id": "wamid.OUT1"}]}, 0)
-    asset = ChannelAsset.objects.create(
-        tenant=tenant,
-        kind="whatsapp",
-        name="Demo WhatsApp",
-        wa_phone_number_id="1000009",
-        api_base_url=http_server.url,
-        access_token="token",
-    )
-    flow = services.flow_import_template(tenant=tenant, template_name="whatsapp_inbound")
-    EntryPoint.objects.create(
-        tenant=tenant,
-        name="WhatsApp in",
-        channel_type="social",
-        social_channel_type="whatsapp",
-        asset=asset,
-        flow=flow,
+    asset = whatsapp_wired(
+        tenant=tenant, http_server=http_server, phone_number_id="1000009", sent_id="wamid.OUT1"
     )
     with django_capture_on_commit_callbacks(execute=True):
         message, _ = inbound_message_store(
@@ -211,7 +196,7 @@ def test_a_new_inbound_message_runs_the_shipped_whatsapp_template_into_the_queue
         "Hola Eva, gracias por escribirnos por WhatsApp. Un agente le atenderá en breve."
     )
     assert http_server.requests
-    assert FlowVersion.objects.get(flow=flow).status == "published"
+    assert FlowVersion.objects.get(flow=asset.entry_point.flow).status == "published"
     # A second message from the customer does not start the flow again.
     with django_capture_on_commit_callbacks(execute=True):
         inbound_message_store(
