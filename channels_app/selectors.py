@@ -5,7 +5,14 @@ import time
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from channels_app.models import ChannelAsset, Conversation, InboundEvent, Message
+from channels_app.models import (
+    ChannelAsset,
+    ChannelKind,
+    ChannelTemplate,
+    Conversation,
+    InboundEvent,
+    Message,
+)
 from tenants.models import Tenant
 
 # Webhooks look up the same few assets all day: each process keeps them for a few seconds
@@ -46,3 +53,18 @@ def conversation_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     return conversation.messages.select_related("reply_to").prefetch_related("attachments")
+
+
+def channel_template_for(*, tenant: Tenant, kind: str) -> ChannelTemplate:
+    """The tenant's saved template for the channel, or the unsaved default."""
+    template = ChannelTemplate.objects.filter(tenant=tenant, kind=kind).first()
+    return template or ChannelTemplate.default_for(tenant=tenant, kind=kind)
+
+
+def channel_template_list(*, tenant: Tenant) -> list[ChannelTemplate]:
+    """Every channel's template, saved or default, in the order of the channel kinds."""
+    saved = {t.kind: t for t in ChannelTemplate.objects.filter(tenant=tenant)}
+    return [
+        saved.get(kind) or ChannelTemplate.default_for(tenant=tenant, kind=kind)
+        for kind in ChannelKind.values
+    ]

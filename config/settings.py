@@ -354,6 +354,11 @@ MEDIA_MAX_BYTES = {
     "sms": env_int("MEDIA_MAX_BYTES_SMS", 5 * 1024 * 1024),
 }
 
+# Malware scanning: clamd's socket (a path, or tcp://host:port). Empty (the embedded default): no
+# scanner, so attachments are marked "not scanned" and withheld. See README, "Scanning files".
+CLAMD_SOCKET = env_str("CLAMD_SOCKET")
+CLAMD_TIMEOUT_SECONDS = env_int("CLAMD_TIMEOUT_SECONDS", 30)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
