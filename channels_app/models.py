@@ -608,3 +608,34 @@ class RetentionRun(models.Model):
 
     def __str__(self) -> str:
         return f"Retention run of {self.tenant} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WhatsAppTemplate(models.Model):
+    """One message template of a WhatsApp asset's business account, as last fetched from the
+    provider (GET /{WABA-ID}/message_templates); the stored copy is replaced on each refresh."""
+
+    APPROVED = "APPROVED"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(
+        ChannelAsset, on_delete=models.CASCADE, related_name="whatsapp_templates"
+    )
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, help_text="APPROVED, PENDING, REJECTED, PAUSED, ...")
+    category = models.CharField(max_length=40, blank=True)
+    components = models.JSONField(default=list, blank=True)
+    body_text = models.TextField(blank=True)
+    parameter_count = models.PositiveSmallIntegerField(default=0)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "name", "language"], name="whatsapp_template_unique_per_asset"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

@@ -68,3 +68,14 @@ def channel_template_list(*, tenant: Tenant) -> list[ChannelTemplate]:
         saved.get(kind) or ChannelTemplate.default_for(tenant=tenant, kind=kind)
         for kind in ChannelKind.values
     ]
+
+
+def whatsapp_templates_approved(*, asset: ChannelAsset) -> list:
+    """The stored approved templates of a WhatsApp asset (refreshing is a service's job)."""
+    from channels_app.models import WhatsAppTemplate
+
+    return list(
+        WhatsAppTemplate.objects.filter(asset=asset, status=WhatsAppTemplate.APPROVED).order_by(
+            "name", "language"
+        )
+    )

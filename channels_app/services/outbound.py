@@ -329,12 +329,14 @@ def _attachment_ready(*, message: Message, transport) -> str | None:
         with attachment.file.open("rb") as handle:
             verdict = scan_bytes(handle.read())
         if verdict.status == "unavailable":
-            return "waiting for the malware scanner"
+            return "the malware scanner is unavailable; the file is not sent unscanned"
         if verdict.status == "infected":
             _refuse_infected(message=message, attachment=attachment, signature=verdict.signature)
             message.status = DeliveryStatus.FAILED
             return None
-        Attachment.objects.filter(pk=attachment.pk).update(scan_status=Attachment.ScanStatus.CLEAN)
+        Attachment.objects.filter(pk=attachment.pk).update(
+            scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now()
+        )
         attachment.scan_status = Attachment.ScanStatus.CLEAN
     upload = getattr(transport, "upload", None)
     if upload is not None and not attachment.provider_media_id:
@@ -344,10 +346,32 @@ def _attachment_ready(*, message: Message, transport) -> str | None:
 
 
 def _refuse_infected(*, message: Message, attachment: Attachment, signature: str) -> None:
-    """The file is dropped, the message failed with the reason the agent reads, the event logged."""
-    Attachment.objects.filter(pk=attachment.pk).update(
-        scan_status=Attachment.ScanStatus.INFECTED, file=""
-    )
+    """The file is dropped and audited, the message failed with the reason the agent reads."""
+    import hashlib
+
+    from channels_app.models import MalwareDetection
+
+    with attachment.file.open("rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    with transaction.atomic():
+        Attachment.objects.filter(pk=attachment.pk).update(
+            scan_status=Attachment.ScanStatus.INFECTED,
+            scan_signature=signature[:255],
+            scanned_at=timezone.now(),
+            file="",
+        )
+        MalwareDetection.objects.create(
+            tenant_id=message.tenant_id,
+            attachment=attachment,
+            message=message,
+            kind=message.asset.kind,
+            direction=Direction.OUTBOUND,
+            signature=signature[:255] or "unknown",
+            filename=attachment.filename,
+            content_type=attachment.detected_content_type,
+            size=attachment.size,
+            sha256=digest,
+        )
     attachment.file.delete(save=False)
     _fail(message, f"the file is infected ({signature or 'malware'}) and was not sent")
     logger.warning(
