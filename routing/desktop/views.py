@@ -4,9 +4,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.models import Attachment
+from channels_app.models import Attachment, AuthorKind, ChannelKind
+from channels_app.providers.base import SendError
+from channels_app.selectors import channel_template_for, whatsapp_templates_approved
+from channels_app.services import SendRefused, message_send_file, whatsapp_window_open
+from channels_app.services.whatsapp_templates import (
+    whatsapp_templates_refresh,
+    whatsapp_templates_stale,
+)
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_messages,
@@ -77,11 +84,16 @@ def conversation_panel(request, conversation_id: int):
                 "desktop/messages/text.html",
             ]
         ).template.name
+    channel_template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     return render(
         request,
         "desktop/conversation.html",
         {
             "conversation": conversation,
+            "channel_template": channel_template,
+            "accept_types": ",".join(channel_template.allowed_content_types),
+            "window_closed": conversation.kind == ChannelKind.WHATSAPP
+            and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
@@ -108,4 +120,83 @@ def attachment_download(request, attachment_id: int):
     content_type = attachment.detected_content_type or attachment.declared_content_type or None
     return FileResponse(
         attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
+    )
+
+
+def _error(reason: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+@require_POST
+@login_required
+def attachment_upload(request, conversation_id: int):
+    """An agent sends a file in an owned conversation: refused with the reason (size or type)
+    before it is stored, else recorded, scanned and sent like any reply."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _error("not an agent", 403)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _error("choose a file to send")
+    if len(request.FILES.getlist("file")) > 1:
+        return _error("send one file at a time")
+    template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
+    if upload.size > template.max_bytes:
+        # Refused on the announced size, before the bytes are read or kept.
+        return _error(
+            f"the file is {upload.size:,} bytes; {conversation.get_kind_display()} "
+            f"takes at most {template.max_bytes:,}",
+            413,
+        )
+    caption = request.POST.get("caption", "")
+    if len(caption) > 1024:
+        return _error("a caption is at most 1024 characters")
+    try:
+        message = message_send_file(
+            conversation=conversation,
+            data=upload.read(),
+            filename=upload.name or "",
+            caption=caption,
+            author_kind=AuthorKind.AGENT,
+            author_agent=agent,
+        )
+    except SendRefused as exc:
+        return _error(" ".join(exc.messages))
+    return JsonResponse({"message_id": message.pk, "status": message.status}, status=201)
+
+
+@require_GET
+@login_required
+def whatsapp_templates(request, conversation_id: int):
+    """The approved templates of the conversation's WhatsApp number, fetched when the stored
+    copy is older than its time to live (or with ?refresh=1)."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _error("not an agent", 403)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    if conversation.kind != ChannelKind.WHATSAPP:
+        return _error("message templates are a WhatsApp feature", 404)
+    problem = ""
+    if request.GET.get("refresh") == "1" or whatsapp_templates_stale(asset=conversation.asset):
+        try:
+            whatsapp_templates_refresh(asset=conversation.asset)
+        except (SendError, SendRefused) as exc:
+            problem = getattr(exc, "reason", None) or " ".join(exc.messages)
+    templates = whatsapp_templates_approved(asset=conversation.asset)
+    return JsonResponse(
+        {
+            "window_open": whatsapp_window_open(conversation=conversation),
+            "problem": f"the templates could not be fetched: {problem}" if problem else "",
+            "templates": [
+                {
+                    "name": t.name,
+                    "language": t.language,
+                    "category": t.category,
+                    "body": t.body_text,
+                    "parameters": t.parameter_count,
+                }
+                for t in templates
+            ],
+        }
     )
