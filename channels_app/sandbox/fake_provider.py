@@ -18,8 +18,6 @@ mounted at /sandbox/provider/ in the demo.
 """
 
 import base64
-import email.parser
-import email.policy
 import hashlib
 import html
 import itertools
@@ -85,24 +83,35 @@ MESSENGER_ATTACHMENT_TYPES = ("image", "video", "audio", "file")
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, dict]:
-    """Fields of a multipart/form-data body: name -> {"value", "filename", "content_type"}."""
-    if not content_type.lower().startswith("multipart/form-data"):
-        raise ValueError("expected multipart/form-data")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-    )
-    if not message.is_multipart():
-        raise ValueError("not a multipart body")
+    """Fields of a multipart/form-data body: name -> {"value", "filename", "content_type"}.
+    Split on the boundary by hand: the email parser costs ~30 ms a megabyte."""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    if not content_type.lower().startswith("multipart/form-data") or boundary is None:
+        raise ValueError("expected multipart/form-data with a boundary")
+    delimiter = b"--" + boundary.group(1).encode()
     fields: dict[str, dict] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, separator, value = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            raise ValueError("a part without headers")
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, text = line.partition(":")
+            headers[key.strip().lower()] = text.strip()
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'(?:^|;)\s*name="([^"]*)"', disposition)
+        if name is None:
             continue
-        fields[name] = {
-            "value": part.get_payload(decode=True) or b"",
-            "filename": part.get_filename() or "",
-            "content_type": part.get_content_type() if part.get("content-type") else "",
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        fields[name.group(1)] = {
+            "value": value.removesuffix(b"\r\n"),
+            "filename": filename.group(1) if filename else "",
+            "content_type": headers.get("content-type", ""),
         }
+    if not fields:
+        raise ValueError("no fields in the multipart body")
     return fields
 
 
