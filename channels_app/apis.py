@@ -2,6 +2,10 @@
 conversations (read-only, with their messages)."""
 
 from django.db.models import Count, Prefetch
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 
 from channels_app import services
 from channels_app.fields import masked
+from channels_app.media import UNKNOWN_FILE, attachment_file_response
 from channels_app.models import (
     Attachment,
     ChannelAsset,
@@ -18,6 +23,7 @@ from channels_app.models import (
     InboundEvent,
     Message,
 )
+from channels_app.selectors import attachments_downloadable
 from channels_app.services.assets import SECRET_FIELDS, channel_asset_webhook_url
 from tenants.access import tenants_for_user, user_can
 from tenants.api_base import TenantScopedSerializer, TenantScopedViewSet
@@ -194,7 +200,12 @@ class CustomerViewSet(TenantScopedViewSet):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="The authorized download, only once a scan found the file clean; else null."
+    )
+    filename = serializers.SerializerMethodField(
+        help_text='"unknown file" for an infected file (deleted; nothing of it is shown).'
+    )
 
     class Meta:
         model = Attachment
@@ -205,14 +216,22 @@ class AttachmentSerializer(serializers.ModelSerializer):
             "detected_content_type",
             "size",
             "scan_status",
+            "refused_reason",
             "url",
         ]
 
+    def get_filename(self, obj: Attachment) -> str:
+        return UNKNOWN_FILE if obj.shown_as_unknown else obj.filename
+
     def get_url(self, obj: Attachment) -> str | None:
-        # Files are offered only once a scan found them clean.
-        if obj.scan_status != Attachment.ScanStatus.CLEAN or not obj.file:
+        if not obj.downloadable:
             return None
-        return obj.file.url
+        path = reverse(
+            "conversation-attachment-download",
+            kwargs={"pk": obj.message.conversation_id, "attachment_id": obj.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -305,6 +324,22 @@ class ConversationViewSet(TenantScopedViewSet):
 
     def get_serializer_class(self):
         return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
+
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
+    @action(
+        detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)/download"
+    )
+    def attachment_download(self, request, pk=None, attachment_id=None):
+        """The file of an attachment of this conversation, once scanned clean (404 otherwise)."""
+        conversation = self.get_object()
+        attachment = (
+            attachments_downloadable()
+            .filter(pk=attachment_id, message__conversation=conversation)
+            .first()
+        )
+        if attachment is None:
+            raise Http404("No such attachment, or not downloadable (not scanned clean).")
+        return attachment_file_response(attachment)
 
 
 def register(router: DefaultRouter) -> None:

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from channels_app.models import (
+    Attachment,
     ChannelAsset,
     ChannelKind,
     ChannelTemplate,
@@ -68,3 +69,11 @@ def channel_template_list(*, tenant: Tenant) -> list[ChannelTemplate]:
         saved.get(kind) or ChannelTemplate.default_for(tenant=tenant, kind=kind)
         for kind in ChannelKind.values
     ]
+
+
+def attachments_downloadable() -> QuerySet[Attachment]:
+    """Attachments whose file may be served: scanned clean and taken by the channel template.
+    Callers narrow it to the tenant and to what the user may see."""
+    return Attachment.objects.filter(
+        scan_status=Attachment.ScanStatus.CLEAN, refused_reason=""
+    ).exclude(file="")

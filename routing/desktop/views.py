@@ -1,12 +1,13 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
 from django.views.decorators.http import require_GET
 
-from channels_app.models import Attachment
+from channels_app.media import attachment_file_response
+from channels_app.selectors import attachments_downloadable
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_messages,
@@ -92,20 +93,16 @@ def conversation_panel(request, conversation_id: int):
 @require_GET
 @login_required
 def attachment_download(request, attachment_id: int):
-    """An attachment of an owned conversation; an infected or missing file is never served."""
+    """An attachment of an owned conversation; only files scanned clean are ever served."""
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
+    # Only a file scanned clean, in a conversation this agent owns, in the agent's tenant.
     attachment = (
-        Attachment.objects.filter(
-            pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent
-        )
-        .exclude(scan_status=Attachment.ScanStatus.INFECTED)
+        attachments_downloadable()
+        .filter(pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent)
         .first()
     )
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404("No such attachment.")
-    content_type = attachment.detected_content_type or attachment.declared_content_type or None
-    return FileResponse(
-        attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
-    )
+    return attachment_file_response(attachment)
