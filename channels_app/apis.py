@@ -1,5 +1,5 @@
-"""REST endpoints of channels_app under /api/v1/: channel assets, dead letters, customers and
-conversations (read-only, with their messages)."""
+"""REST endpoints of channels_app under /api/v1/: channel assets, dead letters, customers,
+conversations (read-only, with their messages and attachment downloads) and channel templates."""
 
 from django.db.models import Count, Prefetch
 from django.http import Http404
@@ -15,13 +15,17 @@ from channels_app import services
 from channels_app.fields import masked
 from channels_app.media import UNKNOWN_FILE, attachment_file_response
 from channels_app.models import (
+    CONTENT_TYPE_PATTERN,
     Attachment,
     ChannelAsset,
+    ChannelKind,
+    ChannelTemplate,
     Conversation,
     Customer,
     CustomerIdentity,
     InboundEvent,
     Message,
+    RichElement,
 )
 from channels_app.selectors import attachments_downloadable
 from channels_app.services.assets import SECRET_FIELDS, channel_asset_webhook_url
@@ -342,9 +346,67 @@ class ConversationViewSet(TenantScopedViewSet):
         return attachment_file_response(attachment)
 
 
+class ChannelTemplateSerializer(TenantScopedSerializer):
+    """A channel's template in a tenant; channels without one use the defaults (see /defaults/)."""
+
+    rich_elements = serializers.ListField(
+        child=serializers.ChoiceField(choices=RichElement.choices), required=False
+    )
+    allowed_content_types = serializers.ListField(
+        child=serializers.RegexField(
+            CONTENT_TYPE_PATTERN,
+            max_length=120,
+            error_messages={"invalid": 'A MIME type ("application/pdf") or family ("image/*").'},
+        ),
+        required=False,
+        help_text="Exact MIME types or families, checked against the type found in the bytes.",
+    )
+    colour = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", error_messages={"invalid": "Give the colour as #rrggbb."}
+    )
+    max_bytes = serializers.IntegerField(min_value=1, max_value=2**40)
+
+    class Meta:
+        model = ChannelTemplate
+        fields = [
+            "id",
+            "tenant",
+            "kind",
+            "label",
+            "colour",
+            "rich_elements",
+            "allowed_content_types",
+            "max_bytes",
+            "updated_at",
+        ]
+        read_only_fields = ["tenant", "updated_at"]
+
+    def validate_kind(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.kind:
+            raise serializers.ValidationError("The channel of a template cannot change.")
+        return value
+
+
+class ChannelTemplateViewSet(TenantScopedViewSet):
+    object_type = "channel_template"
+    queryset = ChannelTemplate.objects.all()
+    serializer_class = ChannelTemplateSerializer
+    filterset_fields = ["kind"]
+
+    @extend_schema(responses=ChannelTemplateSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def defaults(self, request):
+        """What each channel uses until a tenant saves its own template."""
+        if not tenants_for_user(user=request.user, object_type=self.object_type).exists():
+            raise exceptions.PermissionDenied("You may not view channel templates.")
+        templates = [ChannelTemplate.default_for(tenant=None, kind=k) for k in ChannelKind.values]
+        return Response(ChannelTemplateSerializer(templates, many=True).data)
+
+
 def register(router: DefaultRouter) -> None:
     """Adds this app's REST endpoints to /api/v1/."""
     router.register("channel-assets", ChannelAssetViewSet, basename="channel-asset")
     router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
     router.register("customers", CustomerViewSet, basename="customer")
     router.register("conversations", ConversationViewSet, basename="conversation")
+    router.register("channel-templates", ChannelTemplateViewSet, basename="channel-template")
