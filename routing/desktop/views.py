@@ -7,7 +7,11 @@ from django.template.loader import select_template
 from django.views.decorators.http import require_GET
 
 from channels_app.media import attachment_file_response
-from channels_app.selectors import attachments_downloadable
+from channels_app.selectors import (
+    attachments_downloadable,
+    channel_template_for,
+    channel_template_list,
+)
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_messages,
@@ -33,7 +37,11 @@ def desktop_page(request):
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
-    return render(request, "desktop/index.html", {"agent": agent})
+    return render(
+        request,
+        "desktop/index.html",
+        {"agent": agent, "channel_templates": channel_template_list(tenant=agent.tenant)},
+    )
 
 
 @require_GET
@@ -70,11 +78,14 @@ def conversation_panel(request, conversation_id: int):
         return _not_an_agent(request)
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     messages = conversation_messages(conversation=conversation)
+    # The channel template says which rich elements this channel shows; others show as text.
+    channel = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     for message in messages:
+        content_type = message.content_type if channel.renders(message.content_type) else "text"
         message.template_name = select_template(
             [
-                f"desktop/messages/{conversation.kind}/{message.content_type}.html",
-                f"desktop/messages/{message.content_type}.html",
+                f"desktop/messages/{conversation.kind}/{content_type}.html",
+                f"desktop/messages/{content_type}.html",
                 "desktop/messages/text.html",
             ]
         ).template.name
@@ -86,6 +97,7 @@ def conversation_panel(request, conversation_id: int):
             "messages": messages,
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
+            "no_previews": not channel.image_previews,
         },
     )
 
