@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from channels_app import scanning
 from channels_app.models import Attachment, MalwareDetection
+from tenants.realtime import agent_group, send_event_on_commit, tenant_group
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +58,27 @@ def attachment_scan(*, attachment_id: int) -> str:
     if verdict.status == scanning.UNAVAILABLE:
         return "retry"
     if verdict.status == scanning.CLEAN:
-        Attachment.objects.filter(
-            pk=attachment.pk, scan_status=Attachment.ScanStatus.PENDING
-        ).update(scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now())
+        with transaction.atomic():
+            if Attachment.objects.filter(
+                pk=attachment.pk, scan_status=Attachment.ScanStatus.PENDING
+            ).update(scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now()):
+                _announce_scanned(attachment)
         return Attachment.ScanStatus.CLEAN
     attachment_quarantine(attachment=attachment, signature=verdict.signature, data=data)
     return Attachment.ScanStatus.INFECTED
+
+
+def _announce_scanned(attachment: Attachment) -> None:
+    """A hint to the owner's desktop and the care console to re-read the message."""
+    conversation = attachment.message.conversation
+    groups = [tenant_group(conversation.tenant_id)]
+    if conversation.owner_id:
+        groups.insert(0, agent_group(conversation.owner_id))
+    send_event_on_commit(
+        groups=groups,
+        event="message.attachments",
+        payload={"conversation_id": conversation.pk, "message_id": attachment.message_id},
+    )
 
 
 def attachment_quarantine(*, attachment: Attachment, signature: str, data: bytes) -> None:
@@ -83,6 +99,7 @@ def attachment_quarantine(*, attachment: Attachment, signature: str, data: bytes
         )
         if not updated:
             return
+        _announce_scanned(attachment)
         MalwareDetection.objects.create(
             tenant_id=attachment.tenant_id,
             attachment=attachment,
