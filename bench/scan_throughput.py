@@ -67,6 +67,10 @@ def bench_scan_bytes(make, files: int) -> dict:
 
     blobs = [make() for _ in range(files)]
     assert scan_bytes(blobs[0]).status == "clean", "clamd is not answering (CLAMD_SOCKET)"
+    # clamd's first scans after a quiet spell are several times slower (its threads and buffers
+    # warm up): a round of warm-up scans, untimed.
+    for blob in blobs[:10]:
+        scan_bytes(blob)
     timings = []
     started = time.perf_counter()
     for blob in blobs:
