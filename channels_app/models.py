@@ -414,6 +414,22 @@ class RichElement(models.TextChoices):
     IMAGE_PREVIEWS = "image_previews", "Inline image previews"
 
 
+# The rich element a message's content type needs on the desktop; a channel whose template leaves
+# it out shows such a message as plain text (with its attachments).
+RICH_ELEMENT_OF_CONTENT_TYPE: dict[str, str] = {
+    "location": RichElement.LOCATIONS,
+    "contacts": RichElement.CONTACTS,
+    "quick_reply": RichElement.QUICK_REPLIES,
+    "postback": RichElement.BUTTONS,
+    "interactive": RichElement.BUTTONS,
+    "template": RichElement.TEMPLATES,
+    "reaction": RichElement.REACTIONS,
+    "list_picker": RichElement.LISTS,
+    "time_picker": RichElement.TIME_PICKERS,
+    "form": RichElement.FORMS,
+    "rich_link": RichElement.RICH_LINKS,
+}
+
 MB = 1024 * 1024
 _OFFICE = [
     "application/msword",
@@ -564,6 +580,15 @@ class ChannelTemplate(models.Model):
             allowed_content_types=list(defaults["allowed_content_types"]),
             max_bytes=defaults["max_bytes"],
         )
+
+    def renders(self, content_type: str) -> bool:
+        """Whether the desktop renders this content type richly on this channel."""
+        element = RICH_ELEMENT_OF_CONTENT_TYPE.get(content_type)
+        return element is None or element in (self.rich_elements or [])
+
+    @property
+    def image_previews(self) -> bool:
+        return RichElement.IMAGE_PREVIEWS in (self.rich_elements or [])
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -46,11 +46,8 @@ def outbound_media(request: HttpRequest, token: str):
     ).first()
     if attachment is None or not attachment.file:
         raise Http404("No such file.")
-    response = FileResponse(
-        attachment.file.open("rb"),
-        content_type=attachment.detected_content_type or "application/octet-stream",
-        filename=attachment.filename or None,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
+    from channels_app.media import attachment_file_response
+
+    response = attachment_file_response(attachment)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 
 from channels_app.models import (
+    Attachment,
     ChannelAsset,
     ChannelKind,
     ChannelTemplate,
@@ -79,3 +80,11 @@ def whatsapp_templates_approved(*, asset: ChannelAsset) -> list:
             "name", "language"
         )
     )
+
+
+def attachments_downloadable() -> QuerySet[Attachment]:
+    """Attachments whose file may be served: scanned clean and taken by the channel template.
+    Callers narrow it to the tenant and to what the user may see."""
+    return Attachment.objects.filter(
+        scan_status=Attachment.ScanStatus.CLEAN, refused_reason=""
+    ).exclude(file="")

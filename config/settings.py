@@ -169,6 +169,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
     },
+    "channels-requeue-pending-scans": {
+        "task": "channels_app.tasks.requeue_pending_scans",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 55},
+    },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),

@@ -1,14 +1,20 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.models import Attachment, AuthorKind, ChannelKind
+from channels_app.media import attachment_file_response
+from channels_app.models import AuthorKind, ChannelKind
 from channels_app.providers.base import SendError
-from channels_app.selectors import channel_template_for, whatsapp_templates_approved
+from channels_app.selectors import (
+    attachments_downloadable,
+    channel_template_for,
+    channel_template_list,
+    whatsapp_templates_approved,
+)
 from channels_app.services import SendRefused, message_send_file, whatsapp_window_open
 from channels_app.services.whatsapp_templates import (
     whatsapp_templates_refresh,
@@ -39,7 +45,11 @@ def desktop_page(request):
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
-    return render(request, "desktop/index.html", {"agent": agent})
+    return render(
+        request,
+        "desktop/index.html",
+        {"agent": agent, "channel_templates": channel_template_list(tenant=agent.tenant)},
+    )
 
 
 @require_GET
@@ -76,27 +86,30 @@ def conversation_panel(request, conversation_id: int):
         return _not_an_agent(request)
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     messages = conversation_messages(conversation=conversation)
+    # The channel template says which rich elements this channel shows; others show as text.
+    channel = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     for message in messages:
+        content_type = message.content_type if channel.renders(message.content_type) else "text"
         message.template_name = select_template(
             [
-                f"desktop/messages/{conversation.kind}/{message.content_type}.html",
-                f"desktop/messages/{message.content_type}.html",
+                f"desktop/messages/{conversation.kind}/{content_type}.html",
+                f"desktop/messages/{content_type}.html",
                 "desktop/messages/text.html",
             ]
         ).template.name
-    channel_template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     return render(
         request,
         "desktop/conversation.html",
         {
             "conversation": conversation,
-            "channel_template": channel_template,
-            "accept_types": ",".join(channel_template.allowed_content_types),
+            "channel_template": channel,
+            "accept_types": ",".join(channel.allowed_content_types),
             "window_closed": conversation.kind == ChannelKind.WHATSAPP
             and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
+            "no_previews": not channel.image_previews,
         },
     )
 
@@ -104,23 +117,19 @@ def conversation_panel(request, conversation_id: int):
 @require_GET
 @login_required
 def attachment_download(request, attachment_id: int):
-    """An attachment of an owned conversation; an infected or missing file is never served."""
+    """An attachment of an owned conversation; only files scanned clean are ever served."""
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
+    # Only a file scanned clean, in a conversation this agent owns, in the agent's tenant.
     attachment = (
-        Attachment.objects.filter(
-            pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent
-        )
-        .exclude(scan_status=Attachment.ScanStatus.INFECTED)
+        attachments_downloadable()
+        .filter(pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent)
         .first()
     )
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404("No such attachment.")
-    content_type = attachment.detected_content_type or attachment.declared_content_type or None
-    return FileResponse(
-        attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
-    )
+    return attachment_file_response(attachment)
 
 
 def _error(reason: str, status: int = 400) -> JsonResponse:

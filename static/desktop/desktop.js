@@ -114,7 +114,7 @@
       renderState();
       return;
     }
-    if (event === "message.new" || event === "message.status") {
+    if (event === "message.new" || event === "message.status" || event === "message.attachments") {
       if (payload.conversation_id === desk.openId) openConversation(desk.openId, { keepScroll: false });
     }
     if (event === "conversation.transferred") {

@@ -106,3 +106,78 @@ def test_a_template_with_unknown_elements_or_bad_types_does_not_validate(tenant)
         template.full_clean()
 
     assert set(info.value.message_dict) == {"rich_elements", "allowed_content_types", "colour"}
+
+
+@pytest.fixture
+def located(tenant, agent):
+    """A WhatsApp conversation bob owns, with a shared location."""
+    from tests.factories import MessageFactory
+    from tests.routing.factories import make_conversation
+
+    conversation = make_conversation(tenant=tenant, kind="whatsapp")
+    conversation.owner = agent
+    conversation.save(update_fields=["owner"])
+    MessageFactory(
+        conversation=conversation,
+        content_type="location",
+        text="",
+        content={"latitude": 52.52, "longitude": 13.40, "name": "Brandenburg Gate"},
+    )
+    return conversation
+
+
+def test_the_desktop_shows_the_channel_as_its_template_says(client, tenant, agent, located):
+    ChannelTemplate.objects.create(
+        tenant=tenant,
+        kind="whatsapp",
+        label="WA Support",
+        colour="#123456",
+        rich_elements=["locations"],
+        allowed_content_types=["image/*"],
+        max_bytes=1000,
+    )
+    client.force_login(agent.user)
+
+    state = client.get("/desktop/state/").json()
+    page = client.get("/desktop/").content.decode()
+    panel = client.get(f"/desktop/conversations/{located.pk}/").content.decode()
+
+    assert [c["kind_label"] for c in state["conversations"]] == ["WA Support"]
+    assert ".channel-whatsapp { background: #12345626; border: 1px solid #123456; }" in page
+    assert "openstreetmap.org" in panel
+
+
+def test_a_rich_element_the_template_leaves_out_shows_as_text(client, tenant, agent, located):
+    ChannelTemplate.objects.create(
+        tenant=tenant,
+        kind="whatsapp",
+        label="WhatsApp",
+        colour="#25d366",
+        rich_elements=[],
+        allowed_content_types=["image/*"],
+        max_bytes=1000,
+    )
+    client.force_login(agent.user)
+
+    panel = client.get(f"/desktop/conversations/{located.pk}/").content.decode()
+
+    assert "openstreetmap.org" not in panel
+
+
+def test_another_tenants_template_never_changes_this_desktop(client, other_tenant, agent, located):
+    ChannelTemplate.objects.create(
+        tenant=other_tenant,
+        kind="whatsapp",
+        label="Globex WA",
+        colour="#000000",
+        rich_elements=[],
+        allowed_content_types=[],
+        max_bytes=1,
+    )
+    client.force_login(agent.user)
+
+    state = client.get("/desktop/state/").json()
+    panel = client.get(f"/desktop/conversations/{located.pk}/").content.decode()
+
+    assert [c["kind_label"] for c in state["conversations"]] == ["WhatsApp"]
+    assert "openstreetmap.org" in panel
