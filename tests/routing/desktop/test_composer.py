@@ -259,3 +259,20 @@ async def test_an_outsider_cannot_send_a_template_into_the_conversation(
 
     assert reply == {**reply, "ok": False, "error": "not found"}
     assert await sync_to_async(fake_provider.sent_to)("whatsapp") == []
+
+
+def test_an_infected_file_shows_as_unknown_with_why_it_was_not_sent(
+    client, agent, owned, fake_provider, django_capture_on_commit_callbacks
+):
+    from tests.clamd import EICAR
+
+    client.force_login(agent.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client, owned, data=EICAR, name="invoice.txt")
+
+    assert response.status_code == 201
+    assert Message.objects.get(pk=response.json()["message_id"]).status == "failed"
+    panel = client.get(f"/desktop/conversations/{owned.pk}/").content.decode()
+    assert "unknown file" in panel and "invoice.txt" not in panel
+    assert "Not sent: the file is infected (Eicar-Test-Signature" in panel
+    assert fake_provider.sent == [] and fake_provider.uploads == []
