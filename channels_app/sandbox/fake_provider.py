@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from urllib.request import Request, urlopen
 
 
 def _template(name: str, language: str, category: str, body: str, status: str = "APPROVED") -> dict:
@@ -606,15 +605,27 @@ class FakeProvider:
         return Response.json({"attachment_id": attachment_id})
 
     def _fetch_media_url(self, url: str, record: dict) -> None:
-        """What Twilio does with a MediaUrl after accepting the message: fetch it, unauthenticated."""
+        """What Twilio does with a MediaUrl after accepting the message: fetch it, unauthenticated.
+        Through the project's outbound guard: the demo mounts this fake on a public server, and a
+        MediaUrl is whatever the caller wrote."""
+        from config.outbound import OutboundError, fetch
+
         try:
-            with urlopen(Request(url, headers={"User-Agent": "TwilioProxy/1.1"}), timeout=10) as r:
-                content = r.read(5 * 1024 * 1024 + 1)
-                content_type = r.headers.get("Content-Type", "")
-            self._store_upload("sms", record["path"], content, content_type, "", url=url)
-            outcome = {"url": url, "status": 200, "size": len(content)}
-        except OSError as exc:
-            outcome = {"url": url, "status": getattr(exc, "code", None), "error": str(exc)}
+            response = fetch("GET", url, max_bytes=5 * 1024 * 1024, timeout=10)
+            outcome = {"url": url, "status": response.status_code, "size": len(response.content)}
+            if response.status_code == 200:
+                self._store_upload(
+                    "sms",
+                    record["path"],
+                    response.content,
+                    response.headers.get("content-type", ""),
+                    "",
+                    url=url,
+                )
+        except OutboundError as exc:
+            outcome = {"url": url, "status": None, "error": exc.reason}
+        except Exception as exc:  # noqa: BLE001  (a fake: record, never crash the thread)
+            outcome = {"url": url, "status": None, "error": f"{type(exc).__name__}: {exc}"}
         with self.lock:
             record.setdefault("media_fetched", []).append(outcome)
 

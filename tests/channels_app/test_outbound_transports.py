@@ -3,6 +3,7 @@ WhatsApp media upload then send by id, Messenger's attachment upload then send b
 Twilio fetching the file from our signed, expiring link."""
 
 import hashlib
+import time
 from datetime import timedelta
 
 import httpx
@@ -272,3 +273,40 @@ def test_the_fake_refuses_an_upload_without_messaging_product(whatsapp_asset, fa
     assert response.status_code == 400
     assert "messaging_product" in response.json()["error"]["message"]
     assert fake_provider.uploads == []
+
+
+def _fetched(record: dict) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not record.get("media_fetched"):
+        time.sleep(0.05)
+    return record.get("media_fetched", [])
+
+
+def _mms(fake_provider, media_url: str) -> dict:
+    response = httpx.post(
+        f"{fake_provider.base_url}/sms/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json",
+        data={"To": "+4915112345678", "From": "+15005550006", "MediaUrl": media_url},
+        auth=(TWILIO_ACCOUNT_SID, "token"),
+    )
+    assert response.status_code == 201
+    [record] = fake_provider.sent_to("sms")
+    return record
+
+
+def test_the_fake_fetches_a_media_url_after_accepting_the_mms(fake_provider):
+    record = _mms(fake_provider, f"{fake_provider.base_url}/sms/media/sample-image/download")
+
+    [fetched] = _fetched(record)
+
+    assert fetched["status"] == 200
+    [upload] = fake_provider.uploads_to("sms")
+    assert upload["content_type"] == "image/png"
+
+
+def test_the_fakes_media_url_fetch_goes_through_the_outbound_guard(fake_provider):
+    record = _mms(fake_provider, "http://169.254.169.254/latest/meta-data/")
+
+    [fetched] = _fetched(record)
+
+    assert fetched["status"] is None and "169.254.169.254" in fetched["error"]
+    assert fake_provider.uploads_to("sms") == []
