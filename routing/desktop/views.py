@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app.media import attachment_file_response
 from channels_app.models import AuthorKind, ChannelKind
 from channels_app.providers.base import SendError
+from channels_app.scanning import scanner_configured
 from channels_app.selectors import (
     attachments_downloadable,
     channel_template_for,
@@ -104,6 +105,7 @@ def conversation_panel(request, conversation_id: int):
             "conversation": conversation,
             "channel_template": channel,
             "accept_types": ",".join(channel.allowed_content_types),
+            "can_send_files": scanner_configured(),
             "window_closed": conversation.kind == ChannelKind.WHATSAPP
             and not whatsapp_window_open(conversation=conversation),
             "messages": messages,

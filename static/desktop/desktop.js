@@ -384,8 +384,13 @@
 
   async function uploadFiles(files) {
     const form = $("composer");
-    if (!form || form.classList.contains("window-closed")) {
-      if (form) toast("Files cannot be sent now: the WhatsApp window is closed, send a template.");
+    if (!form) return;
+    if (form.classList.contains("window-closed")) {
+      toast("Files cannot be sent now: the WhatsApp window is closed, send a template.");
+      return;
+    }
+    if (form.classList.contains("no-files")) {
+      toast("Files cannot be sent: no malware scanner is configured (CLAMD_SOCKET).");
       return;
     }
     for (const file of files) await uploadFile(form, file);

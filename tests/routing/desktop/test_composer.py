@@ -276,3 +276,18 @@ def test_an_infected_file_shows_as_unknown_with_why_it_was_not_sent(
     assert "unknown file" in panel and "invoice.txt" not in panel
     assert "Not sent: the file is infected (Eicar-Test-Signature" in panel
     assert fake_provider.sent == [] and fake_provider.uploads == []
+
+
+def test_without_a_scanner_the_panel_turns_attach_off_and_the_upload_says_why(
+    client, agent, owned, settings
+):
+    settings.CLAMD_SOCKET = ""
+    client.force_login(agent.user)
+
+    panel = client.get(f"/desktop/conversations/{owned.pk}/").content.decode()
+    response = upload(client, owned)
+
+    assert "no-files" in panel and "Sending files needs the malware scanner" in panel
+    assert response.status_code == 400
+    assert response.json() == {"error": "files cannot be sent: no malware scanner is configured"}
+    assert not Attachment.objects.exists()
