@@ -134,6 +134,10 @@ def attachment_download(request, attachment_id: int):
     return attachment_file_response(attachment)
 
 
+# Room for the form's boundaries, headers and caption around the file itself.
+UPLOAD_FORM_OVERHEAD = 16 * 1024
+
+
 def _error(reason: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": reason}, status=status)
 
@@ -147,12 +151,23 @@ def attachment_upload(request, conversation_id: int):
     if agent is None:
         return _error("not an agent", 403)
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > template.max_bytes + UPLOAD_FORM_OVERHEAD:
+        # A body far over the limit is refused before the form is even parsed.
+        return _error(
+            f"the upload is {announced:,} bytes; {conversation.get_kind_display()} "
+            f"takes files of at most {template.max_bytes:,}",
+            413,
+        )
     upload = request.FILES.get("file")
     if upload is None:
         return _error("choose a file to send")
     if len(request.FILES.getlist("file")) > 1:
         return _error("send one file at a time")
-    template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     if upload.size > template.max_bytes:
         # Refused on the announced size, before the bytes are read or kept.
         return _error(

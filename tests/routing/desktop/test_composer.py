@@ -291,3 +291,16 @@ def test_without_a_scanner_the_panel_turns_attach_off_and_the_upload_says_why(
     assert response.status_code == 400
     assert response.json() == {"error": "files cannot be sent: no malware scanner is configured"}
     assert not Attachment.objects.exists()
+
+
+def test_a_body_far_over_the_limit_is_refused_before_the_form_is_parsed(client, agent, owned):
+    template = ChannelTemplate.default_for(tenant=owned.tenant, kind="whatsapp")
+    template.max_bytes = 10
+    template.save()
+    client.force_login(agent.user)
+
+    response = upload(client, owned, data=PNG + b"\0" * 40_000)
+
+    assert response.status_code == 413
+    assert response.json()["error"].startswith("the upload is ")
+    assert not Attachment.objects.exists()
