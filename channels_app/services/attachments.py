@@ -123,10 +123,20 @@ def attachment_quarantine(*, attachment: Attachment, signature: str, data: bytes
 
 
 def attachments_requeue_pending_scans() -> int:
-    """The sweep: pending scans whose task gave up or was lost are queued again."""
+    """The sweep: pending scans whose task gave up or was lost are queued again, and so are files
+    kept unscanned before a scanner was configured."""
     if not scanning.scanner_configured():
         return 0
     cutoff = timezone.now() - REQUEUE_AFTER
+    # Files kept while no scanner was configured wait for one now that it is.
+    unscanned = list(
+        Attachment.objects.filter(scan_status=Attachment.ScanStatus.NOT_SCANNED, refused_reason="")
+        .exclude(file="")
+        .values_list("pk", flat=True)[:REQUEUE_BATCH]
+    )
+    Attachment.objects.filter(
+        pk__in=unscanned, scan_status=Attachment.ScanStatus.NOT_SCANNED
+    ).update(scan_status=Attachment.ScanStatus.PENDING, scan_queued_at=None)
     with transaction.atomic():
         ids = list(
             Attachment.objects.select_for_update(skip_locked=True)

@@ -330,6 +330,22 @@ def test_without_a_scanner_files_are_not_scanned_and_withheld(
     assert "not scanned: withheld" in page.content.decode()
 
 
+def test_files_kept_unscanned_are_scanned_once_a_scanner_is_configured(
+    deliver, fake_provider, whatsapp_asset, settings, django_capture_on_commit_callbacks
+):
+    scanner = settings.CLAMD_SOCKET
+    settings.CLAMD_SOCKET = ""
+    clean = receive(deliver, fake_provider, whatsapp_asset, PNG)
+    assert attachments_requeue_pending_scans() == 0
+
+    settings.CLAMD_SOCKET = scanner
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachments_requeue_pending_scans() == 1
+
+    clean.refresh_from_db()
+    assert clean.scan_status == Attachment.ScanStatus.CLEAN
+
+
 def test_a_file_saved_by_a_store_that_rolled_back_is_removed(whatsapp_asset):
     from channels_app.providers.base import InboundMessage, Media, MediaRef
     from channels_app.services import inbound_message_store
