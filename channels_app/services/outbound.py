@@ -215,6 +215,8 @@ def message_send_file(
             filename=filename,
             declared_content_type=content_type,
             scan_status=Attachment.ScanStatus.PENDING,
+            # Scanned by its delivery; the pending-scan sweep steps in only if that stalls.
+            scan_queued_at=timezone.now(),
         )
         attachment_file_store(attachment=attachment, data=data)
         attachment.save()
@@ -327,17 +329,25 @@ def _attachment_ready(*, message: Message, transport) -> str | None:
             message.status = DeliveryStatus.FAILED
             return None
         with attachment.file.open("rb") as handle:
-            verdict = scan_bytes(handle.read())
+            data = handle.read()
+        verdict = scan_bytes(data)
         if verdict.status == "unavailable":
             return "the malware scanner is unavailable; the file is not sent unscanned"
         if verdict.status == "infected":
-            _refuse_infected(message=message, attachment=attachment, signature=verdict.signature)
+            _refuse_infected(
+                message=message, attachment=attachment, signature=verdict.signature, data=data
+            )
             message.status = DeliveryStatus.FAILED
             return None
-        Attachment.objects.filter(pk=attachment.pk).update(
-            scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now()
-        )
-        attachment.scan_status = Attachment.ScanStatus.CLEAN
+        # Conditional: the pending-scan sweep may have scanned it meanwhile.
+        Attachment.objects.filter(
+            pk=attachment.pk, scan_status=Attachment.ScanStatus.PENDING
+        ).update(scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now())
+        attachment.refresh_from_db(fields=["scan_status"])
+        if attachment.scan_status != Attachment.ScanStatus.CLEAN:
+            _fail(message, "the file was not scanned clean and was not sent")
+            message.status = DeliveryStatus.FAILED
+            return None
     upload = getattr(transport, "upload", None)
     if upload is not None and not attachment.provider_media_id:
         attachment.provider_media_id = upload(attachment=attachment)
@@ -345,42 +355,15 @@ def _attachment_ready(*, message: Message, transport) -> str | None:
     return None
 
 
-def _refuse_infected(*, message: Message, attachment: Attachment, signature: str) -> None:
-    """The file is dropped and audited, the message failed with the reason the agent reads."""
-    import hashlib
+def _refuse_infected(
+    *, message: Message, attachment: Attachment, signature: str, data: bytes
+) -> None:
+    """The file is quarantined and audited as any infected file (deleted, MalwareDetection), and
+    the message fails with the reason the agent reads."""
+    from channels_app.services.attachments import attachment_quarantine
 
-    from channels_app.models import MalwareDetection
-
-    with attachment.file.open("rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
-    with transaction.atomic():
-        Attachment.objects.filter(pk=attachment.pk).update(
-            scan_status=Attachment.ScanStatus.INFECTED,
-            scan_signature=signature[:255],
-            scanned_at=timezone.now(),
-            file="",
-        )
-        MalwareDetection.objects.create(
-            tenant_id=message.tenant_id,
-            attachment=attachment,
-            message=message,
-            kind=message.asset.kind,
-            direction=Direction.OUTBOUND,
-            signature=signature[:255] or "unknown",
-            filename=attachment.filename,
-            content_type=attachment.detected_content_type,
-            size=attachment.size,
-            sha256=digest,
-        )
-    attachment.file.delete(save=False)
+    attachment_quarantine(attachment=attachment, signature=signature, data=data)
     _fail(message, f"the file is infected ({signature or 'malware'}) and was not sent")
-    logger.warning(
-        "outbound attachment %s of message %s (tenant %s) infected: %s; not sent",
-        attachment.pk,
-        message.pk,
-        message.tenant_id,
-        signature,
-    )
 
 
 def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:

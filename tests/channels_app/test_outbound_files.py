@@ -207,3 +207,37 @@ def test_a_messenger_caption_goes_first_as_its_own_text(
     first, second = fake_provider.sent_to("messenger")
     assert first["payload"]["message"] == {"text": "Here you go"}
     assert second["payload"]["message"]["attachment"]["type"] == "image"
+
+
+def test_the_pending_scan_sweep_leaves_a_fresh_outbound_file_to_its_delivery(conversation, agent):
+    from channels_app.services.attachments import attachments_requeue_pending_scans
+
+    services.message_send_file(
+        conversation=conversation,
+        data=PNG,
+        filename="a.png",
+        author_kind="agent",
+        author_agent=agent,
+    )
+
+    assert attachments_requeue_pending_scans() == 0
+
+
+def test_a_file_the_sweep_found_infected_first_is_never_sent(conversation, agent, fake_provider):
+    from channels_app.services.attachments import attachment_scan
+
+    message = services.message_send_file(
+        conversation=conversation,
+        data=EICAR,
+        filename="x.txt",
+        author_kind="agent",
+        author_agent=agent,
+    )
+    assert attachment_scan(attachment_id=message.attachments.get().pk) == "infected"
+
+    assert services.message_deliver(message_id=message.pk) == "failed"
+
+    message.refresh_from_db()
+    assert message.failure_reason == "the file was not scanned clean and was not sent"
+    assert MalwareDetection.objects.filter(message=message).count() == 1
+    assert fake_provider.sent == [] and fake_provider.uploads == []
