@@ -97,3 +97,10 @@ def scan_attachment(self, attachment_id: int) -> str:
 @shared_task(name="channels_app.tasks.requeue_pending_scans")
 def requeue_pending_scans() -> int:
     return attachment_services.attachments_requeue_pending_scans()
+
+
+@shared_task(name="channels_app.tasks.refresh_whatsapp_templates")
+def refresh_whatsapp_templates() -> tuple[int, int]:
+    from channels_app.services.whatsapp_templates import whatsapp_templates_refresh_stale
+
+    return whatsapp_templates_refresh_stale()

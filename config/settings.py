@@ -189,6 +189,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3300},
     },
+    # The desktop's template picker then rarely waits for the provider's list.
+    "channels-refresh-whatsapp-templates": {
+        "task": "channels_app.tasks.refresh_whatsapp_templates",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 840},
+    },
 }
 # Processed raw webhook bodies (names, numbers, whatever customers wrote) are deleted after this
 # many hours; the retention job (above) applies it with each tenant's transcript retention.

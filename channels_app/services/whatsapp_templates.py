@@ -1,6 +1,7 @@
 """WhatsApp message templates: the asset's templates fetched from the business account and kept
 in the database, and sending one (the only way to write outside the 24-hour window)."""
 
+import logging
 import re
 from datetime import timedelta
 
@@ -13,6 +14,8 @@ from channels_app.providers import provider_for
 from channels_app.providers.base import SendError
 from channels_app.services.outbound import SendRefused, message_send
 from tenants.models import Agent
+
+logger = logging.getLogger(__name__)
 
 # Templates change rarely (Meta reviews every change); a fetch per quarter hour per asset is plenty.
 TEMPLATE_CACHE_TTL = timedelta(minutes=15)
@@ -62,6 +65,29 @@ def whatsapp_templates_refresh(*, asset: ChannelAsset) -> int:
         WhatsAppTemplate.objects.filter(asset=asset).delete()
         WhatsAppTemplate.objects.bulk_create(rows.values())
     return len(rows)
+
+
+def whatsapp_templates_refresh_stale() -> tuple[int, int]:
+    """The periodic refresh: every WhatsApp asset with a business account whose stored copy is
+    stale. Returns (refreshed, failed); a failing asset is logged and tried again next time."""
+    refreshed = failed = 0
+    assets = ChannelAsset.objects.filter(kind=ChannelKind.WHATSAPP).exclude(
+        wa_business_account_id=""
+    )
+    for asset in assets:
+        if not whatsapp_templates_stale(asset=asset):
+            continue
+        try:
+            whatsapp_templates_refresh(asset=asset)
+            refreshed += 1
+        except (SendError, SendRefused) as exc:
+            failed += 1
+            logger.warning(
+                "templates of asset %s not refreshed: %s",
+                asset.pk,
+                getattr(exc, "reason", None) or exc,
+            )
+    return refreshed, failed
 
 
 def whatsapp_templates_stale(*, asset: ChannelAsset) -> bool:

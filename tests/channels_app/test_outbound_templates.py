@@ -184,3 +184,23 @@ def test_templates_are_refused_on_other_channels(send, messenger_asset):
             language="en_US",
             parameters=[],
         )
+
+
+def test_the_periodic_refresh_fetches_stale_assets_and_skips_fresh_ones(
+    whatsapp_asset, fake_provider, tenant
+):
+    from channels_app.services.whatsapp_templates import whatsapp_templates_refresh_stale
+    from channels_app.tasks import refresh_whatsapp_templates
+
+    broken = ChannelAssetFactory(
+        tenant=tenant,
+        name="Broken WhatsApp",
+        wa_phone_number_id="555",
+        wa_business_account_id="556",
+        api_base_url=f"{fake_provider.base_url}/nowhere",
+    )
+
+    assert refresh_whatsapp_templates.delay().get() == (1, 1)
+    assert WhatsAppTemplate.objects.filter(asset=whatsapp_asset).exists()
+    assert not WhatsAppTemplate.objects.filter(asset=broken).exists()
+    assert whatsapp_templates_refresh_stale() == (0, 1)
