@@ -273,18 +273,18 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
     transport = provider_for(message.asset.kind).transport(message.asset)
     try:
         if message.content.get("attachment"):
-            held = _attachment_ready(message=message, transport=transport)
-            if held is not None:
+            ready, reason = _attachment_ready(message=message, transport=transport)
+            if ready == "failed":
+                return "failed"
+            if ready == "wait":
                 if final_attempt:
-                    _fail(message, f"gave up after {message.send_attempts} attempts: {held}")
+                    _fail(message, f"gave up after {message.send_attempts} attempts: {reason}")
                     return "failed"
                 Message.objects.filter(pk=message.pk, status=DeliveryStatus.PENDING).update(
-                    send_claimed_until=None, failure_reason=held
+                    send_claimed_until=None, failure_reason=reason
                 )
-                logger.info("message %s waits: %s", message.pk, held)
+                logger.info("message %s waits: %s", message.pk, reason)
                 return "retry"
-            if message.status == DeliveryStatus.FAILED:
-                return "failed"
         result = transport.send(
             message=message,
             to=message.conversation.identity.address,
@@ -317,28 +317,27 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
     return "sent"
 
 
-def _attachment_ready(*, message: Message, transport) -> str | None:
-    """Scans the outbound file (once) and uploads it to the provider (once). None: ready to send;
-    else why it waits (the scanner is down). An infected file fails the message, never sent."""
+def _attachment_ready(*, message: Message, transport) -> tuple[str, str]:
+    """Scans the outbound file (once) and uploads it to the provider (once): ("ready", ""),
+    ("wait", why) while the scanner is down, or ("failed", "") when the message failed here
+    (an infected file, or one not scanned clean): such a file is never sent."""
     attachment = message.attachments.get()
     if attachment.scan_status != Attachment.ScanStatus.CLEAN:
         from channels_app.scanning import scan_bytes
 
         if attachment.scan_status != Attachment.ScanStatus.PENDING or not attachment.file:
             _fail(message, "the file was not scanned clean and was not sent")
-            message.status = DeliveryStatus.FAILED
-            return None
+            return "failed", ""
         with attachment.file.open("rb") as handle:
             data = handle.read()
         verdict = scan_bytes(data)
         if verdict.status == "unavailable":
-            return "the malware scanner is unavailable; the file is not sent unscanned"
+            return "wait", "the malware scanner is unavailable; the file is not sent unscanned"
         if verdict.status == "infected":
             _refuse_infected(
                 message=message, attachment=attachment, signature=verdict.signature, data=data
             )
-            message.status = DeliveryStatus.FAILED
-            return None
+            return "failed", ""
         # Conditional: the pending-scan sweep may have scanned it meanwhile.
         Attachment.objects.filter(
             pk=attachment.pk, scan_status=Attachment.ScanStatus.PENDING
@@ -346,13 +345,12 @@ def _attachment_ready(*, message: Message, transport) -> str | None:
         attachment.refresh_from_db(fields=["scan_status"])
         if attachment.scan_status != Attachment.ScanStatus.CLEAN:
             _fail(message, "the file was not scanned clean and was not sent")
-            message.status = DeliveryStatus.FAILED
-            return None
+            return "failed", ""
     upload = getattr(transport, "upload", None)
     if upload is not None and not attachment.provider_media_id:
         attachment.provider_media_id = upload(attachment=attachment)
         attachment.save(update_fields=["provider_media_id"])
-    return None
+    return "ready", ""
 
 
 def _refuse_infected(
