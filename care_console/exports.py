@@ -9,6 +9,7 @@ from typing import Any
 from fpdf import FPDF
 
 from care_console.selectors import transcript
+from channels_app.media import UNKNOWN_FILE
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 CSV_COLUMNS = [
@@ -72,11 +73,13 @@ def transcript_data(conversation) -> dict[str, Any]:
                 "content": m.content,
                 "status": m.status,
                 "attachments": [
+                    # An infected file shows as an unknown file: no name, type or size.
                     {
-                        "filename": a.filename,
-                        "content_type": a.detected_content_type or a.declared_content_type,
-                        "size": a.size,
+                        "filename": UNKNOWN_FILE if a.shown_as_unknown else a.filename,
+                        "content_type": "" if a.shown_as_unknown else a.content_type,
+                        "size": 0 if a.shown_as_unknown else a.size,
                         "scan_status": a.scan_status,
+                        "refused_reason": a.refused_reason,
                     }
                     for a in m.attachments.all()
                 ],
@@ -137,7 +140,10 @@ def to_csv(conversations) -> bytes:
                     m["author"],
                     m["content_type"],
                     m["text"],
-                    "; ".join(f"{a['filename']} ({a['scan_status']})" for a in m["attachments"]),
+                    "; ".join(
+                        f"{a['filename'] or 'file'} ({a['refused_reason'] or a['scan_status']})"
+                        for a in m["attachments"]
+                    ),
                 ]
             )
     return out.getvalue().encode()
@@ -194,7 +200,9 @@ def to_pdf(conversations) -> bytes:
             line(f"{m['at'][:19].replace('T', ' ')}  {m['author']} ({m['direction']})", 9, "B")
             body = m["text"] or f"[{m['content_type']}]"
             for a in m["attachments"]:
-                body += f"\n[attachment {a['filename'] or 'file'} · scan {a['scan_status']}]"
+                refused = a["refused_reason"]
+                state = f"refused: {refused}" if refused else f"scan {a['scan_status']}"
+                body += f"\n[attachment {a['filename'] or 'file'} · {state}]"
             line(body)
         if data["variables"]:
             pdf.ln(2)

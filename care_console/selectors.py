@@ -22,7 +22,7 @@ from django.utils.functional import cached_property
 from care_console.access import CareScope
 from care_console.search import messages_matching
 from channels_app.models import Attachment, Conversation, Customer, CustomerIdentity, Message
-from channels_app.selectors import message_list
+from channels_app.selectors import attachments_downloadable, message_list
 from routing.flows.models import FlowRunStep
 from routing.flows.selectors import flow_run_list
 from routing.models import (
@@ -387,13 +387,14 @@ def transcript(*, conversation: Conversation) -> dict[str, Any]:
 
 
 def attachment_for_scope(*, scope: CareScope, attachment_id: int) -> Attachment | None:
+    """A file the scope may download: in its conversations, and scanned clean."""
     return (
-        Attachment.objects.filter(
+        attachments_downloadable()
+        .filter(
             pk=attachment_id,
             tenant_id=scope.tenant.pk,
             message__conversation__in=scope.conversations(),
         )
-        .exclude(scan_status=Attachment.ScanStatus.INFECTED)
         .first()
     )
 

@@ -4,7 +4,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import select_template
 from django.views.decorators.http import require_GET, require_POST
@@ -26,6 +26,7 @@ from care_console.selectors import (
     live_snapshot,
     transcript,
 )
+from channels_app.media import attachment_file_response
 from routing import services as routing_services
 
 EXPORT_LIMITS = {"csv": 2000, "json": 2000, "pdf": 200}
@@ -218,12 +219,9 @@ def conversation_transfer(request, scope, conversation_id: int):
 @care_view
 def attachment_download(request, scope, attachment_id: int):
     attachment = attachment_for_scope(scope=scope, attachment_id=attachment_id)
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404("No such attachment.")
-    content_type = attachment.detected_content_type or attachment.declared_content_type or None
-    return FileResponse(
-        attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
-    )
+    return attachment_file_response(attachment)
 
 
 def _report_form(request, scope):

@@ -1,5 +1,5 @@
 """The admin console's channel pages: assets (secrets write-only), dead letters (replay), customers
-and conversations (read-only transcripts)."""
+and conversations (read-only transcripts), channel templates and the malware audit."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,14 +10,18 @@ from channels_app import services
 from channels_app.asset_warnings import asset_warnings
 from channels_app.fields import masked
 from channels_app.models import (
+    CHANNEL_TEMPLATE_DEFAULTS,
     ChannelAsset,
     ChannelKind,
+    ChannelTemplate,
     Conversation,
     Customer,
     CustomerIdentity,
     InboundEvent,
+    MalwareDetection,
     Message,
     RetentionRun,
+    RichElement,
 )
 from channels_app.services.assets import (
     SECRET_FIELDS,
@@ -341,6 +345,135 @@ class RetentionRunAdmin(TenantScopedAdmin):
     )
     fields = list_display
     readonly_fields = list_display
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ContentTypesField(forms.CharField):
+    """One MIME type or family per line, stored as a list."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "cols": 60})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [line.strip().lower() for line in text.splitlines() if line.strip()]
+
+
+class ChannelTemplateForm(forms.ModelForm):
+    rich_elements = forms.MultipleChoiceField(
+        choices=RichElement.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    allowed_content_types = ContentTypesField(
+        required=False,
+        help_text='One per line: a type ("application/pdf") or a family ("image/*"). '
+        "Checked against the type found in the file's bytes, never the sender's word.",
+    )
+
+    class Meta:
+        model = ChannelTemplate
+        fields = ["kind", "label", "colour", "rich_elements", "allowed_content_types", "max_bytes"]
+
+    def __init__(self, *args, tenant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        if self.instance.pk:
+            self.fields["kind"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if (
+            kind
+            and self.tenant is not None
+            and ChannelTemplate.objects.filter(tenant=self.tenant, kind=kind)
+            .exclude(pk=self.instance.pk)
+            .exists()
+        ):
+            self.add_error("kind", "This channel already has a template in this tenant.")
+        return cleaned
+
+
+@admin.register(ChannelTemplate, site=console_site)
+class ChannelTemplateAdmin(TenantScopedAdmin):
+    """How each channel shows in the desktop and which attachments it takes. A channel without a
+    template here uses the defaults taken from its provider's limits (docs/attachments.md)."""
+
+    object_type = "channel_template"
+    form = ChannelTemplateForm
+    list_display = ("kind", "label", "colour", "max_bytes", "updated_at")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        tenant = self._tenant(request)
+
+        class TenantForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, tenant=tenant, **inner)
+
+        return TenantForm
+
+    def get_changeform_initial_data(self, request):
+        kind = request.GET.get("kind")
+        if kind not in CHANNEL_TEMPLATE_DEFAULTS:
+            return super().get_changeform_initial_data(request)
+        default = ChannelTemplate.default_for(tenant=self._tenant(request), kind=kind)
+        return {
+            "kind": kind,
+            "label": default.label,
+            "colour": default.colour,
+            "rich_elements": default.rich_elements,
+            "allowed_content_types": default.allowed_content_types,
+            "max_bytes": default.max_bytes,
+        }
+
+    def changelist_view(self, request, extra_context=None):
+        tenant = self._tenant(request)
+        if request.method == "GET" and tenant is not None and self._can(request, "add"):
+            saved = set(
+                ChannelTemplate.objects.filter(tenant=tenant).values_list("kind", flat=True)
+            )
+            for kind, label in ChannelKind.choices:
+                if kind not in saved:
+                    messages.info(
+                        request,
+                        format_html(
+                            '{} uses the default template. <a href="add/?kind={}">Customize it</a>.',
+                            label,
+                            kind,
+                        ),
+                    )
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(MalwareDetection, site=console_site)
+class MalwareDetectionAdmin(TenantScopedAdmin):
+    """The audit of infected attachments: each was deleted and never shown. Read-only."""
+
+    object_type = "conversation"
+    list_display = ("detected_at", "kind", "direction", "signature", "size", "message")
+    list_filter = ("kind", "direction")
+    fields = (
+        "detected_at",
+        "kind",
+        "direction",
+        "signature",
+        "filename",
+        "content_type",
+        "size",
+        "sha256",
+        "message",
+    )
+    readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,7 +1,11 @@
-"""REST endpoints of channels_app under /api/v1/: channel assets, dead letters, customers and
-conversations (read-only, with their messages)."""
+"""REST endpoints of channels_app under /api/v1/: channel assets, dead letters, customers,
+conversations (read-only, with their messages and attachment downloads) and channel templates."""
 
 from django.db.models import Count, Prefetch
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,15 +13,21 @@ from rest_framework.routers import DefaultRouter
 
 from channels_app import services
 from channels_app.fields import masked
+from channels_app.media import UNKNOWN_FILE, attachment_file_response
 from channels_app.models import (
+    CONTENT_TYPE_PATTERN,
     Attachment,
     ChannelAsset,
+    ChannelKind,
+    ChannelTemplate,
     Conversation,
     Customer,
     CustomerIdentity,
     InboundEvent,
     Message,
+    RichElement,
 )
+from channels_app.selectors import attachments_downloadable
 from channels_app.services.assets import SECRET_FIELDS, channel_asset_webhook_url
 from tenants.access import tenants_for_user, user_can
 from tenants.api_base import TenantScopedSerializer, TenantScopedViewSet
@@ -194,7 +204,12 @@ class CustomerViewSet(TenantScopedViewSet):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(
+        help_text="The authorized download, only once a scan found the file clean; else null."
+    )
+    filename = serializers.SerializerMethodField(
+        help_text='"unknown file" for an infected file (deleted; nothing of it is shown).'
+    )
 
     class Meta:
         model = Attachment
@@ -205,14 +220,22 @@ class AttachmentSerializer(serializers.ModelSerializer):
             "detected_content_type",
             "size",
             "scan_status",
+            "refused_reason",
             "url",
         ]
 
+    def get_filename(self, obj: Attachment) -> str:
+        return UNKNOWN_FILE if obj.shown_as_unknown else obj.filename
+
     def get_url(self, obj: Attachment) -> str | None:
-        # Files are offered only once a scan found them clean.
-        if obj.scan_status != Attachment.ScanStatus.CLEAN or not obj.file:
+        if not obj.downloadable:
             return None
-        return obj.file.url
+        path = reverse(
+            "conversation-attachment-download",
+            kwargs={"pk": obj.message.conversation_id, "attachment_id": obj.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -306,6 +329,79 @@ class ConversationViewSet(TenantScopedViewSet):
     def get_serializer_class(self):
         return ConversationDetailSerializer if self.action == "retrieve" else ConversationSerializer
 
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
+    @action(
+        detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)/download"
+    )
+    def attachment_download(self, request, pk=None, attachment_id=None):
+        """The file of an attachment of this conversation, once scanned clean (404 otherwise)."""
+        conversation = self.get_object()
+        attachment = (
+            attachments_downloadable()
+            .filter(pk=attachment_id, message__conversation=conversation)
+            .first()
+        )
+        if attachment is None:
+            raise Http404("No such attachment, or not downloadable (not scanned clean).")
+        return attachment_file_response(attachment)
+
+
+class ChannelTemplateSerializer(TenantScopedSerializer):
+    """A channel's template in a tenant; channels without one use the defaults (see /defaults/)."""
+
+    rich_elements = serializers.ListField(
+        child=serializers.ChoiceField(choices=RichElement.choices), required=False
+    )
+    allowed_content_types = serializers.ListField(
+        child=serializers.RegexField(
+            CONTENT_TYPE_PATTERN,
+            max_length=120,
+            error_messages={"invalid": 'A MIME type ("application/pdf") or family ("image/*").'},
+        ),
+        required=False,
+        help_text="Exact MIME types or families, checked against the type found in the bytes.",
+    )
+    colour = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", error_messages={"invalid": "Give the colour as #rrggbb."}
+    )
+    max_bytes = serializers.IntegerField(min_value=1, max_value=2**40)
+
+    class Meta:
+        model = ChannelTemplate
+        fields = [
+            "id",
+            "tenant",
+            "kind",
+            "label",
+            "colour",
+            "rich_elements",
+            "allowed_content_types",
+            "max_bytes",
+            "updated_at",
+        ]
+        read_only_fields = ["tenant", "updated_at"]
+
+    def validate_kind(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.kind:
+            raise serializers.ValidationError("The channel of a template cannot change.")
+        return value
+
+
+class ChannelTemplateViewSet(TenantScopedViewSet):
+    object_type = "channel_template"
+    queryset = ChannelTemplate.objects.all()
+    serializer_class = ChannelTemplateSerializer
+    filterset_fields = ["kind"]
+
+    @extend_schema(responses=ChannelTemplateSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def defaults(self, request):
+        """What each channel uses until a tenant saves its own template."""
+        if not tenants_for_user(user=request.user, object_type=self.object_type).exists():
+            raise exceptions.PermissionDenied("You may not view channel templates.")
+        templates = [ChannelTemplate.default_for(tenant=None, kind=k) for k in ChannelKind.values]
+        return Response(ChannelTemplateSerializer(templates, many=True).data)
+
 
 def register(router: DefaultRouter) -> None:
     """Adds this app's REST endpoints to /api/v1/."""
@@ -313,3 +409,4 @@ def register(router: DefaultRouter) -> None:
     router.register("dead-letters", DeadLetterViewSet, basename="dead-letter")
     router.register("customers", CustomerViewSet, basename="customer")
     router.register("conversations", ConversationViewSet, basename="conversation")
+    router.register("channel-templates", ChannelTemplateViewSet, basename="channel-template")

@@ -1,5 +1,8 @@
+import re
 import uuid
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -315,6 +318,8 @@ class Attachment(models.Model):
         CLEAN = "clean", "Clean"
         INFECTED = "infected", "Infected"
         ERROR = "error", "Scan failed"
+        # No scanner configured (the embedded default), or nothing kept to scan: withheld.
+        NOT_SCANNED = "not_scanned", "Not scanned"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
@@ -326,11 +331,286 @@ class Attachment(models.Model):
     provider_media_id = models.CharField(max_length=255, blank=True)
     provider_url = models.URLField(max_length=1000, blank=True)
     scan_status = models.CharField(
-        max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING
+        max_length=12, choices=ScanStatus.choices, default=ScanStatus.PENDING
     )
+    scan_signature = models.CharField(max_length=255, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    # When a scan was last queued: the sweep re-queues pending scans left behind by an outage.
+    scan_queued_at = models.DateTimeField(null=True, blank=True)
+    # Why the channel template refused the file (type or size); its bytes are not kept.
+    refused_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["scan_queued_at"],
+                condition=Q(scan_status="pending"),
+                name="attachment_pending_scan",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.filename or f"Attachment {self.pk}"
+
+    @property
+    def downloadable(self) -> bool:
+        """Only files a scan found clean are ever served."""
+        return (
+            self.scan_status == self.ScanStatus.CLEAN
+            and bool(self.file)
+            and not self.refused_reason
+        )
+
+    @property
+    def shown_as_unknown(self) -> bool:
+        """An infected file is shown as an unknown file: no name, no type, no link."""
+        return self.scan_status == self.ScanStatus.INFECTED
+
+    @property
+    def content_type(self) -> str:
+        return self.detected_content_type or self.declared_content_type
+
+
+class MalwareDetection(models.Model):
+    """The audit of an infected attachment: what was found, where, and that its file was deleted."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    attachment = models.ForeignKey(
+        Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    signature = models.CharField(max_length=255)
+    filename = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=120, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-detected_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.signature} in {self.filename or 'a file'}"
+
+
+class RichElement(models.TextChoices):
+    """Rich message elements the agent desktop can render for a channel."""
+
+    BUTTONS = "buttons", "Reply buttons"
+    QUICK_REPLIES = "quick_replies", "Quick replies"
+    LISTS = "lists", "List pickers"
+    LOCATIONS = "locations", "Locations"
+    CONTACTS = "contacts", "Contact cards"
+    TEMPLATES = "templates", "Message templates"
+    REACTIONS = "reactions", "Reactions"
+    TIME_PICKERS = "time_pickers", "Time pickers"
+    FORMS = "forms", "Forms"
+    RICH_LINKS = "rich_links", "Rich links"
+    IMAGE_PREVIEWS = "image_previews", "Inline image previews"
+
+
+# The rich element a message's content type needs on the desktop; a channel whose template leaves
+# it out shows such a message as plain text (with its attachments).
+RICH_ELEMENT_OF_CONTENT_TYPE: dict[str, str] = {
+    "location": RichElement.LOCATIONS,
+    "contacts": RichElement.CONTACTS,
+    "quick_reply": RichElement.QUICK_REPLIES,
+    "postback": RichElement.BUTTONS,
+    "interactive": RichElement.BUTTONS,
+    "template": RichElement.TEMPLATES,
+    "reaction": RichElement.REACTIONS,
+    "list_picker": RichElement.LISTS,
+    "time_picker": RichElement.TIME_PICKERS,
+    "form": RichElement.FORMS,
+    "rich_link": RichElement.RICH_LINKS,
+}
+
+MB = 1024 * 1024
+_OFFICE = [
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+]
+
+# What each channel shows and accepts until a tenant saves its own template. The sources of the
+# attachment rules (the providers' documented limits) are in docs/attachments.md.
+CHANNEL_TEMPLATE_DEFAULTS: dict[str, dict] = {
+    ChannelKind.WHATSAPP: {
+        "colour": "#25d366",
+        "rich_elements": [
+            "buttons",
+            "lists",
+            "locations",
+            "contacts",
+            "templates",
+            "reactions",
+            "image_previews",
+        ],
+        "allowed_content_types": [
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+            "audio/aac",
+            "audio/amr",
+            "audio/mpeg",
+            "audio/mp4",
+            "audio/ogg",
+            "video/mp4",
+            "video/3gpp",
+            "text/plain",
+            "application/pdf",
+            *_OFFICE,
+        ],
+        "max_bytes": 100 * MB,
+    },
+    ChannelKind.MESSENGER: {
+        "colour": "#0084ff",
+        "rich_elements": ["buttons", "quick_replies", "templates", "reactions", "image_previews"],
+        "allowed_content_types": [
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "audio/*",
+            "video/*",
+            "text/plain",
+            "application/pdf",
+            *_OFFICE,
+        ],
+        "max_bytes": 25 * MB,
+    },
+    ChannelKind.SMS: {
+        "colour": "#f22f46",
+        "rich_elements": ["image_previews"],
+        "allowed_content_types": [
+            "image/jpeg",
+            "image/png",
+            "image/gif",
+            "audio/*",
+            "video/*",
+            "text/vcard",
+            "text/x-vcard",
+            "text/plain",
+            "application/pdf",
+        ],
+        "max_bytes": 5 * MB,
+    },
+    ChannelKind.EMAIL: {
+        "colour": "#6b7280",
+        "rich_elements": ["rich_links", "image_previews"],
+        "allowed_content_types": [
+            "image/*",
+            "audio/*",
+            "video/*",
+            "text/plain",
+            "text/csv",
+            "application/pdf",
+            *_OFFICE,
+        ],
+        "max_bytes": 25 * MB,
+    },
+    ChannelKind.CHAT: {
+        "colour": "#2563eb",
+        "rich_elements": ["buttons", "quick_replies", "rich_links", "image_previews"],
+        "allowed_content_types": ["image/jpeg", "image/png", "image/gif", "application/pdf"],
+        "max_bytes": 10 * MB,
+    },
+    ChannelKind.APPLE: {
+        "colour": "#34c759",
+        "rich_elements": ["lists", "time_pickers", "forms", "rich_links", "image_previews"],
+        "allowed_content_types": ["image/*", "video/*", "audio/*", "application/pdf"],
+        "max_bytes": 100 * MB,
+    },
+}
+
+
+class ChannelTemplate(models.Model):
+    """Per tenant and channel: how the channel shows in the desktop and which files it takes."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="channel_templates")
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    label = models.CharField(max_length=40, help_text="The channel's name on the agent desktop.")
+    colour = models.CharField(
+        max_length=7,
+        help_text="The channel's colour on the agent desktop, as #rrggbb.",
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", "Give the colour as #rrggbb, e.g. #25d366.")
+        ],
+    )
+    rich_elements = models.JSONField(
+        default=list, blank=True, help_text="Rich elements the desktop renders for this channel."
+    )
+    allowed_content_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Attachment types taken: exact ("application/pdf") or families ("image/*").',
+    )
+    max_bytes = models.PositiveBigIntegerField(
+        help_text="Largest attachment taken, in bytes.",
+        validators=[MinValueValidator(1)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind"], name="channel_template_unique_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_kind_display()})"
+
+    @classmethod
+    def default_for(cls, *, tenant: Tenant, kind: str) -> "ChannelTemplate":
+        """The unsaved template a channel uses until the tenant saves its own."""
+        defaults = CHANNEL_TEMPLATE_DEFAULTS[kind]
+        return cls(
+            tenant=tenant,
+            kind=kind,
+            label=channel_display_name(kind),
+            colour=defaults["colour"],
+            rich_elements=list(defaults["rich_elements"]),
+            allowed_content_types=list(defaults["allowed_content_types"]),
+            max_bytes=defaults["max_bytes"],
+        )
+
+    def renders(self, content_type: str) -> bool:
+        """Whether the desktop renders this content type richly on this channel."""
+        element = RICH_ELEMENT_OF_CONTENT_TYPE.get(content_type)
+        return element is None or element in (self.rich_elements or [])
+
+    @property
+    def image_previews(self) -> bool:
+        return RichElement.IMAGE_PREVIEWS in (self.rich_elements or [])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        elements = self.rich_elements
+        known = set(RichElement.values)
+        if not isinstance(elements, list) or any(e not in known for e in elements):
+            errors["rich_elements"] = (
+                f"A list of rich elements, each one of: {', '.join(sorted(known))}."
+            )
+        types = self.allowed_content_types
+        if not isinstance(types, list) or any(
+            not isinstance(t, str) or not CONTENT_TYPE_PATTERN.match(t) for t in types
+        ):
+            errors["allowed_content_types"] = (
+                'A list of MIME types ("application/pdf") or families ("image/*").'
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+# "type/subtype" or "type/*", lower case.
+CONTENT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$")
 
 
 class RetentionRun(models.Model):
@@ -353,3 +633,34 @@ class RetentionRun(models.Model):
 
     def __str__(self) -> str:
         return f"Retention run of {self.tenant} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WhatsAppTemplate(models.Model):
+    """One message template of a WhatsApp asset's business account, as last fetched from the
+    provider (GET /{WABA-ID}/message_templates); the stored copy is replaced on each refresh."""
+
+    APPROVED = "APPROVED"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(
+        ChannelAsset, on_delete=models.CASCADE, related_name="whatsapp_templates"
+    )
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, help_text="APPROVED, PENDING, REJECTED, PAUSED, ...")
+    category = models.CharField(max_length=40, blank=True)
+    components = models.JSONField(default=list, blank=True)
+    body_text = models.TextField(blank=True)
+    parameter_count = models.PositiveSmallIntegerField(default=0)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset", "name", "language"], name="whatsapp_template_unique_per_asset"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

@@ -5,7 +5,15 @@ import time
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
-from channels_app.models import ChannelAsset, Conversation, InboundEvent, Message
+from channels_app.models import (
+    Attachment,
+    ChannelAsset,
+    ChannelKind,
+    ChannelTemplate,
+    Conversation,
+    InboundEvent,
+    Message,
+)
 from tenants.models import Tenant
 
 # Webhooks look up the same few assets all day: each process keeps them for a few seconds
@@ -46,3 +54,37 @@ def conversation_list(*, tenant: Tenant, status: str | None = None) -> QuerySet[
 
 def message_list(*, conversation: Conversation) -> QuerySet[Message]:
     return conversation.messages.select_related("reply_to").prefetch_related("attachments")
+
+
+def channel_template_for(*, tenant: Tenant, kind: str) -> ChannelTemplate:
+    """The tenant's saved template for the channel, or the unsaved default."""
+    template = ChannelTemplate.objects.filter(tenant=tenant, kind=kind).first()
+    return template or ChannelTemplate.default_for(tenant=tenant, kind=kind)
+
+
+def channel_template_list(*, tenant: Tenant) -> list[ChannelTemplate]:
+    """Every channel's template, saved or default, in the order of the channel kinds."""
+    saved = {t.kind: t for t in ChannelTemplate.objects.filter(tenant=tenant)}
+    return [
+        saved.get(kind) or ChannelTemplate.default_for(tenant=tenant, kind=kind)
+        for kind in ChannelKind.values
+    ]
+
+
+def whatsapp_templates_approved(*, asset: ChannelAsset) -> list:
+    """The stored approved templates of a WhatsApp asset (refreshing is a service's job)."""
+    from channels_app.models import WhatsAppTemplate
+
+    return list(
+        WhatsAppTemplate.objects.filter(asset=asset, status=WhatsAppTemplate.APPROVED).order_by(
+            "name", "language"
+        )
+    )
+
+
+def attachments_downloadable() -> QuerySet[Attachment]:
+    """Attachments whose file may be served: scanned clean and taken by the channel template.
+    Callers narrow it to the tenant and to what the user may see."""
+    return Attachment.objects.filter(
+        scan_status=Attachment.ScanStatus.CLEAN, refused_reason=""
+    ).exclude(file="")

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from channels_app import services
 from channels_app.providers.base import TransientSendError
+from channels_app.services import attachments as attachment_services
 from config import pipeline
 
 SEND_BACKOFF_SECONDS = (2, 5, 15, 45, 120)
@@ -74,3 +75,32 @@ def purge_expired_transcripts() -> int:
 @shared_task(name="channels_app.tasks.requeue_stale_inbound_events")
 def requeue_stale_inbound_events() -> tuple[int, int]:
     return services.inbound_events_requeue_stale()
+
+
+# clamd down or restarting: the file waits; after these the sweep takes over.
+SCAN_BACKOFF_SECONDS = (5, 15, 30, 60, 120, 300)
+
+
+@shared_task(
+    bind=True,
+    name="channels_app.tasks.scan_attachment",
+    acks_late=True,
+    max_retries=len(SCAN_BACKOFF_SECONDS),
+)
+def scan_attachment(self, attachment_id: int) -> str:
+    outcome = attachment_services.attachment_scan(attachment_id=attachment_id)
+    if outcome == "retry" and self.request.retries < self.max_retries:
+        return self.retry(countdown=SCAN_BACKOFF_SECONDS[self.request.retries], throw=False)
+    return outcome
+
+
+@shared_task(name="channels_app.tasks.requeue_pending_scans")
+def requeue_pending_scans() -> int:
+    return attachment_services.attachments_requeue_pending_scans()
+
+
+@shared_task(name="channels_app.tasks.refresh_whatsapp_templates")
+def refresh_whatsapp_templates() -> tuple[int, int]:
+    from channels_app.services.whatsapp_templates import whatsapp_templates_refresh_stale
+
+    return whatsapp_templates_refresh_stale()

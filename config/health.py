@@ -1,4 +1,7 @@
-"""/healthz: one line per piece the service depends on; 503 if any of them is down."""
+"""/healthz: one line per piece the service depends on; 503 if any of them is down.
+
+The malware scanner is reported too; when it is down the service is "degraded" (200): messages
+still flow, their files wait for the scanner and are retried, none is served unscanned."""
 
 import uuid
 
@@ -51,6 +54,28 @@ def _routing_warnings() -> str:
     )
 
 
+def _scanner() -> dict[str, str]:
+    """clamd: without it files wait (withheld, retried), so the service is degraded, not down."""
+    from channels_app.models import Attachment
+    from channels_app.scanning import scanner_configured, scanner_ping
+
+    if not scanner_configured():
+        return {
+            "status": "off",
+            "detail": "no scanner configured (CLAMD_SOCKET): attachments are withheld as not "
+            "scanned",
+        }
+    waiting = Attachment.objects.filter(scan_status=Attachment.ScanStatus.PENDING).count()
+    try:
+        version = scanner_ping()
+    except Exception as exc:
+        return {
+            "status": "down",
+            "detail": f"{type(exc).__name__}: {exc}; {waiting} attachment(s) wait for a scan",
+        }
+    return {"status": "ok", "detail": f"{version}; {waiting} attachment(s) wait for a scan"}
+
+
 @require_GET
 def healthz(request):
     report: dict[str, dict[str, str]] = {}
@@ -74,6 +99,11 @@ def healthz(request):
         if warning
         else {"status": "ok", "detail": "every channel asset runs a published flow"}
     )
-    return JsonResponse(
-        {"status": "ok" if healthy else "down", "checks": report}, status=200 if healthy else 503
-    )
+    try:
+        report["scanner"] = _scanner() if healthy else {"status": "unknown", "detail": ""}
+    except Exception as exc:
+        report["scanner"] = {"status": "down", "detail": f"{type(exc).__name__}: {exc}"}
+    overall = "ok" if healthy else "down"
+    if healthy and report["scanner"]["status"] == "down":
+        overall = "degraded"
+    return JsonResponse({"status": overall, "checks": report}, status=200 if healthy else 503)

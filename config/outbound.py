@@ -215,6 +215,7 @@ def fetch(
     params: dict[str, str] | None = None,
     json: Any = None,
     data: dict[str, str] | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
     auth: tuple[str, str] | None = None,
     follow_redirects: bool = False,
     max_bytes: int | None = None,
@@ -248,6 +249,7 @@ def fetch(
                 params=params,
                 json=json,
                 data=data,
+                files=files,
                 timeout=httpx.Timeout(remaining),
                 extensions={"sni_hostname": tls_name},
             )
@@ -267,7 +269,7 @@ def fetch(
                     if response.status_code == 303 or (
                         response.status_code in (301, 302) and method == "POST"
                     ):
-                        method, json, data = "GET", None, None
+                        method, json, data, files = "GET", None, None, None
                     continue
                 try:
                     content = _read_limited(

@@ -169,6 +169,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
     },
+    "channels-requeue-pending-scans": {
+        "task": "channels_app.tasks.requeue_pending_scans",
+        "schedule": timedelta(seconds=60),
+        "options": {"expires": 55},
+    },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),
@@ -183,6 +188,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.purge_expired_transcripts",
         "schedule": timedelta(hours=1),
         "options": {"expires": 3300},
+    },
+    # The desktop's template picker then rarely waits for the provider's list.
+    "channels-refresh-whatsapp-templates": {
+        "task": "channels_app.tasks.refresh_whatsapp_templates",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 840},
     },
 }
 # Processed raw webhook bodies (names, numbers, whatever customers wrote) are deleted after this
@@ -353,6 +364,11 @@ MEDIA_MAX_BYTES = {
     "messenger": env_int("MEDIA_MAX_BYTES_MESSENGER", 25 * 1024 * 1024),
     "sms": env_int("MEDIA_MAX_BYTES_SMS", 5 * 1024 * 1024),
 }
+
+# Malware scanning: clamd's socket (a path, or tcp://host:port). Empty (the embedded default): no
+# scanner, so attachments are marked "not scanned" and withheld. See README, "Scanning files".
+CLAMD_SOCKET = env_str("CLAMD_SOCKET")
+CLAMD_TIMEOUT_SECONDS = env_int("CLAMD_TIMEOUT_SECONDS", 30)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

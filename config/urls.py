@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -25,8 +24,5 @@ urlpatterns = [
     path("", include("routing.desktop.urls")),
     path("", include("care_console.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Media files are never served by path (not even with DEBUG): only through the authorized
+# downloads, which check the tenant, the permission and the scan.

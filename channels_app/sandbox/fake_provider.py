@@ -3,10 +3,13 @@
 It answers like the provider, records what was sent (GET /sent as JSON, GET / as a page), serves
 sample media for inbound attachments, and can be told to fail (5xx n times, or a 4xx) for tests.
 Paths start with the provider's kind, so an asset's api_base_url is <server>/<kind>:
-  /whatsapp/<phone-number-id>/messages    POST send or mark read
+  /whatsapp/<phone-number-id>/messages    POST send (text, template, media by id) or mark read
+  /whatsapp/<phone-number-id>/media       POST media upload (multipart: file, type, messaging_product)
+  /whatsapp/<waba-id>/message_templates   GET the account's templates (paged: limit, after)
   /whatsapp/<media-id>                    GET media info, then /whatsapp/media/<id>/download
-  /messenger/<page-id>/messages           POST send or sender action
-  /sms/2010-04-01/Accounts/<sid>/Messages.json   POST send (Twilio form)
+  /messenger/<page-id>/messages           POST send (text, attachment by id) or sender action
+  /messenger/me/message_attachments       POST attachment upload (multipart: message, filedata)
+  /sms/2010-04-01/Accounts/<sid>/Messages.json   POST send (Twilio form; MediaUrl fetched after)
   /<kind>/media/<id>/download             GET media bytes
   /sent  /  POST /_fail  POST /_reset  POST /_media (upload bytes, returns an id)
 
@@ -15,6 +18,7 @@ mounted at /sandbox/provider/ in the demo.
 """
 
 import base64
+import hashlib
 import html
 import itertools
 import json
@@ -28,7 +32,86 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-APPROVED_TEMPLATES = {"hello_world", "order_update", "reengage_customer"}
+
+def _template(name: str, language: str, category: str, body: str, status: str = "APPROVED") -> dict:
+    return {
+        "name": name,
+        "language": language,
+        "status": status,
+        "category": category,
+        "id": str(int(hashlib.sha256(f"{name}/{language}".encode()).hexdigest()[:12], 16)),
+        "components": [{"type": "BODY", "text": body}],
+    }
+
+
+# The business account's message templates, as GET /{WABA-ID}/message_templates lists them.
+TEMPLATES: list[dict] = [
+    _template("hello_world", "en_US", "UTILITY", "Hello World! Thank you for contacting us."),
+    _template(
+        "order_update",
+        "en_US",
+        "UTILITY",
+        "Hi {{1}}, your order {{2}} has shipped and arrives on {{3}}.",
+    ),
+    _template(
+        "order_update",
+        "de_DE",
+        "UTILITY",
+        "Hallo {{1}}, Ihre Bestellung {{2}} ist unterwegs und kommt am {{3}} an.",
+    ),
+    _template(
+        "reengage_customer",
+        "en_US",
+        "MARKETING",
+        "Hi {{1}}, we replied to your question. Answer this message to continue the conversation.",
+    ),
+    _template(
+        "reengage_customer",
+        "de",
+        "MARKETING",
+        "Hallo {{1}}, wir haben Ihre Frage beantwortet. Antworten Sie, um weiterzuschreiben.",
+    ),
+    _template(
+        "spring_sale", "en_US", "MARKETING", "Our spring sale starts {{1}}!", status="REJECTED"
+    ),
+]
+APPROVED_TEMPLATES = {t["name"] for t in TEMPLATES if t["status"] == "APPROVED"}
+# What the WhatsApp send API accepts as a media message type.
+WHATSAPP_MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
+MESSENGER_ATTACHMENT_TYPES = ("image", "video", "audio", "file")
+
+
+def parse_multipart(content_type: str, body: bytes) -> dict[str, dict]:
+    """Fields of a multipart/form-data body: name -> {"value", "filename", "content_type"}.
+    Split on the boundary by hand: the email parser costs ~30 ms a megabyte."""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type or "")
+    if not content_type.lower().startswith("multipart/form-data") or boundary is None:
+        raise ValueError("expected multipart/form-data with a boundary")
+    delimiter = b"--" + boundary.group(1).encode()
+    fields: dict[str, dict] = {}
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, separator, value = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not separator:
+            raise ValueError("a part without headers")
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, text = line.partition(":")
+            headers[key.strip().lower()] = text.strip()
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'(?:^|;)\s*name="([^"]*)"', disposition)
+        if name is None:
+            continue
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        fields[name.group(1)] = {
+            "value": value.removesuffix(b"\r\n"),
+            "filename": filename.group(1) if filename else "",
+            "content_type": headers.get("content-type", ""),
+        }
+    if not fields:
+        raise ValueError("no fields in the multipart body")
+    return fields
 
 
 def _png() -> bytes:
@@ -102,6 +185,9 @@ class Failure:
 class FakeProvider:
     sent: list[dict] = field(default_factory=list)
     media: dict[str, tuple[bytes, str, str]] = field(default_factory=lambda: dict(SAMPLE_MEDIA))
+    # Files uploaded to us (WhatsApp media, Messenger attachments, what Twilio fetched by MediaUrl).
+    uploads: list[dict] = field(default_factory=list)
+    templates: list[dict] = field(default_factory=lambda: [dict(t) for t in TEMPLATES])
     failures: list[Failure] = field(default_factory=list)
     idempotent: dict[str, dict] = field(default_factory=dict)
     requests: int = 0
@@ -122,6 +208,8 @@ class FakeProvider:
     def reset(self) -> None:
         with self.lock:
             self.sent.clear()
+            self.uploads.clear()
+            self.templates = [dict(t) for t in TEMPLATES]
             self.failures.clear()
             self.idempotent.clear()
             self.media = dict(SAMPLE_MEDIA)
@@ -130,6 +218,10 @@ class FakeProvider:
     def sent_to(self, kind: str) -> list[dict]:
         with self.lock:
             return [record for record in self.sent if record["kind"] == kind]
+
+    def uploads_to(self, kind: str) -> list[dict]:
+        with self.lock:
+            return [upload for upload in self.uploads if upload["kind"] == kind]
 
     def add_media(self, content: bytes, content_type: str, filename: str = "") -> str:
         media_id = f"media-{uuid.uuid4().hex[:12]}"
@@ -156,7 +248,10 @@ class FakeProvider:
             return Response(200, self.page().encode(), "text/html; charset=utf-8")
         if path == "/sent" and method == "GET":
             with self.lock:
-                return Response.json({"sent": list(self.sent)})
+                uploads = [
+                    {k: v for k, v in upload.items() if k != "content"} for upload in self.uploads
+                ]
+                return Response.json({"sent": list(self.sent), "uploads": uploads})
         if path == "/_reset" and method == "POST":
             self.reset()
             return Response.json({"ok": True})
@@ -184,7 +279,7 @@ class FakeProvider:
         if failure is not None:
             return self._error(kind, failure.status, failure.message)
         if kind == "whatsapp":
-            return self._whatsapp(method, path, headers, body, base_url)
+            return self._whatsapp(method, path, query, headers, body, base_url)
         if kind == "messenger":
             return self._messenger(method, path, headers, body)
         if kind == "sms":
@@ -259,7 +354,13 @@ class FakeProvider:
         )
 
     def _whatsapp(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, base_url: str
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        base_url: str,
     ) -> Response:
         if not self._bearer(headers):
             return Response.json(
@@ -282,6 +383,10 @@ class FakeProvider:
                     "url": f"{base_url}/whatsapp/media/{media_id}/download",
                 }
             )
+        if method == "GET" and len(parts) == 3 and parts[2] == "message_templates":
+            return self._whatsapp_templates(query)
+        if method == "POST" and len(parts) == 3 and parts[2] == "media":
+            return self._whatsapp_upload(path, headers, body)
         if method != "POST" or len(parts) != 3 or parts[2] != "messages":
             return Response.json({"error": {"message": f"unknown path {path}", "code": 100}}, 404)
         try:
@@ -291,20 +396,25 @@ class FakeProvider:
         if payload.get("status") == "read":
             self._record("whatsapp", path, payload, headers, {"success": True})
             return Response.json({"success": True})
-        if payload.get("type") == "template":
-            name = (payload.get("template") or {}).get("name")
-            if name not in APPROVED_TEMPLATES:
-                return Response.json(
-                    {
-                        "error": {
-                            "message": "(#132001) Template name does not exist in the translation",
-                            "code": 132001,
-                            "error_data": {"details": f"template name ({name}) does not exist"},
-                        }
-                    },
-                    404,
+        kind = payload.get("type")
+        if kind == "template":
+            refusal = self._template_refusal(payload.get("template") or {})
+            if refusal is not None:
+                return refusal
+        elif kind in WHATSAPP_MEDIA_TYPES:
+            media = payload.get(kind) or {}
+            if not media.get("id") and not media.get("link"):
+                return self._graph_error(
+                    f"(#100) Param {kind}['id'] or {kind}['link'] is required", 100, 400
                 )
-        elif payload.get("type") == "text" and not (payload.get("text") or {}).get("body"):
+            if media.get("id") and media["id"] not in self.media:
+                return self._graph_error(
+                    "(#131053) Media upload error",
+                    131053,
+                    400,
+                    details=f"media id {media['id']} is unknown",
+                )
+        elif kind == "text" and not (payload.get("text") or {}).get("body"):
             return Response.json(
                 {"error": {"message": "(#100) Param text['body'] is required", "code": 100}}, 400
             )
@@ -321,17 +431,138 @@ class FakeProvider:
         self._record("whatsapp", path, payload, headers, answer)
         return Response.json(answer)
 
+    @staticmethod
+    def _graph_error(message: str, code: int, status: int, *, details: str = "") -> Response:
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+        if details:
+            error["error_data"] = {"details": details}
+        return Response.json({"error": error}, status)
+
+    def _template_refusal(self, template: dict) -> Response | None:
+        """What Cloud API answers for an unknown template or the wrong number of parameters."""
+        name = template.get("name")
+        language = (template.get("language") or {}).get("code", "")
+        with self.lock:
+            known = [
+                t
+                for t in self.templates
+                if t["name"] == name and t["language"] == language and t["status"] == "APPROVED"
+            ]
+        if not known:
+            return self._graph_error(
+                "(#132001) Template name does not exist in the translation",
+                132001,
+                404,
+                details=f"template name ({name}) does not exist in {language}",
+            )
+        body = next((c for c in known[0]["components"] if c["type"] == "BODY"), {"text": ""})
+        expected = len(set(re.findall(r"\{\{(\d+)\}\}", body["text"])))
+        given = [
+            p
+            for c in template.get("components") or []
+            if str(c.get("type", "")).lower() == "body"
+            for p in c.get("parameters") or []
+        ]
+        if len(given) != expected or any(
+            p.get("type") != "text" or not str(p.get("text", "")).strip() for p in given
+        ):
+            return self._graph_error(
+                "(#132000) Number of parameters does not match the expected number of params",
+                132000,
+                400,
+                details=f"body: number of localizable_params ({len(given)}) does not match "
+                f"the expected number of params ({expected})",
+            )
+        return None
+
+    def _whatsapp_templates(self, query: str) -> Response:
+        args = parse_qs(query)
+        try:
+            limit = max(1, min(100, int(args.get("limit", ["25"])[0])))
+            start = int(args.get("after", ["0"])[0] or 0)
+        except ValueError:
+            return self._graph_error("(#100) Invalid parameter", 100, 400)
+        with self.lock:
+            templates = list(self.templates)
+        page = templates[start : start + limit]
+        answer: dict[str, Any] = {
+            "data": page,
+            "paging": {"cursors": {"before": str(start), "after": str(start + len(page))}},
+        }
+        if start + len(page) < len(templates):
+            answer["paging"]["next"] = f"?limit={limit}&after={start + len(page)}"
+        return Response.json(answer)
+
+    def _store_upload(
+        self, kind: str, path: str, content: bytes, content_type: str, filename: str, **extra
+    ) -> str:
+        media_id = (
+            f"{uuid.uuid4().int % 10**16:016d}" if kind == "whatsapp" else uuid.uuid4().hex[:16]
+        )
+        with self.lock:
+            self.media[media_id] = (content, content_type, filename)
+            self.uploads.append(
+                {
+                    "kind": kind,
+                    "path": path,
+                    "id": media_id,
+                    "content_type": content_type,
+                    "filename": filename,
+                    "size": len(content),
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                    "content": content,
+                    **extra,
+                }
+            )
+        return media_id
+
+    def _whatsapp_upload(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+        try:
+            fields = parse_multipart(headers.get("content-type", ""), body)
+        except ValueError as exc:
+            return self._graph_error(f"(#100) {exc}", 100, 400)
+        if fields.get("messaging_product", {}).get("value") != b"whatsapp":
+            return self._graph_error(
+                "(#100) The parameter messaging_product is required.", 100, 400
+            )
+        upload = fields.get("file")
+        if upload is None or not upload["value"]:
+            return self._graph_error("(#100) The parameter file is required.", 100, 400)
+        declared = fields.get("type", {}).get("value", b"").decode() or upload["content_type"]
+        if not declared:
+            return self._graph_error("(#100) The parameter type is required.", 100, 400)
+        media_id = self._store_upload(
+            "whatsapp", path, upload["value"], declared, upload["filename"]
+        )
+        return Response.json({"id": media_id})
+
     def _messenger(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         if not self._bearer(headers):
             return Response.json(
                 {"error": {"message": "Invalid OAuth access token.", "code": 190}}, 401
             )
+        if method == "POST" and path.endswith("/message_attachments"):
+            return self._messenger_upload(path, headers, body)
         if method != "POST" or not path.endswith("/messages"):
             return Response.json({"error": {"message": f"unknown path {path}", "code": 100}}, 404)
         try:
             payload = json.loads(body)
         except ValueError:
             return Response.json({"error": {"message": "body must be JSON", "code": 100}}, 400)
+        attachment = (payload.get("message") or {}).get("attachment")
+        if attachment is not None:
+            ref = (attachment.get("payload") or {}).get("attachment_id")
+            url = (attachment.get("payload") or {}).get("url")
+            if attachment.get("type") not in MESSENGER_ATTACHMENT_TYPES or not (ref or url):
+                return self._graph_error(
+                    "(#100) Param message[attachment] needs a type and an attachment_id or url",
+                    100,
+                    400,
+                )
+            if ref and ref not in self.media:
+                return self._graph_error(
+                    "(#100) Attachment id is not valid", 100, 400, details=f"unknown id {ref}"
+                )
         recipient = (payload.get("recipient") or {}).get("id")
         if not recipient:
             return Response.json(
@@ -348,6 +579,55 @@ class FakeProvider:
         self._remember(headers, answer)
         self._record("messenger", path, payload, headers, answer)
         return Response.json(answer)
+
+    def _messenger_upload(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+        try:
+            fields = parse_multipart(headers.get("content-type", ""), body)
+            message = json.loads(fields["message"]["value"])
+            kind = message["attachment"]["type"]
+        except (ValueError, KeyError, TypeError):
+            return self._graph_error(
+                "(#100) Param message must be JSON with attachment.type", 100, 400
+            )
+        upload = fields.get("filedata")
+        if kind not in MESSENGER_ATTACHMENT_TYPES:
+            return self._graph_error(f"(#100) Unsupported attachment type {kind}", 100, 400)
+        if upload is None or not upload["value"]:
+            return self._graph_error("(#100) Upload attachment failure: no filedata", 100, 400)
+        attachment_id = self._store_upload(
+            "messenger",
+            path,
+            upload["value"],
+            upload["content_type"] or "application/octet-stream",
+            upload["filename"],
+            attachment_type=kind,
+        )
+        return Response.json({"attachment_id": attachment_id})
+
+    def _fetch_media_url(self, url: str, record: dict) -> None:
+        """What Twilio does with a MediaUrl after accepting the message: fetch it, unauthenticated.
+        Through the project's outbound guard: the demo mounts this fake on a public server, and a
+        MediaUrl is whatever the caller wrote."""
+        from config.outbound import OutboundError, fetch
+
+        try:
+            response = fetch("GET", url, max_bytes=5 * 1024 * 1024, timeout=10)
+            outcome = {"url": url, "status": response.status_code, "size": len(response.content)}
+            if response.status_code == 200:
+                self._store_upload(
+                    "sms",
+                    record["path"],
+                    response.content,
+                    response.headers.get("content-type", ""),
+                    "",
+                    url=url,
+                )
+        except OutboundError as exc:
+            outcome = {"url": url, "status": None, "error": exc.reason}
+        except Exception as exc:  # noqa: BLE001  (a fake: record, never crash the thread)
+            outcome = {"url": url, "status": None, "error": f"{type(exc).__name__}: {exc}"}
+        with self.lock:
+            record.setdefault("media_fetched", []).append(outcome)
 
     def _twilio(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         match = re.fullmatch(r"/sms/2010-04-01/Accounts/(\w+)/Messages\.json", path)
@@ -367,7 +647,9 @@ class FakeProvider:
             user = ""
         if user != match.group(1):
             return Response.json({"code": 20003, "message": "Authenticate", "status": 401}, 401)
-        form = {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        fields = parse_qs(body.decode(), keep_blank_values=True)
+        form = {k: v[-1] for k, v in fields.items()}
+        media_urls = fields.get("MediaUrl", [])
         if not re.fullmatch(r"\+[1-9]\d{6,14}", form.get("To", "")):
             return Response.json(
                 {
@@ -376,6 +658,14 @@ class FakeProvider:
                     "status": 400,
                 },
                 400,
+            )
+        if not form.get("Body") and not media_urls:
+            return Response.json(
+                {"code": 21602, "message": "Message body is required.", "status": 400}, 400
+            )
+        if any(not re.match(r"https?://", url) for url in media_urls) or len(media_urls) > 10:
+            return Response.json(
+                {"code": 21620, "message": "Invalid media URL(s)", "status": 400}, 400
             )
         previous = self._replayed(headers)
         if previous is not None:
@@ -387,9 +677,14 @@ class FakeProvider:
             "from": form.get("From"),
             "body": form.get("Body", ""),
             "account_sid": match.group(1),
+            "num_media": str(len(media_urls)),
         }
         self._remember(headers, answer)
-        self._record("sms", path, form, headers, answer)
+        if media_urls:
+            form["MediaUrl"] = media_urls
+        record = self._record("sms", path, form, headers, answer)
+        for url in media_urls:
+            threading.Thread(target=self._fetch_media_url, args=(url, record), daemon=True).start()
         return Response.json(answer, 201)
 
     def _download(self, media_id: str) -> Response:

@@ -22,6 +22,7 @@ from channels_app.services.outbound import (
     message_mark_seen,
     message_read_receipt_send,
     message_send,
+    message_send_file,
     whatsapp_window_open,
 )
 from channels_app.services.retention import retention_purge
@@ -43,6 +44,7 @@ __all__ = [
     "message_mark_seen",
     "message_read_receipt_send",
     "message_send",
+    "message_send_file",
     "message_status_apply",
     "retention_purge",
     "transcripts_purge_expired",

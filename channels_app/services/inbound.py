@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from channels_app import events
-from channels_app.media import attachment_file_store
+from channels_app.media import attachment_file_accept, files_removed_on_failure
 from channels_app.models import (
     Attachment,
     AuthorKind,
@@ -29,6 +29,8 @@ from channels_app.providers.base import (
     StoredPiece,
 )
 from channels_app.providers.util import body_hash
+from channels_app.selectors import channel_template_for
+from channels_app.services.attachments import attachments_scan_on_commit
 from channels_app.services.conversations import (
     conversation_get_or_open,
     customer_identity_get_or_create,
@@ -264,7 +266,8 @@ def inbound_message_store(
 ) -> tuple[Message, bool]:
     """Customer, conversation, message and attachments of one inbound message, exactly once."""
     try:
-        return _store(asset=asset, item=item, downloads=downloads)
+        with files_removed_on_failure():
+            return _store(asset=asset, item=item, downloads=downloads)
     except _Duplicate:
         return Message.objects.get(asset=asset, provider_message_id=item.provider_message_id), False
 
@@ -311,21 +314,31 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         if _constraint_name(exc) != "message_unique_provider_id":
             raise
         raise _Duplicate from exc
+    template = channel_template_for(tenant=asset.tenant, kind=asset.kind) if downloads else None
+    to_scan: list[int] = []
     for ref, media, error in downloads:
         attachment = Attachment(
             tenant=asset.tenant,
             message=message,
-            filename=(media.filename if media else "") or ref.filename,
-            declared_content_type=(media.content_type if media else "")
-            or ref.declared_content_type,
+            filename=((media.filename if media else "") or ref.filename)[:255],
+            declared_content_type=(
+                (media.content_type if media else "") or ref.declared_content_type
+            )[:120],
             provider_media_id=ref.media_id,
             provider_url=ref.url[:1000],
+            # Nothing downloaded, nothing to scan: the row only says a file was sent.
+            scan_status=Attachment.ScanStatus.NOT_SCANNED,
         )
         if media is not None:
-            attachment_file_store(attachment=attachment, data=media.content)
+            # Checked against the channel template by its real type; the message is delivered
+            # either way, a refused file with its reason.
+            attachment_file_accept(attachment=attachment, data=media.content, template=template)
         attachment.save()
+        if attachment.scan_status == Attachment.ScanStatus.PENDING:
+            to_scan.append(attachment.pk)
         if error:
             content.setdefault("media_errors", []).append(error)
+    attachments_scan_on_commit(attachment_ids=to_scan)
     if content != message.content:
         message.content = content
         message.save(update_fields=["content"])

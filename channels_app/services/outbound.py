@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from channels_app import events
 from channels_app.models import (
+    Attachment,
     AuthorKind,
     ChannelKind,
     Conversation,
@@ -40,6 +41,73 @@ def whatsapp_window_open(*, conversation: Conversation, now: datetime | None = N
     return last is not None and now - last < WHATSAPP_WINDOW
 
 
+def _refuse_unsendable(*, conversation: Conversation, author_kind: str, author_agent) -> None:
+    if author_kind not in (AuthorKind.AGENT, AuthorKind.BOT, AuthorKind.SYSTEM):
+        raise SendRefused("an outbound message is written by an agent, a bot or the system")
+    if author_agent is not None and author_agent.tenant_id != conversation.tenant_id:
+        raise SendRefused("the agent does not belong to this conversation's tenant")
+    if conversation.status != Conversation.Status.OPEN:
+        raise SendRefused("the conversation is closed")
+    if provider_for(conversation.kind) is None:
+        raise SendRefused(f"sending on {conversation.get_kind_display()} is not available")
+
+
+def _refuse_outside_window(conversation: Conversation, what: str) -> None:
+    if conversation.kind == ChannelKind.WHATSAPP and not whatsapp_window_open(
+        conversation=conversation
+    ):
+        raise SendRefused(
+            f"WhatsApp allows {what} only within 24 hours of the customer's last message; "
+            "send an approved template message instead"
+        )
+
+
+def _record_outbound(
+    *,
+    conversation: Conversation,
+    author_kind: str,
+    author_agent: Agent | None,
+    content_type: str,
+    text: str,
+    content: dict,
+    reply_to: Message | None = None,
+) -> Message:
+    """The pending outbound row, its delivery after commit and the pushes; inside the caller's
+    transaction."""
+    from channels_app.tasks import deliver_message_soon
+
+    now = timezone.now()
+    message = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        asset_id=conversation.asset_id,
+        direction=Direction.OUTBOUND,
+        author_kind=author_kind,
+        author_agent=author_agent,
+        content_type=content_type,
+        text=text,
+        content=content,
+        reply_to=reply_to,
+        reply_to_provider_id=reply_to.provider_message_id if reply_to else "",
+        status=DeliveryStatus.PENDING,
+        created_at=now,
+    )
+    Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(
+        last_message_at=now
+    )
+    transaction.on_commit(lambda: deliver_message_soon(message.pk))
+    # The owner's desktop, and supervisors watching the conversation in the care console.
+    groups = [tenant_group(conversation.tenant_id)]
+    if conversation.owner_id:
+        groups.insert(0, agent_group(conversation.owner_id))
+    send_event_on_commit(
+        groups=groups,
+        event="message.new",
+        payload={"conversation_id": conversation.pk, "message_id": message.pk},
+    )
+    return message
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -54,16 +122,9 @@ def message_send(
 
     template: an approved WhatsApp template, {"name": ..., "language": "en_US", "components": [...]}.
     """
-    from channels_app.tasks import deliver_message_soon
-
-    if author_kind not in (AuthorKind.AGENT, AuthorKind.BOT, AuthorKind.SYSTEM):
-        raise SendRefused("an outbound message is written by an agent, a bot or the system")
-    if author_agent is not None and author_agent.tenant_id != conversation.tenant_id:
-        raise SendRefused("the agent does not belong to this conversation's tenant")
-    if conversation.status != Conversation.Status.OPEN:
-        raise SendRefused("the conversation is closed")
-    if provider_for(conversation.kind) is None:
-        raise SendRefused(f"sending on {conversation.get_kind_display()} is not available")
+    _refuse_unsendable(
+        conversation=conversation, author_kind=author_kind, author_agent=author_agent
+    )
     content = dict(content or {})
     content_type = "text"
     if template is not None:
@@ -76,46 +137,89 @@ def message_send(
         text = text or f"[template {template['name']}]"
     elif not text.strip():
         raise SendRefused("a message needs text")
-    elif conversation.kind == ChannelKind.WHATSAPP and not whatsapp_window_open(
-        conversation=conversation
-    ):
-        raise SendRefused(
-            "WhatsApp allows free text only within 24 hours of the customer's last message; "
-            "send an approved template message instead"
-        )
+    else:
+        _refuse_outside_window(conversation, "free text")
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise SendRefused("a reply must quote a message of the same conversation")
-    now = timezone.now()
     # No savepoint of its own: nothing here is caught and retried, an error undoes the caller's block.
     with transaction.atomic(savepoint=False):
-        message = Message.objects.create(
-            tenant_id=conversation.tenant_id,
+        return _record_outbound(
             conversation=conversation,
-            asset_id=conversation.asset_id,
-            direction=Direction.OUTBOUND,
             author_kind=author_kind,
             author_agent=author_agent,
             content_type=content_type,
             text=text,
             content=content,
             reply_to=reply_to,
-            reply_to_provider_id=reply_to.provider_message_id if reply_to else "",
-            status=DeliveryStatus.PENDING,
-            created_at=now,
         )
-        Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=now).update(
-            last_message_at=now
+
+
+def message_send_file(
+    *,
+    conversation: Conversation,
+    data: bytes,
+    filename: str,
+    caption: str = "",
+    author_kind: str,
+    author_agent: Agent | None = None,
+) -> Message:
+    """Records an outbound file (pending, not yet scanned) and sends it after commit.
+
+    The type comes from the bytes and must be one the channel's template allows, at a size it
+    allows; the file is malware-scanned before the provider sees it (in message_deliver).
+    """
+    from channels_app.media import attachment_file_store, attachment_refusal, detect_content_type
+    from channels_app.outbound_media import media_kind
+    from channels_app.scanning import scanner_configured
+    from channels_app.selectors import channel_template_for
+
+    _refuse_unsendable(
+        conversation=conversation, author_kind=author_kind, author_agent=author_agent
+    )
+    if not data:
+        raise SendRefused("the file is empty")
+    _refuse_outside_window(conversation, "files")
+    content_type = detect_content_type(data)
+    refusal = attachment_refusal(
+        template=channel_template_for(tenant=conversation.tenant, kind=conversation.kind),
+        content_type=content_type,
+        size=len(data),
+    )
+    if refusal:
+        raise SendRefused(refusal)
+    if not scanner_configured():
+        raise SendRefused("files cannot be sent: no malware scanner is configured")
+    filename = (filename or "").replace("/", "_").replace("\\", "_").strip()[:200] or "file"
+    caption = caption.strip()
+    with transaction.atomic():
+        if caption and conversation.kind == ChannelKind.MESSENGER:
+            # Messenger takes no caption with an attachment: the text goes first, on its own.
+            message_send(
+                conversation=conversation,
+                text=caption,
+                author_kind=author_kind,
+                author_agent=author_agent,
+            )
+            caption = ""
+        message = _record_outbound(
+            conversation=conversation,
+            author_kind=author_kind,
+            author_agent=author_agent,
+            content_type=media_kind(content_type),
+            text=caption,
+            content={"attachment": True, "caption": caption, "filename": filename},
         )
-        transaction.on_commit(lambda: deliver_message_soon(message.pk))
-        # The owner's desktop, and supervisors watching the conversation in the care console.
-        groups = [tenant_group(conversation.tenant_id)]
-        if conversation.owner_id:
-            groups.insert(0, agent_group(conversation.owner_id))
-        send_event_on_commit(
-            groups=groups,
-            event="message.new",
-            payload={"conversation_id": conversation.pk, "message_id": message.pk},
+        attachment = Attachment(
+            tenant_id=conversation.tenant_id,
+            message=message,
+            filename=filename,
+            declared_content_type=content_type,
+            scan_status=Attachment.ScanStatus.PENDING,
+            # Scanned by its delivery; the pending-scan sweep steps in only if that stalls.
+            scan_queued_at=timezone.now(),
         )
+        attachment_file_store(attachment=attachment, data=data)
+        attachment.save()
     return message
 
 
@@ -168,6 +272,19 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
     )
     transport = provider_for(message.asset.kind).transport(message.asset)
     try:
+        if message.content.get("attachment"):
+            ready, reason = _attachment_ready(message=message, transport=transport)
+            if ready == "failed":
+                return "failed"
+            if ready == "wait":
+                if final_attempt:
+                    _fail(message, f"gave up after {message.send_attempts} attempts: {reason}")
+                    return "failed"
+                Message.objects.filter(pk=message.pk, status=DeliveryStatus.PENDING).update(
+                    send_claimed_until=None, failure_reason=reason
+                )
+                logger.info("message %s waits: %s", message.pk, reason)
+                return "retry"
         result = transport.send(
             message=message,
             to=message.conversation.identity.address,
@@ -198,6 +315,53 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
         )
         _push_status(message, DeliveryStatus.SENT)
     return "sent"
+
+
+def _attachment_ready(*, message: Message, transport) -> tuple[str, str]:
+    """Scans the outbound file (once) and uploads it to the provider (once): ("ready", ""),
+    ("wait", why) while the scanner is down, or ("failed", "") when the message failed here
+    (an infected file, or one not scanned clean): such a file is never sent."""
+    attachment = message.attachments.get()
+    if attachment.scan_status != Attachment.ScanStatus.CLEAN:
+        from channels_app.scanning import scan_bytes
+
+        if attachment.scan_status != Attachment.ScanStatus.PENDING or not attachment.file:
+            _fail(message, "the file was not scanned clean and was not sent")
+            return "failed", ""
+        with attachment.file.open("rb") as handle:
+            data = handle.read()
+        verdict = scan_bytes(data)
+        if verdict.status == "unavailable":
+            return "wait", "the malware scanner is unavailable; the file is not sent unscanned"
+        if verdict.status == "infected":
+            _refuse_infected(
+                message=message, attachment=attachment, signature=verdict.signature, data=data
+            )
+            return "failed", ""
+        # Conditional: the pending-scan sweep may have scanned it meanwhile.
+        Attachment.objects.filter(
+            pk=attachment.pk, scan_status=Attachment.ScanStatus.PENDING
+        ).update(scan_status=Attachment.ScanStatus.CLEAN, scanned_at=timezone.now())
+        attachment.refresh_from_db(fields=["scan_status"])
+        if attachment.scan_status != Attachment.ScanStatus.CLEAN:
+            _fail(message, "the file was not scanned clean and was not sent")
+            return "failed", ""
+    upload = getattr(transport, "upload", None)
+    if upload is not None and not attachment.provider_media_id:
+        attachment.provider_media_id = upload(attachment=attachment)
+        attachment.save(update_fields=["provider_media_id"])
+    return "ready", ""
+
+
+def _refuse_infected(
+    *, message: Message, attachment: Attachment, signature: str, data: bytes
+) -> None:
+    """The file is quarantined and audited as any infected file (deleted, MalwareDetection), and
+    the message fails with the reason the agent reads."""
+    from channels_app.services.attachments import attachment_quarantine
+
+    attachment_quarantine(attachment=attachment, signature=signature, data=data)
+    _fail(message, f"the file is infected ({signature or 'malware'}) and was not sent")
 
 
 def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:

@@ -53,6 +53,27 @@ def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
     return {"message_id": message.pk, "status": message.status}
 
 
+def send_template(*, agent: Agent, params: dict) -> dict[str, Any]:
+    from channels_app.services.whatsapp_templates import whatsapp_template_send
+
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    name, language = params.get("name"), params.get("language")
+    if not isinstance(name, str) or not name or not isinstance(language, str) or not language:
+        raise ValidationError({"name": "choose one of the approved templates"})
+    parameters = params.get("parameters", [])
+    message = whatsapp_template_send(
+        conversation=conversation,
+        name=name,
+        language=language,
+        parameters=parameters,
+        author_kind=AuthorKind.AGENT,
+        author_agent=agent,
+    )
+    return {"message_id": message.pk, "status": message.status}
+
+
 def set_state(*, agent: Agent, params: dict) -> dict[str, Any]:
     idle_code = None
     if params.get("idle_code_id") not in (None, ""):
@@ -113,6 +134,7 @@ ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "accept_offer": accept_offer,
     "decline_offer": decline_offer,
     "send_message": send_message,
+    "send_template": send_template,
     "set_state": set_state,
     "set_variable": set_variable,
     "close_conversation": close_conversation,

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from channels_app.models import Conversation, Direction, Message, channel_display_name
-from channels_app.selectors import message_list
+from channels_app.selectors import channel_template_list, message_list
 from routing.selectors import agent_pending_offers, agent_state_get
 from routing.services.tasks import offer_payloads
 from tenants.models import Agent, IdleCode, Tenant, User, WrapUpCode
@@ -63,6 +63,8 @@ def conversation_messages(*, conversation: Conversation) -> list[Message]:
 def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
     state = agent_state_get(agent=agent)
     offers = list(agent_pending_offers(agent=agent))
+    # Channel names as the tenant's channel templates give them.
+    labels = {t.kind: t.label for t in channel_template_list(tenant=agent.tenant)}
     payloads = offer_payloads(offers)
     return {
         "server_time": timezone.now().isoformat(),
@@ -81,7 +83,7 @@ def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
             {
                 "id": c.pk,
                 "kind": c.kind,
-                "kind_label": channel_display_name(c.kind),
+                "kind_label": labels.get(c.kind) or channel_display_name(c.kind),
                 "customer_name": str(c.customer),
                 "unread": c.unread,
                 "preview": (c.preview or "")[:120],

@@ -11,6 +11,16 @@ urlpatterns = [
         name="desktop-conversation",
     ),
     path(
+        "desktop/conversations/<int:conversation_id>/attachments/",
+        views.attachment_upload,
+        name="desktop-attachment-upload",
+    ),
+    path(
+        "desktop/conversations/<int:conversation_id>/templates/",
+        views.whatsapp_templates,
+        name="desktop-whatsapp-templates",
+    ),
+    path(
         "desktop/attachments/<int:attachment_id>/",
         views.attachment_download,
         name="desktop-attachment",

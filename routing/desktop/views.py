@@ -1,12 +1,26 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.models import Attachment
+from channels_app.media import attachment_file_response
+from channels_app.models import AuthorKind, ChannelKind
+from channels_app.providers.base import SendError
+from channels_app.scanning import scanner_configured
+from channels_app.selectors import (
+    attachments_downloadable,
+    channel_template_for,
+    channel_template_list,
+    whatsapp_templates_approved,
+)
+from channels_app.services import SendRefused, message_send_file, whatsapp_window_open
+from channels_app.services.whatsapp_templates import (
+    whatsapp_templates_refresh,
+    whatsapp_templates_stale,
+)
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_messages,
@@ -32,7 +46,11 @@ def desktop_page(request):
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
-    return render(request, "desktop/index.html", {"agent": agent})
+    return render(
+        request,
+        "desktop/index.html",
+        {"agent": agent, "channel_templates": channel_template_list(tenant=agent.tenant)},
+    )
 
 
 @require_GET
@@ -69,11 +87,14 @@ def conversation_panel(request, conversation_id: int):
         return _not_an_agent(request)
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     messages = conversation_messages(conversation=conversation)
+    # The channel template says which rich elements this channel shows; others show as text.
+    channel = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     for message in messages:
+        content_type = message.content_type if channel.renders(message.content_type) else "text"
         message.template_name = select_template(
             [
-                f"desktop/messages/{conversation.kind}/{message.content_type}.html",
-                f"desktop/messages/{message.content_type}.html",
+                f"desktop/messages/{conversation.kind}/{content_type}.html",
+                f"desktop/messages/{content_type}.html",
                 "desktop/messages/text.html",
             ]
         ).template.name
@@ -82,9 +103,15 @@ def conversation_panel(request, conversation_id: int):
         "desktop/conversation.html",
         {
             "conversation": conversation,
+            "channel_template": channel,
+            "accept_types": ",".join(channel.allowed_content_types),
+            "can_send_files": scanner_configured(),
+            "window_closed": conversation.kind == ChannelKind.WHATSAPP
+            and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
+            "no_previews": not channel.image_previews,
         },
     )
 
@@ -92,20 +119,110 @@ def conversation_panel(request, conversation_id: int):
 @require_GET
 @login_required
 def attachment_download(request, attachment_id: int):
-    """An attachment of an owned conversation; an infected or missing file is never served."""
+    """An attachment of an owned conversation; only files scanned clean are ever served."""
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
+    # Only a file scanned clean, in a conversation this agent owns, in the agent's tenant.
     attachment = (
-        Attachment.objects.filter(
-            pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent
-        )
-        .exclude(scan_status=Attachment.ScanStatus.INFECTED)
+        attachments_downloadable()
+        .filter(pk=attachment_id, tenant_id=agent.tenant_id, message__conversation__owner=agent)
         .first()
     )
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404("No such attachment.")
-    content_type = attachment.detected_content_type or attachment.declared_content_type or None
-    return FileResponse(
-        attachment.file.open("rb"), content_type=content_type, filename=attachment.filename or None
+    return attachment_file_response(attachment)
+
+
+# Room for the form's boundaries, headers and caption around the file itself.
+UPLOAD_FORM_OVERHEAD = 16 * 1024
+
+
+def _error(reason: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+@require_POST
+@login_required
+def attachment_upload(request, conversation_id: int):
+    """An agent sends a file in an owned conversation: refused with the reason (size or type)
+    before it is stored, else recorded, scanned and sent like any reply."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _error("not an agent", 403)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    template = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > template.max_bytes + UPLOAD_FORM_OVERHEAD:
+        # A body far over the limit is refused before the form is even parsed.
+        return _error(
+            f"the upload is {announced:,} bytes; {conversation.get_kind_display()} "
+            f"takes files of at most {template.max_bytes:,}",
+            413,
+        )
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _error("choose a file to send")
+    if len(request.FILES.getlist("file")) > 1:
+        return _error("send one file at a time")
+    if upload.size > template.max_bytes:
+        # Refused on the announced size, before the bytes are read or kept.
+        return _error(
+            f"the file is {upload.size:,} bytes; {conversation.get_kind_display()} "
+            f"takes at most {template.max_bytes:,}",
+            413,
+        )
+    caption = request.POST.get("caption", "")
+    if len(caption) > 1024:
+        return _error("a caption is at most 1024 characters")
+    try:
+        message = message_send_file(
+            conversation=conversation,
+            data=upload.read(),
+            filename=upload.name or "",
+            caption=caption,
+            author_kind=AuthorKind.AGENT,
+            author_agent=agent,
+        )
+    except SendRefused as exc:
+        return _error(" ".join(exc.messages))
+    return JsonResponse({"message_id": message.pk, "status": message.status}, status=201)
+
+
+@require_GET
+@login_required
+def whatsapp_templates(request, conversation_id: int):
+    """The approved templates of the conversation's WhatsApp number, fetched when the stored
+    copy is older than its time to live (or with ?refresh=1)."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _error("not an agent", 403)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    if conversation.kind != ChannelKind.WHATSAPP:
+        return _error("message templates are a WhatsApp feature", 404)
+    problem = ""
+    if request.GET.get("refresh") == "1" or whatsapp_templates_stale(asset=conversation.asset):
+        try:
+            whatsapp_templates_refresh(asset=conversation.asset)
+        except (SendError, SendRefused) as exc:
+            problem = getattr(exc, "reason", None) or " ".join(exc.messages)
+    templates = whatsapp_templates_approved(asset=conversation.asset)
+    return JsonResponse(
+        {
+            "window_open": whatsapp_window_open(conversation=conversation),
+            "problem": f"the templates could not be fetched: {problem}" if problem else "",
+            "templates": [
+                {
+                    "name": t.name,
+                    "language": t.language,
+                    "category": t.category,
+                    "body": t.body_text,
+                    "parameters": t.parameter_count,
+                }
+                for t in templates
+            ],
+        }
     )

@@ -66,7 +66,7 @@ class Effects:
         queue.tenant = self.tenant  # the same row: spares the services a second read of it
         return queue
 
-    def send_message(self, *, text: str, content) -> dict:
+    def send_message(self, *, text: str, content, template: dict | None = None) -> dict:
         raise NotImplementedError
 
     def enqueue(self, *, queue_name, priority, requirements, relaxation_steps, variables) -> dict:
@@ -84,9 +84,32 @@ class LiveEffects(Effects):
         super().__init__(tenant=tenant)
         self.conversation = conversation
 
-    def send_message(self, *, text: str, content) -> dict:
-        from channels_app.services import message_send
+    def send_message(self, *, text: str, content, template: dict | None = None) -> dict:
+        from channels_app.models import ChannelKind
+        from channels_app.services import message_send, whatsapp_window_open
+        from channels_app.services.whatsapp_templates import whatsapp_template_send
 
+        whatsapp = self.conversation.kind == ChannelKind.WHATSAPP
+        if (
+            template is not None
+            and whatsapp
+            and (not (text or content) or not whatsapp_window_open(conversation=self.conversation))
+        ):
+            message = whatsapp_template_send(
+                conversation=self.conversation,
+                name=template["name"],
+                language=template["language"],
+                parameters=template["parameters"],
+                author_kind="bot",
+            )
+            return {"message_id": message.pk, "template": template["name"]}
+        if not (text or content):
+            from routing.flows.engine import NodeError
+
+            raise NodeError(
+                f"template messages are a WhatsApp feature; on "
+                f"{self.conversation.get_kind_display()} this node needs a text"
+            )
         message = message_send(
             conversation=self.conversation, text=text, content=content or None, author_kind="bot"
         )
@@ -145,8 +168,11 @@ class DryEffects(Effects):
     def now(self) -> datetime:
         return self._now or timezone.now()
 
-    def send_message(self, *, text: str, content) -> dict:
-        self.actions.append({"action": "send_message", "text": text, "content": content})
+    def send_message(self, *, text: str, content, template: dict | None = None) -> dict:
+        action = {"action": "send_message", "text": text, "content": content}
+        if template is not None:
+            action["template"] = template
+        self.actions.append(action)
         return {"dry_run": True}
 
     def enqueue(self, *, queue_name, priority, requirements, relaxation_steps, variables) -> dict:

@@ -184,16 +184,26 @@ def _set_variables(node: dict, state: RunState, fx: Effects, resume) -> Outcome:
 
 
 def _send_message(node: dict, state: RunState, fx: Effects, resume) -> Outcome:
+    """Text (or rich content); with a template, a WhatsApp template goes out instead whenever
+    free text cannot: no text given, or the customer's 24-hour window is closed."""
     context = state.context()
     text = as_text(render(node.get("text", ""), context))
     content = render(node.get("content"), context)
-    if not text and not content:
+    template = None
+    if node.get("template"):
+        spec = node["template"]
+        template = {
+            "name": spec["name"],
+            "language": spec["language"],
+            "parameters": [as_text(render(p, context)) for p in spec.get("parameters", [])],
+        }
+    if not text and not content and template is None:
         raise NodeError("the message is empty after filling in its variables")
-    result = fx.send_message(text=text, content=content)
+    result = fx.send_message(text=text, content=content, template=template)
     return Outcome(
         path="flow",
         next=node.get("next"),
-        inputs={"text": text, "content": content},
+        inputs={"text": text, "content": content, **({"template": template} if template else {})},
         outputs=result,
     )
 

@@ -114,7 +114,7 @@
       renderState();
       return;
     }
-    if (event === "message.new" || event === "message.status") {
+    if (event === "message.new" || event === "message.status" || event === "message.attachments") {
       if (payload.conversation_id === desk.openId) openConversation(desk.openId, { keepScroll: false });
     }
     if (event === "conversation.transferred") {
@@ -312,6 +312,192 @@
         .catch(() => target.classList.add("invalid"));
     }
   });
+
+  // --- the composer: files (picker, drop, paste) and WhatsApp templates -----------------------
+  function humanBytes(n) {
+    if (n >= 1024 * 1024) return (n / 1024 / 1024).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " bytes";
+  }
+
+  function typeAllowed(accept, type) {
+    if (!accept) return true;
+    if (!type) return true; // the browser does not know: the server decides by the bytes
+    return accept.split(",").map((a) => a.trim().toLowerCase()).filter(Boolean).some((a) =>
+      a === type.toLowerCase() || (a.endsWith("/*") && type.toLowerCase().startsWith(a.slice(0, -1))) ||
+      (!a.includes("/") && type.toLowerCase().startsWith(a + "/")));
+  }
+
+  // Why a file cannot go, told before any byte leaves the browser; null when it may.
+  function fileRefusal(form, file) {
+    const max = Number(form.dataset.maxBytes || 0);
+    const channel = form.dataset.channel || "this channel";
+    if (!file.size) return file.name + " is empty.";
+    if (max && file.size > max) {
+      return file.name + " is " + humanBytes(file.size) + "; " + channel + " takes files up to " + humanBytes(max) + ".";
+    }
+    if (!typeAllowed(form.dataset.accept, file.type)) {
+      return file.name + " (" + file.type + ") is a type " + channel + " does not take here.";
+    }
+    return null;
+  }
+
+  function uploadFile(form, file) {
+    const refusal = fileRefusal(form, file);
+    if (refusal) { toast(refusal); return Promise.resolve(false); }
+    const bar = form.querySelector(".upload-progress");
+    const progress = bar.querySelector("progress");
+    const label = bar.querySelector(".upload-label");
+    const body = new FormData();
+    body.append("file", file, file.name || "pasted-image.png");
+    const box = form.querySelector("textarea");
+    const caption = box && !box.disabled ? box.value.trim() : "";
+    if (caption) body.append("caption", caption);
+    bar.hidden = false;
+    progress.value = 0;
+    label.textContent = "Uploading " + (file.name || "image") + "…";
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.dataset.uploadUrl);
+      xhr.setRequestHeader("X-CSRFToken", form.querySelector("input[name=csrfmiddlewaretoken]").value);
+      xhr.upload.onprogress = (event) => {
+        if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
+      };
+      xhr.onload = () => {
+        bar.hidden = true;
+        let data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
+        if (xhr.status === 201) {
+          if (caption) box.value = "";
+          openConversation(desk.openId);
+          resolve(true);
+        } else {
+          toast((file.name || "The file") + " was not sent: " + (data.error || "HTTP " + xhr.status));
+          resolve(false);
+        }
+      };
+      xhr.onerror = () => { bar.hidden = true; toast("The upload failed: check the connection."); resolve(false); };
+      xhr.send(body);
+    });
+  }
+  desk.uploadFile = uploadFile;
+
+  async function uploadFiles(files) {
+    const form = $("composer");
+    if (!form) return;
+    if (form.classList.contains("window-closed")) {
+      toast("Files cannot be sent now: the WhatsApp window is closed, send a template.");
+      return;
+    }
+    if (form.classList.contains("no-files")) {
+      toast("Files cannot be sent: no malware scanner is configured (CLAMD_SOCKET).");
+      return;
+    }
+    for (const file of files) await uploadFile(form, file);
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("#composer input[type=file]")) {
+      const files = Array.from(event.target.files || []);
+      event.target.value = "";
+      uploadFiles(files);
+    }
+  });
+
+  document.addEventListener("dragover", (event) => {
+    const panel = event.target.closest && event.target.closest(".conversation");
+    if (!panel || !event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    panel.classList.add("dropping");
+  });
+  document.addEventListener("dragleave", (event) => {
+    const panel = event.target.closest && event.target.closest(".conversation");
+    if (panel && !panel.contains(event.relatedTarget)) panel.classList.remove("dropping");
+  });
+  document.addEventListener("drop", (event) => {
+    const panel = event.target.closest && event.target.closest(".conversation");
+    if (!panel || !event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    panel.classList.remove("dropping");
+    uploadFiles(Array.from(event.dataTransfer.files));
+  });
+  document.addEventListener("paste", (event) => {
+    if (!event.target.matches || !event.target.matches("#composer textarea")) return;
+    const files = Array.from((event.clipboardData && event.clipboardData.files) || []).filter((f) => f.type.startsWith("image/"));
+    if (!files.length) return; // plain text pastes as usual
+    event.preventDefault();
+    uploadFiles(files);
+  });
+
+  const templates = { list: [] };
+
+  function loadTemplates(picker, refresh) {
+    const select = picker.querySelector("#template-select");
+    return fetch(picker.dataset.url + (refresh ? "?refresh=1" : ""), { credentials: "same-origin" })
+      .then((r) => r.json().then((data) => { if (!r.ok) throw new Error(data.error || "HTTP " + r.status); return data; }))
+      .then((data) => {
+        templates.list = data.templates;
+        if (data.problem) toast(data.problem);
+        select.innerHTML = '<option value="">' + (data.templates.length ? "Choose a template…" : "No approved templates") + "</option>" +
+          data.templates.map((t, i) => '<option value="' + i + '">' + esc(t.name) + " · " + esc(t.language) + " · " + esc(t.category.toLowerCase()) + "</option>").join("");
+        showTemplate(picker);
+      })
+      .catch((err) => toast("Templates: " + err.message));
+  }
+
+  function showTemplate(picker) {
+    const chosen = templates.list[Number(picker.querySelector("#template-select").value)];
+    const params = picker.querySelector(".template-params");
+    const send = picker.querySelector(".template-send");
+    picker.querySelector(".template-body").textContent = chosen ? chosen.body : "";
+    params.innerHTML = "";
+    if (!chosen || picker.querySelector("#template-select").value === "") { send.disabled = true; return; }
+    for (let i = 1; i <= chosen.parameters; i += 1) {
+      params.insertAdjacentHTML("beforeend",
+        '<label>{{' + i + '}} <input name="p' + i + '" data-param="' + i + '" required maxlength="1024"></label>');
+    }
+    send.disabled = false;
+  }
+
+  function togglePicker(show) {
+    const picker = $("template-picker");
+    if (!picker) return;
+    picker.hidden = !show;
+    const toggle = document.querySelector(".template-toggle");
+    if (toggle) toggle.setAttribute("aria-expanded", String(show));
+    if (show && !picker.dataset.loaded) { picker.dataset.loaded = "1"; loadTemplates(picker, false); }
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest(".template-toggle")) { togglePicker($("template-picker").hidden); return; }
+    if (event.target.closest(".template-refresh")) { loadTemplates($("template-picker"), true); return; }
+    const sendButton = event.target.closest(".template-send");
+    if (!sendButton) return;
+    const picker = $("template-picker");
+    const chosen = templates.list[Number(picker.querySelector("#template-select").value)];
+    if (!chosen) return;
+    const inputs = Array.from(picker.querySelectorAll("[data-param]"));
+    const empty = inputs.find((input) => !input.value.trim());
+    if (empty) { toast("Fill in parameter {{" + empty.dataset.param + "}} first."); empty.focus(); return; }
+    sendButton.disabled = true;
+    act("send_template", {
+      conversation_id: desk.openId, name: chosen.name, language: chosen.language,
+      parameters: inputs.map((input) => input.value.trim()),
+    })
+      .then(() => { for (const input of inputs) input.value = ""; return openConversation(desk.openId); })
+      .catch(() => {})
+      .finally(() => { sendButton.disabled = false; });
+  });
+
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "template-select") showTemplate($("template-picker"));
+  });
+
+  // A conversation opened with its WhatsApp window closed shows the picker at once.
+  new MutationObserver(() => {
+    const picker = $("template-picker");
+    if (picker && !picker.hidden && !picker.dataset.loaded) togglePicker(true);
+  }).observe($("panel"), { childList: true });
 
   setInterval(tick, 250);
   connect();

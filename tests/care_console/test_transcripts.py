@@ -175,7 +175,8 @@ def test_one_transcript_exports_as_a_pdf_that_opens(rich, supervisor, client_for
     assert response["Content-Type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     assert "Dana Example" in text and "refund for order 4711" in text
-    assert "accepted" in text and "invoice.pdf" in text
+    # The attachment is infected: an unknown file, its name not shown.
+    assert "accepted" in text and "unknown file" in text and "invoice.pdf" not in text
 
 
 def test_one_transcript_exports_as_csv_and_json(rich, supervisor, client_for):
@@ -186,7 +187,7 @@ def test_one_transcript_exports_as_csv_and_json(rich, supervisor, client_for):
         )
     )
     assert [r["text"] for r in rows] == ["I need a refund for order 4711"]
-    assert rows[0]["attachments"] == "invoice.pdf (infected)"
+    assert rows[0]["attachments"] == "unknown file (infected)"
     data = json.loads(client.get(f"/care/conversations/{rich.pk}/export.json").content)
     assert data[0]["customer"] == "Dana Example"
     assert [e["kind"] for e in data[0]["timeline"]] == ["queued", "offered", "accepted"]

@@ -164,3 +164,15 @@ def announced():
 def _fresh_asset_lookups(settings):
     # Tests change assets between requests; a webhook must see the change at once.
     settings.CHANNEL_ASSET_CACHE_SECONDS = 0
+
+
+@pytest.fixture
+def private_clamd(settings):
+    """A clamd of this test's own, started; settings point the project at it."""
+    from tests.clamd import PrivateClamd
+
+    clamd = PrivateClamd()
+    clamd.start()
+    settings.CLAMD_SOCKET = clamd.socket
+    yield clamd
+    clamd.close()

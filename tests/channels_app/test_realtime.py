@@ -46,3 +46,30 @@ def test_an_agent_of_another_tenant_hears_nothing_of_it(
             async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=1)
     finally:
         async_to_sync(layer.group_discard)(agent_group(stranger.pk), channel)
+
+
+def test_the_owning_agent_is_told_when_an_attachments_scan_is_done(
+    deliver, whatsapp_asset, agent, fake_provider, private_clamd, django_capture_on_commit_callbacks
+):
+    from channels_app.models import Attachment
+    from channels_app.services.attachments import attachments_requeue_pending_scans
+
+    private_clamd.stop()
+    deliver(whatsapp_asset, load_fixture("whatsapp", "image"))
+    conversation = Conversation.objects.get()
+    conversation.owner = agent
+    conversation.save(update_fields=["owner"])
+    private_clamd.start()
+    Attachment.objects.update(scan_queued_at=None)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(agent_group(agent.pk), channel)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            attachments_requeue_pending_scans()
+        event = async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=5)
+    finally:
+        async_to_sync(layer.group_discard)(agent_group(agent.pk), channel)
+
+    assert event["event"] == "message.attachments"
+    assert event["payload"]["conversation_id"] == conversation.pk

@@ -1,4 +1,5 @@
 from channels_app.media import media_max_bytes
+from channels_app.outbound_media import outbound_media_url
 from channels_app.providers.base import Media, MediaRef, PermanentSendError, SendResult
 from channels_app.providers.http import call
 from config.outbound import OutboundResponse
@@ -18,10 +19,14 @@ class TwilioTransport:
         self.auth = (asset.sms_account_sid, asset.auth_token)
 
     def send(self, *, message, to: str, idempotency_key: str) -> SendResult:
+        form = {"To": to, "From": self.asset.sms_number, "Body": message.text}
+        if message.content.get("attachment"):
+            # MMS: Twilio fetches the file from us by a signed, expiring link.
+            form["MediaUrl"] = outbound_media_url(attachment=message.attachments.get())
         response = call(
             "POST",
             f"{self.base}/2010-04-01/Accounts/{self.asset.sms_account_sid}/Messages.json",
-            data={"To": to, "From": self.asset.sms_number, "Body": message.text},
+            data=form,
             auth=self.auth,
             headers={"I-Twilio-Idempotency-Token": idempotency_key},
             reason=twilio_reason,
