@@ -74,3 +74,10 @@ def purge_expired_transcripts() -> int:
 @shared_task(name="channels_app.tasks.requeue_stale_inbound_events")
 def requeue_stale_inbound_events() -> tuple[int, int]:
     return services.inbound_events_requeue_stale()
+
+
+@shared_task(name="channels_app.tasks.poll_mailboxes")
+def poll_mailboxes() -> dict:
+    from channels_app.services.email import email_mailboxes_poll
+
+    return email_mailboxes_poll()

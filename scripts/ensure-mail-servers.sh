@@ -1,0 +1,81 @@
+# Sourced by test.sh: the project's own Dovecot (IMAP) on a free loopback port, for the email tests.
+# Debian's package is installed once; the system's Dovecot is never configured nor started.
+if [ ! -x /usr/sbin/dovecot ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "Installing Debian's dovecot-imapd for the email tests..."
+  # Another shell may be installing at the same moment: apt's lock makes one of us wait.
+  for _ in 1 2 3 4 5 6; do
+    if DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      -o DPkg::Lock::Timeout=120 dovecot-imapd > /dev/null 2>&1; then
+      break
+    fi
+    $SUDO apt-get update -qq > /dev/null 2>&1 || true
+  done
+fi
+_mail_dir="$ROOT/var/mail-servers"
+mkdir -p "$_mail_dir/run" "$_mail_dir/mail" "$_mail_dir/log"
+_pid_file="$_mail_dir/run/master.pid"
+if [ -f "$_pid_file" ] && kill -0 "$(cat "$_pid_file")" 2>/dev/null && [ -f "$_mail_dir/port" ]; then
+  :  # already running for this worktree
+else
+  _port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  _user="$(id -un)"
+  _group="$(id -gn)"
+  _login_user="$_user"
+  if [ "$(id -u)" -eq 0 ]; then
+    # Dovecot refuses root for its login processes and for mail: the package's own users serve.
+    _login_user=dovenull
+    _user=dovecot
+    _group=dovecot
+    chown -R dovecot:dovecot "$_mail_dir/mail"
+  fi
+  # One password for every test mailbox, any user name: the tests make their own mailboxes.
+  cat > "$_mail_dir/dovecot.conf" <<CONF
+base_dir = $_mail_dir/run
+state_dir = $_mail_dir/run/state
+instance_name = cc-test-$(basename "$ROOT")
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = $_mail_dir/log/dovecot.log
+default_login_user = $_login_user
+default_internal_user = $_user
+default_internal_group = $_group
+first_valid_uid = $(id -u "$_user")
+mail_location = maildir:$_mail_dir/mail/%u
+passdb {
+  driver = static
+  args = password=test-mail-password
+}
+userdb {
+  driver = static
+  args = uid=$_user gid=$_group home=$_mail_dir/mail/%u
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $_port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  chroot =
+}
+service anvil {
+  chroot =
+}
+CONF
+  mkdir -p "$_mail_dir/run/state"
+  /usr/sbin/dovecot -c "$_mail_dir/dovecot.conf" 2> "$_mail_dir/log/start.log"
+  echo "$_port" > "$_mail_dir/port"
+  for _ in $(seq 1 50); do
+    python -c "import socket; socket.create_connection(('127.0.0.1', $_port), 1).close()" 2>/dev/null && break
+    sleep 0.1
+  done
+fi
+export TEST_IMAP_HOST=127.0.0.1
+export TEST_IMAP_PORT="$(cat "$_mail_dir/port")"
+export TEST_IMAP_PASSWORD=test-mail-password
