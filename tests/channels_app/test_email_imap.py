@@ -155,3 +155,27 @@ def test_the_admin_action_tests_the_connection_and_an_outsider_cannot(
         follow=True,
     )
     assert "IMAP works" not in response.content.decode()
+
+
+def test_the_watcher_takes_in_a_mail_as_it_arrives(transactional_db, email_asset, mailbox):
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=imap.mailbox_watch,
+        args=(email_asset.pk,),
+        kwargs={"stop": stop, "poll_seconds": 60},
+        daemon=True,
+    )
+    watcher.start()
+    try:
+        mailbox.append(mail(message_id="live@example.org"))
+        # Waits for the outcome (IDLE wakes the watcher); no timing is asserted.
+        for _ in range(300):
+            if Message.objects.filter(provider_message_id="live@example.org").exists():
+                break
+            threading.Event().wait(0.1)
+    finally:
+        stop.set()
+        watcher.join(timeout=15)
+
+    assert Message.objects.filter(provider_message_id="live@example.org").exists()
+    assert not watcher.is_alive()

@@ -135,3 +135,46 @@ def idle_wait(client: imaplib.IMAP4, *, timeout: float) -> bool:
         if re.match(rb"\* \d+ (EXISTS|RECENT)", line):
             news = True
     return news
+
+
+IDLE_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+RETRY_SECONDS = 30
+
+
+def mailbox_watch(asset_id: int, *, stop, poll_seconds: float, idle_seconds: float = IDLE_SECONDS):
+    """Keeps one mailbox's intake going until `stop` is set: IDLE where the server offers it, a
+    poll every `poll_seconds` otherwise; a lost connection is opened again after a pause."""
+    from django.db import close_old_connections
+
+    from channels_app.models import ChannelAsset
+
+    while not stop.is_set():
+        close_old_connections()
+        asset = ChannelAsset.objects.filter(pk=asset_id).first()
+        if asset is None or not asset.imap_host:
+            return
+        try:
+            client = imap_login(asset)
+        except MailConnectionError as exc:
+            logger.warning("mailbox of asset %s: %s", asset.uuid, exc.reason)
+            stop.wait(RETRY_SECONDS)
+            continue
+        try:
+            idle = supports_idle(client)
+            while not stop.is_set():
+                mailbox_fetch_new(asset, client)
+                close_old_connections()
+                if idle:
+                    # Short waits, so a stop request is seen soon.
+                    idle_wait(client, timeout=min(idle_seconds, 5.0))
+                else:
+                    stop.wait(poll_seconds)
+                    client.noop()
+        except (MailConnectionError, OSError, imaplib.IMAP4.error) as exc:
+            logger.warning("mailbox of asset %s: %s; connecting again", asset.uuid, exc)
+            stop.wait(1)
+        finally:
+            try:
+                client.logout()
+            except (OSError, imaplib.IMAP4.error):
+                pass
