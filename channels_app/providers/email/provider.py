@@ -154,10 +154,10 @@ def parse_mail(asset, raw: bytes) -> Item:
             inline[part.content_id] = media_id
     if inline:
         content["inline"] = inline
-    if not item.text and not item.media and not body.html:
-        item.text = content["subject"] or "(empty mail)"
-    if item.media and not item.text and not body.html:
-        item.content_type = item.media[0].kind
+    # One content type for every mail (the email template shows body, files and inline images);
+    # a mail without text still has its subject to show in lists and offers.
+    if not item.text:
+        item.text = content["subject"] or "(no text)"
     return item
 
 
