@@ -56,7 +56,11 @@ def post_signed(live_url: str, asset, raw: bytes) -> httpx.Response:
 
 
 def test_an_html_mail_shows_its_table_runs_no_script_and_the_reply_is_threaded(
-    tenant, webhook_asset, smtp_server, live, page_for
+    tenant,
+    webhook_asset,
+    smtp_server,
+    live,  # noqa: F811
+    page_for,  # noqa: F811
 ):
     for node in (AuthorizableNode.TASK, AuthorizableNode.ENGAGE):
         node_authorization_authorize(tenant=tenant, node=node, user=None)
