@@ -129,3 +129,52 @@ def test_a_temporary_smtp_refusal_is_retried_before_the_reply_fails(
     assert sent.status == DeliveryStatus.FAILED
     assert sent.send_attempts > 1
     assert "gave up" in sent.failure_reason and "451 4.3.0" in sent.failure_reason
+
+
+def test_a_subject_or_cc_cannot_smuggle_headers(reply, poll, email_asset, mailbox, smtp_server):
+    mailbox.append(mail())
+    poll(email_asset)
+
+    reply(
+        Conversation.objects.get(),
+        "Hi",
+        content={
+            "subject": "Hello\r\nBcc: spy@evil.example",
+            "cc": ["ok@acme.test", "x@evil.example\r\nBcc: spy@evil.example", "not an address"],
+        },
+    )
+
+    envelope, received = smtp_server.messages[-1]
+    assert received["Bcc"] is None
+    assert received["Subject"] == "Hello Bcc: spy@evil.example"
+    assert sorted(envelope.rcpt_tos) == ["erika@example.org", "ok@acme.test"]
+
+
+def test_the_periodic_poll_takes_in_every_mailbox_and_survives_a_broken_one(
+    django_capture_on_commit_callbacks, email_asset, mailbox, tenant, settings
+):
+    from channels_app.models import ChannelKind, EmailIntake
+    from channels_app.tasks import poll_mailboxes
+    from tests.factories import ChannelAssetFactory
+
+    broken = ChannelAssetFactory(
+        tenant=tenant,
+        kind=ChannelKind.EMAIL,
+        name="Broken box",
+        email_address="broken@acme.test",
+        email_intake=EmailIntake.IMAP,
+        imap_host="127.0.0.1",
+        imap_port=1,
+        imap_security="none",
+        imap_user="x",
+        imap_password="y",
+        smtp_host="127.0.0.1",
+    )
+    mailbox.append(mail(message_id="beat@example.org"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = poll_mailboxes.delay().get()
+
+    assert outcome[str(email_asset.uuid)] == 1
+    assert "cannot connect" in outcome[str(broken.uuid)]
+    assert Message.objects.filter(provider_message_id="beat@example.org").exists()

@@ -22,6 +22,7 @@ from channels_app.providers.http import call
 
 RE_PREFIX = re.compile(r"^\s*(re|aw|sv|antw)\s*:", re.IGNORECASE)
 MAX_REFERENCES = 20
+ADDRESS = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 
 
 def reply_subject(subject: str) -> str:
@@ -60,7 +61,7 @@ def build_mail(*, asset, message, to: str, idempotency_key: str) -> tuple[EmailM
     mail["Date"] = format_datetime(timezone.now())
     mail["From"] = formataddr((asset.name, asset.email_address))
     mail["To"] = to
-    cc = [a for a in content.get("cc", []) if isinstance(a, str) and "@" in a]
+    cc = [a for a in content.get("cc", []) if isinstance(a, str) and ADDRESS.fullmatch(a)]
     if cc:
         mail["Cc"] = ", ".join(cc)
     subject = str(content.get("subject") or "")
@@ -87,7 +88,8 @@ def build_mail(*, asset, message, to: str, idempotency_key: str) -> tuple[EmailM
             mail["In-Reply-To"] = f"<{earlier.provider_message_id}>"
             mail["References"] = f"<{earlier.provider_message_id}>"
             subject = subject or reply_subject(str((earlier.content or {}).get("subject") or ""))
-    mail["Subject"] = subject or "Your message"
+    # A header never carries a line break from content (no header injection).
+    mail["Subject"] = " ".join(subject.split()) or "Your message"
     mail["Auto-Submitted"] = "no"
     html = content.get("html")
     mail.set_content(message.text or mime.html_to_text(html or ""))
