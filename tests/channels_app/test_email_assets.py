@@ -115,3 +115,19 @@ def test_an_outsider_neither_reads_nor_tests_the_mailbox(api_as, owner, outsider
     sign_in(client, outsider.email)
     page = client.get(f"/admin/channels_app/channelasset/{asset.pk}/change/")
     assert page.status_code in (302, 404)
+
+
+def test_an_email_asset_is_created_in_the_console(client, owner, tenant):
+    from tests.channels_app.test_asset_setup import BLANK
+
+    sign_in(client, owner.email)
+
+    response = client.post(
+        "/admin/channels_app/channelasset/add/",
+        {**BLANK, **MAILBOX, "imap_port": "", "smtp_port": "", "imap_folder": "INBOX"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    asset = ChannelAsset.objects.get()
+    assert (asset.kind, asset.tenant) == ("email", tenant)
+    assert asset.smtp_password == "smtp-secret-5432"
