@@ -178,3 +178,79 @@ def test_the_periodic_poll_takes_in_every_mailbox_and_survives_a_broken_one(
     assert outcome[str(email_asset.uuid)] == 1
     assert "cannot connect" in outcome[str(broken.uuid)]
     assert Message.objects.filter(provider_message_id="beat@example.org").exists()
+
+
+def test_a_flow_greeting_is_marked_automatic_and_an_agent_reply_is_not(
+    poll, reply, email_asset, mailbox, smtp_server, django_capture_on_commit_callbacks
+):
+    mailbox.append(mail())
+    poll(email_asset)
+    conversation = Conversation.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message_send(conversation=conversation, text="Thanks, we got it.", author_kind="bot")
+    reply(conversation, "Here is the answer.")
+
+    greeting, answer = (m for _, m in smtp_server.messages[-2:])
+    assert greeting["Auto-Submitted"] == "auto-replied"
+    assert answer["Auto-Submitted"] == "no"
+
+
+def test_clean_attachments_go_along_and_an_infected_one_never_does(
+    poll, email_asset, mailbox, smtp_server, agent, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    from channels_app.models import Attachment
+
+    mailbox.append(mail())
+    poll(email_asset)
+    conversation = Conversation.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_send(
+            conversation=conversation,
+            text="The documents you asked for.",
+            author_kind=AuthorKind.AGENT,
+            author_agent=agent,
+        )
+        for name, scan in (("terms.pdf", "clean"), ("eicar.com", "infected")):
+            attachment = Attachment(
+                tenant=conversation.tenant,
+                message=message,
+                filename=name,
+                declared_content_type="application/pdf",
+                scan_status=scan,
+            )
+            attachment.file.save(name, ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
+            attachment.save()
+
+    _, received = smtp_server.messages[-1]
+    assert [part.get_filename() for part in received.iter_attachments()] == ["terms.pdf"]
+    assert received.get_body(("plain",)).get_content().strip() == "The documents you asked for."
+
+
+def test_a_reply_waits_while_its_attachment_is_being_scanned(
+    poll, email_asset, mailbox, smtp_server, agent, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    from channels_app.models import Attachment
+
+    mailbox.append(mail())
+    poll(email_asset)
+    conversation = Conversation.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_send(
+            conversation=conversation, text="See attached.", author_kind=AuthorKind.AGENT
+        )
+        attachment = Attachment(tenant=conversation.tenant, message=message, filename="a.pdf")
+        attachment.file.save("a.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
+        attachment.save()
+
+    message.refresh_from_db()
+    # Eager tasks: every retry ran at once while the scan stayed pending.
+    assert message.status == DeliveryStatus.FAILED
+    assert "still being scanned" in message.failure_reason
+    assert smtp_server.messages == []

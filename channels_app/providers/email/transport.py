@@ -51,7 +51,7 @@ def _domain(address: str) -> str:
 def build_mail(*, asset, message, to: str, idempotency_key: str) -> tuple[EmailMessage, str]:
     """The MIME message and its Message-ID (without brackets): the id is derived from the
     message's idempotency key, so a retried send carries the same id."""
-    from channels_app.models import Attachment, Direction, Message
+    from channels_app.models import Attachment, AuthorKind, Direction, Message
 
     thread = _thread_message(message)
     content = message.content or {}
@@ -90,14 +90,21 @@ def build_mail(*, asset, message, to: str, idempotency_key: str) -> tuple[EmailM
             subject = subject or reply_subject(str((earlier.content or {}).get("subject") or ""))
     # A header never carries a line break from content (no header injection).
     mail["Subject"] = " ".join(subject.split()) or "Your message"
-    mail["Auto-Submitted"] = "no"
+    # RFC 3834: a flow's greeting is an automatic reply, so other robots do not answer it.
+    automatic = message.author_kind in (AuthorKind.BOT, AuthorKind.SYSTEM)
+    mail["Auto-Submitted"] = "auto-replied" if automatic else "no"
     html = content.get("html")
     mail.set_content(message.text or mime.html_to_text(html or ""))
     mail.add_alternative(
         mime.html_sanitize(html) if html else mime.text_to_html(message.text), subtype="html"
     )
-    attachments = Attachment.objects.filter(message_id=message.pk).exclude(file="")
-    for attachment in attachments.exclude(scan_status=Attachment.ScanStatus.INFECTED):
+    attachments = list(Attachment.objects.filter(message_id=message.pk).exclude(file=""))
+    if any(a.scan_status == Attachment.ScanStatus.PENDING for a in attachments):
+        # Every outbound file is scanned first: the mail waits for the scan (a retry).
+        raise TransientSendError("an attachment is still being scanned")
+    for attachment in attachments:
+        if attachment.scan_status != Attachment.ScanStatus.CLEAN:
+            continue  # infected or unscannable: never sent
         content_type = attachment.detected_content_type or attachment.declared_content_type
         major, _, minor = (content_type or "application/octet-stream").partition("/")
         with attachment.file.open("rb") as handle:
