@@ -162,7 +162,8 @@ def test_the_watcher_takes_in_a_mail_as_it_arrives(transactional_db, email_asset
     watcher = threading.Thread(
         target=imap.mailbox_watch,
         args=(email_asset.pk,),
-        kwargs={"stop": stop, "poll_seconds": 60},
+        # Short IDLE rounds, so the stop request ends the test soon.
+        kwargs={"stop": stop, "poll_seconds": 60, "idle_seconds": 0.5},
         daemon=True,
     )
     watcher.start()
