@@ -2,7 +2,7 @@
 
 import logging
 
-from channels_app.models import ChannelAsset, ChannelKind, EmailIntake
+from channels_app.models import ChannelAsset, ChannelKind, EmailIntake, MailboxState
 from channels_app.providers.email import imap
 from channels_app.providers.email.connect import MailConnectionError, connection_check
 from channels_app.providers.email.provider import PROVIDER, raw_mail_piece
@@ -42,3 +42,13 @@ def email_mailboxes_poll() -> dict[str, int | str]:
 def email_connection_check(*, asset: ChannelAsset) -> list[tuple[str, bool, str]]:
     """The admin console's "test connection": logs in to IMAP and SMTP and says what failed."""
     return connection_check(asset)
+
+
+def email_mailbox_warnings(asset: ChannelAsset) -> list[str]:
+    """The asset page tells the admin when the mailbox could not be read last time."""
+    if asset.kind != ChannelKind.EMAIL or asset.email_intake != EmailIntake.IMAP:
+        return []
+    state = MailboxState.objects.filter(asset=asset).first()
+    if state is None or not state.error:
+        return []
+    return [f"The mailbox could not be read at {state.checked_at:%Y-%m-%d %H:%M}: {state.error}"]

@@ -180,3 +180,16 @@ def test_the_watcher_takes_in_a_mail_as_it_arrives(transactional_db, email_asset
 
     assert Message.objects.filter(provider_message_id="live@example.org").exists()
     assert not watcher.is_alive()
+
+
+def test_the_asset_page_says_when_the_mailbox_could_not_be_read(client, owner, email_asset):
+    email_asset.imap_password = "wrong"
+    email_asset.save(update_fields=["imap_password"])
+    with pytest.raises(Exception):
+        email_mailbox_poll(asset=email_asset)
+    client.force_login(owner)
+
+    page = client.get(f"/admin/channels_app/channelasset/{email_asset.pk}/change/")
+
+    assert "The mailbox could not be read" in page.content.decode()
+    assert "refused the login" in page.content.decode()

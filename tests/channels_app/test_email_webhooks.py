@@ -230,3 +230,14 @@ def test_mail_with_a_mime_part_that_is_not_utf8_is_kept_byte_for_byte(post_mail,
 
     assert Message.objects.get().text == "¿Dónde está mi pedido?"
     assert Attachment.objects.count() == 0
+
+
+def test_a_broken_multipart_body_is_refused_without_an_error(client, webhook_asset):
+    response = client.post(
+        webhook_url(webhook_asset),
+        data=b"--x\r\nContent-Disposition: form-data\r\n\r\nno name, no end",
+        content_type="multipart/form-data; boundary=x",
+    )
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0

@@ -16,6 +16,7 @@ from email.policy import HTTP
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 
 from channels_app.providers.base import (
@@ -175,9 +176,13 @@ class EmailProvider:
         if not key:
             return False
         request.body  # read first so the form parser reuses the kept body
-        timestamp = request.POST.get("timestamp", "")
-        token = request.POST.get("token", "")
-        signature = request.POST.get("signature", "")
+        try:
+            form = request.POST
+        except MultiPartParserError:
+            return False  # no readable signature fields: nothing to trust
+        timestamp = form.get("timestamp", "")
+        token = form.get("token", "")
+        signature = form.get("signature", "")
         if not (timestamp and token and signature):
             return False
         expected = hmac.new(
