@@ -18,12 +18,29 @@ fi
 _mail_dir="$ROOT/var/mail-servers"
 mkdir -p "$_mail_dir/run/state" "$_mail_dir/mail" "$_mail_dir/log"
 _pid_file="$_mail_dir/run/master.pid"
+# A self-signed certificate for 127.0.0.1: the TLS tests trust it as their only CA.
+if [ ! -f "$_mail_dir/tls-cert.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$_mail_dir/tls-key.pem" \
+    -out "$_mail_dir/tls-cert.pem" > /dev/null 2>&1
+fi
+_free_port() {
+  python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 _running=""
-if [ -f "$_pid_file" ] && kill -0 "$(cat "$_pid_file")" 2>/dev/null && [ -f "$_mail_dir/port" ]; then
+if [ -f "$_pid_file" ] && kill -0 "$(cat "$_pid_file")" 2>/dev/null; then
   _running="$(cat "$_pid_file")"
+fi
+# Ports stay those of the running instance; a missing one makes the config differ (a restart).
+if [ -n "$_running" ] && [ -f "$_mail_dir/port" ]; then
   _port="$(cat "$_mail_dir/port")"
 else
-  _port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  _port="$(_free_port)"
+fi
+if [ -n "$_running" ] && [ -f "$_mail_dir/tls-port" ]; then
+  _tls_port="$(cat "$_mail_dir/tls-port")"
+else
+  _tls_port="$(_free_port)"
 fi
 _user="$(id -un)"
 _group="$(id -gn)"
@@ -43,7 +60,9 @@ state_dir = $_mail_dir/run/state
 instance_name = cc-test-$(basename "$ROOT")
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$_mail_dir/tls-cert.pem
+ssl_key = <$_mail_dir/tls-key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -68,7 +87,8 @@ service imap-login {
     port = $_port
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $_tls_port
   }
   chroot =
 }
@@ -86,6 +106,7 @@ mv "$_mail_dir/dovecot.conf.new" "$_mail_dir/dovecot.conf"
 if [ -z "$_running" ]; then
   /usr/sbin/dovecot -c "$_mail_dir/dovecot.conf" 2> "$_mail_dir/log/start.log"
   echo "$_port" > "$_mail_dir/port"
+  echo "$_tls_port" > "$_mail_dir/tls-port"
   for _ in $(seq 1 50); do
     python -c "import socket; socket.create_connection(('127.0.0.1', $_port), 1).close()" 2>/dev/null && break
     sleep 0.1
@@ -93,4 +114,6 @@ if [ -z "$_running" ]; then
 fi
 export TEST_IMAP_HOST=127.0.0.1
 export TEST_IMAP_PORT="$_port"
+export TEST_IMAPS_PORT="$_tls_port"
+export TEST_MAIL_TLS_CERT="$_mail_dir/tls-cert.pem"
 export TEST_IMAP_PASSWORD=test-mail-password

@@ -193,3 +193,46 @@ def test_the_asset_page_says_when_the_mailbox_could_not_be_read(client, owner, e
 
     assert "The mailbox could not be read" in page.content.decode()
     assert "refused the login" in page.content.decode()
+
+
+@pytest.fixture
+def trusted_test_certificate(monkeypatch):
+    import os
+
+    cert = os.environ.get("TEST_MAIL_TLS_CERT")
+    if not cert:
+        pytest.skip("no Dovecot: run the tests through scripts/test.sh")
+    # The test Dovecot's self-signed certificate as the only CA this process trusts.
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    return cert
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_imap_over_tls_checks_the_certificate_and_logs_in(
+    email_asset, trusted_test_certificate, security
+):
+    import os
+
+    email_asset.imap_security = security
+    email_asset.imap_port = int(
+        os.environ["TEST_IMAPS_PORT"] if security == "tls" else os.environ["TEST_IMAP_PORT"]
+    )
+    email_asset.smtp_host = ""
+
+    assert email_connection_check(asset=email_asset)[0][:2] == ("IMAP", True)
+
+
+def test_an_untrusted_certificate_is_refused_with_the_reason(email_asset, monkeypatch):
+    import os
+
+    if not os.environ.get("TEST_IMAPS_PORT"):
+        pytest.skip("no Dovecot: run the tests through scripts/test.sh")
+    email_asset.imap_security = "tls"
+    email_asset.imap_port = int(os.environ["TEST_IMAPS_PORT"])
+    email_asset.smtp_host = ""
+
+    [(server, ok, what)] = email_connection_check(asset=email_asset)
+
+    assert (server, ok) == ("IMAP", False)
+    assert "certificate verify failed" in what
