@@ -94,7 +94,8 @@ class ChannelAssetAdmin(TenantScopedAdmin):
     form = ChannelAssetForm
     list_display = ("name", "kind", "provider_id", "webhook_url")
     list_filter = ("kind",)
-    search_fields = ("name", "wa_phone_number_id", "fb_page_id", "sms_number")
+    search_fields = ("name", "wa_phone_number_id", "fb_page_id", "sms_number", "email_address")
+    actions = ("test_mail_connection",)
     readonly_fields = (
         "uuid",
         "webhook_url",
@@ -131,9 +132,50 @@ class ChannelAssetAdmin(TenantScopedAdmin):
                     )
                 },
             ),
+            (
+                "Email (address, and a mailbox or a mail service's webhook)",
+                {
+                    "classes": ()
+                    if obj is None or obj.kind == ChannelKind.EMAIL
+                    else ("collapse",),
+                    "fields": (
+                        "email_address",
+                        "email_intake",
+                        ("imap_host", "imap_port", "imap_security"),
+                        ("imap_user", "imap_folder"),
+                        ("smtp_host", "smtp_port", "smtp_security"),
+                        "smtp_user",
+                    ),
+                },
+            ),
             ("Secrets", {"fields": secrets}),
             ("Provider API", {"fields": ("api_base_url",)}),
         )
+
+    @admin.action(description="Test the mail connection (IMAP and SMTP log-in)")
+    def test_mail_connection(self, request, queryset):
+        if not self._can(request, "change"):
+            self.message_user(request, "You may not test connections.", messages.ERROR)
+            return
+        for asset in queryset:
+            if asset.kind != ChannelKind.EMAIL:
+                self.message_user(
+                    request, f"{asset.name}: not an email asset, nothing to test.", messages.INFO
+                )
+                continue
+            results = services.email_connection_check(asset=asset)
+            if not results:
+                self.message_user(
+                    request,
+                    f"{asset.name}: no IMAP or SMTP server is configured.",
+                    messages.WARNING,
+                )
+            for server, ok, what in results:
+                self.message_user(
+                    request,
+                    f"{asset.name}: {server} {'works' if ok else 'failed'}: {what}",
+                    messages.SUCCESS if ok else messages.ERROR,
+                )
 
     @admin.display(description="Secrets")
     def masked_secrets(self, obj: ChannelAsset) -> str:
@@ -152,7 +194,7 @@ class ChannelAssetAdmin(TenantScopedAdmin):
 
     @admin.display(description="Provider id")
     def provider_id(self, obj: ChannelAsset) -> str:
-        return obj.wa_phone_number_id or obj.fb_page_id or obj.sms_number
+        return obj.wa_phone_number_id or obj.fb_page_id or obj.sms_number or obj.email_address
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: ChannelAsset) -> str:

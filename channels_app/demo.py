@@ -1,9 +1,10 @@
-"""The demo tenant's channels: one WhatsApp, one Messenger and one SMS asset, wired to the sandbox."""
+"""The demo tenant's channels: one WhatsApp, one Messenger, one SMS and one email asset, wired to
+the sandbox (the email asset's mail service is the sandbox: signed raw mail in, raw MIME out)."""
 
 from django.conf import settings
 from django.db import transaction
 
-from channels_app.models import ChannelAsset, ChannelKind, SmsNumberType
+from channels_app.models import ChannelAsset, ChannelKind, EmailIntake, SmsNumberType
 from tenants.models import Tenant
 
 DEMO_ASSETS = {
@@ -29,6 +30,13 @@ DEMO_ASSETS = {
         "sms_account_sid": "AC00000000000000000000000000demo",
         "auth_token": "demo-twilio-auth-token",
     },
+    ChannelKind.EMAIL: {
+        "name": "Demo Email",
+        "email_address": "support@demo.example",
+        "email_intake": EmailIntake.WEBHOOK,
+        "email_signing_key": "demo-mail-signing-key",
+        "access_token": "demo-mail-api-key",
+    },
 }
 
 
@@ -45,7 +53,7 @@ def seed(*, tenant: Tenant, people) -> list[str]:
             unique = {
                 k: v
                 for k, v in fields.items()
-                if k in ("wa_phone_number_id", "fb_page_id", "sms_number")
+                if k in ("wa_phone_number_id", "fb_page_id", "sms_number", "email_address")
             }
             if ChannelAsset.objects.filter(**unique).exists():
                 continue  # the number belongs to another tenant here; leave it alone
@@ -53,9 +61,10 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         asset.api_base_url = f"{base}/{kind}"
         asset.save()
     lines = [
-        f"channels:   WhatsApp, Messenger and SMS assets wired to the sandbox provider at {base}/",
+        f"channels:   WhatsApp, Messenger, SMS and email assets wired to the sandbox provider at {base}/",
         '  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp "Hallo" --from +4915112345678',
         '                    .venv/bin/python manage.py sandbox_customer sms "Hi" ; ... messenger "Hello" --media image',
+        '                    .venv/bin/python manage.py sandbox_customer email "My order" --html --media document',
     ]
     if settings.SANDBOX_PROVIDER:
         lines.append(f"  what was sent:    {base}/ (staff only: sign in as the demo admin)")

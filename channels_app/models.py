@@ -59,6 +59,17 @@ class SmsNumberType(models.TextChoices):
     TOLL_FREE = "toll_free", "Toll-free"
 
 
+class EmailIntake(models.TextChoices):
+    IMAP = "imap", "Mailbox (IMAP in, SMTP out)"
+    WEBHOOK = "webhook", "Mail service webhook (signed raw MIME, Mailgun scheme)"
+
+
+class MailSecurity(models.TextChoices):
+    TLS = "tls", "TLS from the start (IMAPS 993, SMTPS 465)"
+    STARTTLS = "starttls", "STARTTLS (IMAP 143, SMTP 587)"
+    NONE = "none", "None (loopback or a trusted network only)"
+
+
 class ChannelAsset(models.Model):
     """One provider account (a WhatsApp number, a Facebook page, an SMS number, ...)."""
 
@@ -88,6 +99,37 @@ class ChannelAsset(models.Model):
     api_base_url = models.URLField(
         blank=True, help_text="Provider API base URL; empty means the provider's real one."
     )
+    # Email: the address customers write to, how mail arrives, and the mailbox's servers.
+    email_address = models.EmailField(blank=True)
+    email_intake = models.CharField(
+        max_length=10, choices=EmailIntake.choices, blank=True, default=""
+    )
+    imap_host = models.CharField("IMAP host", max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField("IMAP port", null=True, blank=True)
+    imap_security = models.CharField(
+        "IMAP security",
+        max_length=10,
+        choices=MailSecurity.choices,
+        default=MailSecurity.TLS,
+        blank=True,
+    )
+    imap_user = models.CharField("IMAP user", max_length=255, blank=True)
+    imap_password = EncryptedTextField("IMAP password", blank=True)
+    imap_folder = models.CharField("IMAP folder", max_length=255, default="INBOX", blank=True)
+    smtp_host = models.CharField("SMTP host", max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField("SMTP port", null=True, blank=True)
+    smtp_security = models.CharField(
+        "SMTP security",
+        max_length=10,
+        choices=MailSecurity.choices,
+        default=MailSecurity.STARTTLS,
+        blank=True,
+    )
+    smtp_user = models.CharField("SMTP user", max_length=255, blank=True)
+    smtp_password = EncryptedTextField("SMTP password", blank=True)
+    email_signing_key = EncryptedTextField(
+        "webhook signing key", blank=True, help_text="The mail service's HTTP webhook signing key."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -104,6 +146,11 @@ class ChannelAsset(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["sms_number"], condition=~Q(sms_number=""), name="asset_unique_sms_number"
+            ),
+            models.UniqueConstraint(
+                fields=["email_address"],
+                condition=~Q(email_address=""),
+                name="asset_unique_email_address",
             ),
         ]
 
@@ -153,6 +200,24 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset.kind} event {self.provider_event_id}"
+
+
+class MailboxState(models.Model):
+    """Where IMAP intake stands in an email asset's mailbox: UIDs up to last_uid are stored.
+
+    UIDs only grow within one UIDVALIDITY; a new UIDVALIDITY (the server rebuilt the folder) starts
+    again from 0, and the raw events' unique Message-ID keeps mails already stored from repeating."""
+
+    asset = models.OneToOneField(
+        ChannelAsset, on_delete=models.CASCADE, primary_key=True, related_name="mailbox_state"
+    )
+    uidvalidity = models.BigIntegerField(default=0)
+    last_uid = models.BigIntegerField(default=0)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Mailbox of {self.asset}: UID {self.last_uid} of {self.uidvalidity}"
 
 
 class Customer(models.Model):
@@ -238,6 +303,22 @@ class Conversation(models.Model):
     @property
     def media_type(self) -> str:
         return MEDIA_TYPE_OF_KIND[self.kind]
+
+
+class ConversationLink(models.Model):
+    """A conversation that continues a closed one (an email reply to a closed thread)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="continues"
+    )
+    previous = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="continued_by"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Conversation {self.conversation_id} continues {self.previous_id}"
 
 
 class Direction(models.TextChoices):

@@ -104,3 +104,10 @@ def refresh_whatsapp_templates() -> tuple[int, int]:
     from channels_app.services.whatsapp_templates import whatsapp_templates_refresh_stale
 
     return whatsapp_templates_refresh_stale()
+
+
+@shared_task(name="channels_app.tasks.poll_mailboxes")
+def poll_mailboxes() -> dict:
+    from channels_app.services.email import email_mailboxes_poll
+
+    return email_mailboxes_poll()

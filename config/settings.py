@@ -174,6 +174,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=60),
         "options": {"expires": 55},
     },
+    "channels-poll-mailboxes": {
+        "task": "channels_app.tasks.poll_mailboxes",
+        "schedule": timedelta(seconds=env_int("EMAIL_POLL_SECONDS", 60)),
+        "options": {"expires": 55},
+    },
     "channels-close-inactive-conversations": {
         "task": "channels_app.tasks.close_inactive_conversations",
         "schedule": timedelta(seconds=60),
@@ -207,6 +212,11 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
 SANDBOX_PROVIDER = env_bool("SANDBOX_PROVIDER", False)
 # How long a process may reuse a channel asset (and its secrets) looked up for a webhook.
 CHANNEL_ASSET_CACHE_SECONDS = env_int("CHANNEL_ASSET_CACHE_SECONDS", 10)
+# Email: a sender's mails beyond this many within the window are stored but not taken in.
+EMAIL_FLOOD_MAX_PER_ADDRESS = env_int("EMAIL_FLOOD_MAX_PER_ADDRESS", 20)
+EMAIL_FLOOD_WINDOW_SECONDS = env_int("EMAIL_FLOOD_WINDOW_SECONDS", 600)
+# How often IMAP mailboxes are polled (the email_intake command waits with IDLE instead).
+EMAIL_POLL_SECONDS = env_int("EMAIL_POLL_SECONDS", 60)
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"

@@ -3,6 +3,7 @@
 source "$(dirname "$0")/bootstrap.sh"
 source "$(dirname "$0")/ensure-chromium.sh"
 source "$(dirname "$0")/ensure-clamd.sh"
+source "$(dirname "$0")/ensure-mail-servers.sh"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 # With PostgreSQL and Redis the settings refuse to start without keys: throwaway ones per run.

@@ -7,6 +7,7 @@ PROVIDER_PACKAGES: dict[str, str] = {
     "whatsapp": "channels_app.providers.whatsapp",
     "messenger": "channels_app.providers.messenger",
     "sms": "channels_app.providers.sms",
+    "email": "channels_app.providers.email",
 }
 
 

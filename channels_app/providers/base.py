@@ -58,6 +58,9 @@ class InboundMessage:
     reply_to_provider_id: str = ""
     media: list[MediaRef] = field(default_factory=list)
     sent_at: datetime | None = None
+    # Provider ids of earlier messages this one continues (email's In-Reply-To and References):
+    # the conversation holding them is the one it joins.
+    thread_provider_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -214,6 +214,7 @@ def customer_webhook(
     reply_to: str = "",
     name: str = "Sandbox Customer",
     media_base_url: str = "",
+    html: bool = False,
 ) -> SignedWebhook:
     """The signed webhook a provider would post when this customer writes to the asset."""
     if asset.kind == ChannelKind.WHATSAPP:
@@ -255,5 +256,30 @@ def customer_webhook(
                 text=text,
                 media_urls=[(media_url, types[media])] if media else [],
             ),
+        )
+    if asset.kind == ChannelKind.EMAIL:
+        from channels_app.sandbox.fake_provider import SAMPLE_MEDIA
+        from channels_app.sandbox.mail import customer_mail, mail_webhook_form
+
+        attachment = None
+        if media:
+            content, content_type, filename = SAMPLE_MEDIA[f"sample-{media}"]
+            attachment = (content, content_type, filename or f"sample-{media}")
+        raw = customer_mail(
+            sender=sender,
+            to=asset.email_address,
+            text=text,
+            name=name,
+            html=html,
+            attachment=attachment,
+            in_reply_to=reply_to,
+        )
+        body, content_type = mail_webhook_form(
+            raw, key=asset.email_signing_key, recipient=asset.email_address
+        )
+        return SignedWebhook(
+            url=base_url.rstrip("/") + webhook_path(asset),
+            body=body,
+            headers={"Content-Type": content_type},
         )
     raise ValueError(f"no sandbox for {asset.kind} assets")

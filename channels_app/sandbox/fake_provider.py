@@ -10,6 +10,7 @@ Paths start with the provider's kind, so an asset's api_base_url is <server>/<ki
   /messenger/<page-id>/messages           POST send (text, attachment by id) or sender action
   /messenger/me/message_attachments       POST attachment upload (multipart: message, filedata)
   /sms/2010-04-01/Accounts/<sid>/Messages.json   POST send (Twilio form; MediaUrl fetched after)
+  /email/messages.mime                    POST send (raw MIME, see sandbox/mail.py)
   /<kind>/media/<id>/download             GET media bytes
   /sent  /  POST /_fail  POST /_reset  POST /_media (upload bytes, returns an id)
 
@@ -284,7 +285,21 @@ class FakeProvider:
             return self._messenger(method, path, headers, body)
         if kind == "sms":
             return self._twilio(method, path, headers, body)
+        if kind == "email" and path == "/email/messages.mime" and method == "POST":
+            return self._mail(path, headers, body)
         return Response.json({"error": {"message": f"unknown path {path}"}}, 404)
+
+    def _mail(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+        from channels_app.sandbox.mail import sent_mail
+
+        if not headers.get("authorization", "").startswith("Basic "):
+            return Response.json({"message": "Forbidden"}, 401)
+        recorded = sent_mail(body)
+        if recorded is None:
+            return Response.json({"message": "'message' parameter is missing"}, 400)
+        payload, answer = recorded
+        self._record("email", path, payload, headers, answer)
+        return Response.json(answer)
 
     def _take_failure(self, kind: str) -> Failure | None:
         with self.lock:

@@ -7,6 +7,12 @@ from channels_app.services.conversations import (
     customer_identity_get_or_create,
     transcripts_purge_expired,
 )
+from channels_app.services.email import (
+    email_connection_check,
+    email_mailbox_poll,
+    email_mailboxes_poll,
+    email_raw_accept,
+)
 from channels_app.services.inbound import (
     inbound_dead_letter_store,
     inbound_event_process,
@@ -34,6 +40,10 @@ __all__ = [
     "conversation_close",
     "conversations_close_inactive",
     "customer_identity_get_or_create",
+    "email_connection_check",
+    "email_mailbox_poll",
+    "email_mailboxes_poll",
+    "email_raw_accept",
     "inbound_dead_letter_store",
     "inbound_event_process",
     "inbound_event_replay",

@@ -3,11 +3,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from channels_app.models import ChannelAsset, ChannelKind, SmsNumberType
+from channels_app.models import ChannelAsset, ChannelKind, EmailIntake, SmsNumberType
 from channels_app.providers import PROVIDER_PACKAGES
 from tenants.models import Tenant
 
-SECRET_FIELDS = ("app_secret", "verify_token", "access_token", "auth_token")
+SECRET_FIELDS = (
+    "app_secret",
+    "verify_token",
+    "access_token",
+    "auth_token",
+    "imap_password",
+    "smtp_password",
+    "email_signing_key",
+)
 REQUIRED: dict[str, tuple[str, ...]] = {
     ChannelKind.WHATSAPP: (
         "wa_phone_number_id",
@@ -18,6 +26,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ),
     ChannelKind.MESSENGER: ("fb_page_id", "app_secret", "verify_token", "access_token"),
     ChannelKind.SMS: ("sms_number", "sms_number_type", "sms_account_sid", "auth_token"),
+    ChannelKind.EMAIL: ("email_address", "email_intake"),
+}
+EMAIL_REQUIRED: dict[str, tuple[str, ...]] = {
+    EmailIntake.IMAP: ("imap_host", "imap_user", "imap_password", "smtp_host"),
+    EmailIntake.WEBHOOK: ("email_signing_key",),
 }
 
 
@@ -29,6 +42,25 @@ def _short_code_problem(number: str) -> str | None:
     if not number.isdigit() or not 3 <= len(number) <= 8:
         return "a short code is 3 to 8 digits, e.g. 72345"
     return None
+
+
+def _email_problems(asset: ChannelAsset) -> dict[str, str]:
+    """A mailbox needs its IMAP login and an SMTP server; a webhook needs its signing key and a
+    way out (SMTP, or the mail service's HTTP API at the API base URL)."""
+    errors: dict[str, str] = {}
+    for name in EMAIL_REQUIRED.get(asset.email_intake, ()):
+        if not getattr(asset, name):
+            errors[name] = f"required for an email asset fed by {asset.get_email_intake_display()}"
+    if asset.email_intake == EmailIntake.WEBHOOK and not asset.smtp_host and not asset.api_base_url:
+        errors["smtp_host"] = (
+            "an email asset fed by a webhook sends through SMTP (this host) or through the mail "
+            "service's HTTP API (the API base URL): set one of them"
+        )
+    for name in ("imap_host", "smtp_host"):
+        host = getattr(asset, name)
+        if host and (not all(part for part in host.split(".")) or any(c in host for c in " /:@")):
+            errors[name] = "a host name or an IP address, without scheme or port"
+    return errors
 
 
 def channel_asset_validate(asset: ChannelAsset) -> None:
@@ -46,6 +78,8 @@ def channel_asset_validate(asset: ChannelAsset) -> None:
     for name in REQUIRED.get(asset.kind, ()):
         if not getattr(asset, name):
             errors[name] = f"required for a {asset.get_kind_display()} asset"
+    if asset.kind == ChannelKind.EMAIL:
+        errors.update(_email_problems(asset))
     if asset.sms_number and asset.sms_number_type == SmsNumberType.SHORT:
         problem = _short_code_problem(asset.sms_number)
         if problem:

@@ -5,7 +5,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from channels_app import events
-from channels_app.models import ChannelKind, Conversation, Customer, CustomerIdentity
+from channels_app.models import (
+    ChannelKind,
+    Conversation,
+    ConversationLink,
+    Customer,
+    CustomerIdentity,
+)
 from channels_app.services.retention import retention_purge
 from tenants.models import Tenant, TenantPolicy
 from tenants.realtime import Push, agent_group, send_event_on_commit, send_events_on_commit
@@ -66,9 +72,25 @@ def customer_identity_get_or_create(
 
 
 def conversation_get_or_open(
-    *, asset, identity: CustomerIdentity, at: datetime
+    *, asset, identity: CustomerIdentity, at: datetime, thread_ids: list[str] = ()
 ) -> tuple[Conversation, bool]:
-    """The open conversation of this customer on this asset, or a new one (a closed one stays closed)."""
+    """The open conversation of this customer on this asset, or a new one (a closed one stays closed).
+
+    thread_ids: provider ids of the messages this one continues (email threading). The open
+    conversation holding one of them is joined; when it is closed, the new conversation is
+    linked to it."""
+    previous = None
+    if thread_ids:
+        threaded = (
+            Conversation.objects.filter(
+                asset=asset, messages__provider_message_id__in=list(thread_ids)
+            )
+            .order_by("-opened_at")
+            .first()
+        )
+        if threaded is not None and threaded.status == Conversation.Status.OPEN:
+            return threaded, False
+        previous = threaded
     conversation = Conversation.objects.filter(
         asset=asset, identity=identity, status=Conversation.Status.OPEN
     ).first()
@@ -89,6 +111,10 @@ def conversation_get_or_open(
         return Conversation.objects.get(
             asset=asset, identity=identity, status=Conversation.Status.OPEN
         ), False
+    if previous is not None:
+        ConversationLink.objects.create(
+            tenant_id=asset.tenant_id, conversation=conversation, previous=previous
+        )
     events.announce(events.CONVERSATION_OPENED, conversation_id=conversation.pk)
     return conversation, True
 

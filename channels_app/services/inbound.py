@@ -282,7 +282,9 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         address=item.sender_address,
         display_name=item.sender_name,
     )
-    conversation, created = conversation_get_or_open(asset=asset, identity=identity, at=at)
+    conversation, created = conversation_get_or_open(
+        asset=asset, identity=identity, at=at, thread_ids=item.thread_provider_ids
+    )
     reply_to = None
     if item.reply_to_provider_id:
         reply_to = Message.objects.filter(

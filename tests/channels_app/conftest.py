@@ -11,6 +11,13 @@ from twilio.request_validator import RequestValidator
 from channels_app.models import ChannelKind, SmsNumberType
 from channels_app.providers.meta import sign
 from channels_app.sandbox.fake_provider import FakeProvider, start_in_thread
+from tests.channels_app.email_support import (  # noqa: F401 - the email tests' fixtures
+    _smtp_server,
+    email_asset,
+    mailbox,
+    smtp_server,
+    webhook_asset,
+)
 from tests.factories import ChannelAssetFactory
 
 PROVIDERS_DIR = Path(__file__).resolve().parents[2] / "channels_app" / "providers"

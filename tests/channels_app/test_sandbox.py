@@ -103,8 +103,9 @@ def test_the_demo_gets_one_asset_per_channel_wired_to_the_sandbox(tenant, settin
     demo.seed(tenant=tenant, people=None)
 
     assets = ChannelAsset.objects.filter(tenant=tenant).order_by("kind")
-    assert [a.kind for a in assets] == ["messenger", "sms", "whatsapp"]
+    assert [a.kind for a in assets] == ["email", "messenger", "sms", "whatsapp"]
     assert {a.api_base_url for a in assets} == {
-        f"http://127.0.0.1:8000/sandbox/provider/{k}" for k in ("messenger", "sms", "whatsapp")
+        f"http://127.0.0.1:8000/sandbox/provider/{k}"
+        for k in ("email", "messenger", "sms", "whatsapp")
     }
     assert any("sandbox_customer whatsapp" in line for line in lines)

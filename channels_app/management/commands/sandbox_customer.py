@@ -11,17 +11,23 @@ DEFAULT_SENDERS = {
     "whatsapp": "+4915112345678",
     "sms": "+4915112345678",
     "messenger": "7300000000000001",
+    "email": "customer@example.org",
 }
 
 
 class Command(BaseCommand):
-    help = "Plays a customer: signs and posts a webhook exactly as WhatsApp, Messenger or Twilio would."
+    help = (
+        "Plays a customer: signs and posts a webhook exactly as WhatsApp, Messenger, Twilio or a "
+        "mail service (email: the raw mail, Mailgun's signature) would."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=sorted(DEFAULT_SENDERS))
         parser.add_argument("text", nargs="?", default="")
         parser.add_argument(
-            "--from", dest="sender", help="customer's number (E.164) or Messenger PSID"
+            "--from",
+            dest="sender",
+            help="customer's number (E.164), Messenger PSID or email address",
         )
         parser.add_argument("--name", default="Sandbox Customer", help="WhatsApp profile name")
         parser.add_argument(
@@ -37,11 +43,28 @@ class Command(BaseCommand):
             "--location", help="WhatsApp location as LAT,LON (text becomes its name)"
         )
         parser.add_argument(
-            "--reply-to", default="", help="WhatsApp: the provider id of the message replied to"
+            "--reply-to",
+            default="",
+            help="WhatsApp: the provider id of the message replied to; email: its Message-ID",
+        )
+        parser.add_argument(
+            "--html", action="store_true", help="email: add an HTML part with a table and a link"
         )
 
     def handle(
-        self, *args, kind, text, sender, name, asset, base_url, media, location, reply_to, **options
+        self,
+        *args,
+        kind,
+        text,
+        sender,
+        name,
+        asset,
+        base_url,
+        media,
+        location,
+        reply_to,
+        html=False,
+        **options,
     ):
         assets = ChannelAsset.objects.filter(kind=kind)
         found = (
@@ -72,6 +95,7 @@ class Command(BaseCommand):
             location=coordinates,
             reply_to=reply_to,
             name=name,
+            html=html,
             media_base_url=found.api_base_url.rstrip("/").removesuffix(f"/{kind}")
             or f"{base_url.rstrip('/')}/sandbox/provider",
         )
