@@ -9,7 +9,7 @@ import channels_app.fields
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("channels_app", "0006_merge_asset_cleanup_and_retention_audit"),
+        ("channels_app", "0008_whatsapp_message_templates"),
         ("tenants", "0005_merge_invitation_placement_and_role_audit"),
     ]
 
