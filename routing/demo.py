@@ -1,4 +1,4 @@
-"""The demo tenant's routing: a Support queue, skills, and an entry point per demo channel asset
+"""The demo tenant's routing: Support, Chat and Email queues, skills, and an entry point per demo channel asset
 running the shipped inbound flow of its channel (idempotent, called by demo_seed)."""
 
 from django.db import transaction
@@ -14,6 +14,7 @@ INBOUND_TEMPLATES = {
     "whatsapp": "whatsapp_inbound",
     "messenger": "messenger_inbound",
     "sms": "sms_inbound",
+    "email": "email_inbound",
 }
 EVENT_TEMPLATES = ("task_routed_event", "task_modified_event", "task_closed_event")
 
@@ -31,6 +32,13 @@ def seed(*, tenant: Tenant, people) -> list[str]:
     )
     if created:
         chat.teams.set([team])
+    # Email contacts wait in a queue of their own: an email queue takes only email (the shipped
+    # email flow queues into "Email").
+    email, created = Queue.objects.get_or_create(
+        tenant=tenant, name="Email", defaults={"channel_type": "email"}
+    )
+    if created:
+        email.teams.set([team])
 
     Skill.objects.get_or_create(
         tenant=tenant,
@@ -72,5 +80,5 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         )
         wired.append(asset.get_kind_display())
     return [
-        f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue"
+        f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue (email into the Email queue)"
     ]

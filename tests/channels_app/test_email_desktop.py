@@ -73,7 +73,7 @@ def test_an_html_mail_shows_its_table_runs_no_script_and_the_reply_is_threaded(
     )
     TenantPolicy.objects.update_or_create(tenant=tenant, defaults={"rona_email_seconds": 300})
     team = make_team(tenant=tenant, name="Mail team", max_email=2)
-    make_queue(tenant=tenant, teams=[team], name="Support", channel_type="email")
+    make_queue(tenant=tenant, teams=[team], name="Email", channel_type="email")
     agent = make_agent(tenant=tenant, team=team, name="Alex")
     page = page_for(agent.user)
     dialogs = []
