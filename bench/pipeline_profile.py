@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import desktop_latency as base  # noqa: E402  (seeding, database and webhook helpers)
+from pipeline_env import bench_env  # noqa: E402
+
+base.ENV.update(bench_env())
 
 base.DB_NAME = "bench_pipeline"
 base.ENV.update(
@@ -137,6 +140,9 @@ def main() -> None:
         "--cprofile", type=int, default=0, help="also print the N costliest functions (cProfile)"
     )
     parser.add_argument(
+        "--sort", default="tottime", help="the cProfile order: tottime or cumulative"
+    )
+    parser.add_argument(
         "--sql", action="store_true", help="also print the queries of the last conversation"
     )
     args = parser.parse_args()
@@ -199,7 +205,7 @@ def main() -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.cprofile)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.cprofile)
     provider_server.shutdown()
     for stage, sql in meter.log or []:
         print(f"{stage:<10} {sql}")

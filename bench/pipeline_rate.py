@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import desktop_latency as base  # noqa: E402  (seeding, processes, sockets and webhook helpers)
+from pipeline_env import bench_env  # noqa: E402
+
+base.ENV.update(bench_env())
 
 base.DB_NAME = "bench_pipeline_rate"
 base.REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")

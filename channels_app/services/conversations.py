@@ -2,6 +2,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channels_app import events
@@ -31,26 +32,33 @@ def customer_identity_get_or_create(
     *, tenant: Tenant, kind: str, address: str, display_name: str = ""
 ) -> CustomerIdentity:
     """One customer per person: a WhatsApp id and an SMS number of the same phone are one person."""
-    identity = (
+    return customer_identity_find_or_create(
+        tenant=tenant, kind=kind, address=address, display_name=display_name
+    )[0]
+
+
+def customer_identity_find_or_create(
+    *, tenant: Tenant, kind: str, address: str, display_name: str = ""
+) -> tuple[CustomerIdentity, bool]:
+    """The identity and whether this call created it. One read finds both the identity and, for a
+    phone number, the same phone's identity on the other phone channel (its customer is reused)."""
+    variants = _phone_variants(kind, address)
+    wanted = Q(kind=kind, address=address)
+    if variants:
+        wanted |= Q(kind__in=[k for k in PHONE_KINDS if k != kind], address__in=variants)
+    found = list(
         CustomerIdentity.objects.select_related("customer")
-        .filter(tenant=tenant, kind=kind, address=address)
-        .first()
+        .filter(wanted, tenant=tenant)
+        .order_by("pk")
     )
+    identity = next((i for i in found if i.kind == kind and i.address == address), None)
     if identity is not None:
         if display_name and not identity.customer.display_name:
             Customer.objects.filter(pk=identity.customer_id, display_name="").update(
                 display_name=display_name
             )
-        return identity
-    variants = _phone_variants(kind, address)
-    sibling = (
-        CustomerIdentity.objects.filter(tenant=tenant, kind__in=PHONE_KINDS, address__in=variants)
-        .exclude(kind=kind)
-        .select_related("customer")
-        .first()
-        if variants
-        else None
-    )
+        return identity, False
+    sibling = found[0] if found else None
     try:
         with transaction.atomic():
             customer = (
@@ -61,24 +69,33 @@ def customer_identity_get_or_create(
                     display_name=display_name or (address if kind == ChannelKind.SMS else ""),
                 )
             )
-            return CustomerIdentity.objects.create(
+            identity = CustomerIdentity.objects.create(
                 tenant=tenant, customer=customer, kind=kind, address=address
             )
+            identity.customer = customer
+            return identity, True
     except IntegrityError:
         # Someone else created it between our read and our insert: theirs is the one.
         return CustomerIdentity.objects.select_related("customer").get(
             tenant=tenant, kind=kind, address=address
-        )
+        ), False
 
 
 def conversation_get_or_open(
-    *, asset, identity: CustomerIdentity, at: datetime, thread_ids: list[str] = ()
+    *,
+    asset,
+    identity: CustomerIdentity,
+    at: datetime,
+    identity_is_new: bool = False,
+    thread_ids: list[str] = (),
 ) -> tuple[Conversation, bool]:
     """The open conversation of this customer on this asset, or a new one (a closed one stays closed).
 
-    thread_ids: provider ids of the messages this one continues (email threading). The open
-    conversation holding one of them is joined; when it is closed, the new conversation is
-    linked to it."""
+    It is opened by the customer's message at `at`. identity_is_new: the identity was created in
+    the current transaction, so no other transaction can see it yet: it has no conversation and
+    none can be opened for it concurrently (no read, no savepoint). thread_ids: provider ids of the
+    messages this one continues (email threading). The open conversation holding one of them is
+    joined; when it is closed, the new conversation is linked to it."""
     previous = None
     if thread_ids:
         threaded = (
@@ -91,26 +108,31 @@ def conversation_get_or_open(
         if threaded is not None and threaded.status == Conversation.Status.OPEN:
             return threaded, False
         previous = threaded
-    conversation = Conversation.objects.filter(
-        asset=asset, identity=identity, status=Conversation.Status.OPEN
-    ).first()
-    if conversation is not None:
-        return conversation, False
-    try:
-        with transaction.atomic():
-            conversation = Conversation.objects.create(
-                tenant=asset.tenant,
-                asset=asset,
-                customer_id=identity.customer_id,
-                identity=identity,
-                kind=asset.kind,
-                opened_at=at,
-                last_message_at=at,
-            )
-    except IntegrityError:
-        return Conversation.objects.get(
+    fields = {
+        "tenant": asset.tenant,
+        "asset": asset,
+        "customer_id": identity.customer_id,
+        "identity": identity,
+        "kind": asset.kind,
+        "opened_at": at,
+        "last_message_at": at,
+        "last_inbound_at": at,
+    }
+    if identity_is_new:
+        conversation = Conversation.objects.create(**fields)
+    else:
+        conversation = Conversation.objects.filter(
             asset=asset, identity=identity, status=Conversation.Status.OPEN
-        ), False
+        ).first()
+        if conversation is not None:
+            return conversation, False
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(**fields)
+        except IntegrityError:
+            return Conversation.objects.get(
+                asset=asset, identity=identity, status=Conversation.Status.OPEN
+            ), False
     if previous is not None:
         ConversationLink.objects.create(
             tenant_id=asset.tenant_id, conversation=conversation, previous=previous

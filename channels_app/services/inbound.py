@@ -33,7 +33,7 @@ from channels_app.selectors import channel_template_for
 from channels_app.services.attachments import attachments_scan_on_commit
 from channels_app.services.conversations import (
     conversation_get_or_open,
-    customer_identity_get_or_create,
+    customer_identity_find_or_create,
 )
 from tenants.realtime import agent_group, send_event_on_commit, tenant_group
 
@@ -276,14 +276,18 @@ def inbound_message_store(
 def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Message, bool]:
     now = timezone.now()
     at = min(item.sent_at, now) if item.sent_at else now
-    identity = customer_identity_get_or_create(
+    identity, identity_is_new = customer_identity_find_or_create(
         tenant=asset.tenant,
         kind=asset.kind,
         address=item.sender_address,
         display_name=item.sender_name,
     )
     conversation, created = conversation_get_or_open(
-        asset=asset, identity=identity, at=at, thread_ids=item.thread_provider_ids
+        asset=asset,
+        identity=identity,
+        at=at,
+        identity_is_new=identity_is_new,
+        thread_ids=item.thread_provider_ids,
     )
     reply_to = None
     if item.reply_to_provider_id:
@@ -344,12 +348,13 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
     if content != message.content:
         message.content = content
         message.save(update_fields=["content"])
-    Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=at).update(
-        last_message_at=at
-    )
-    Conversation.objects.filter(
-        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at), pk=conversation.pk
-    ).update(last_inbound_at=at)
+    if not created:  # a new conversation was opened with both times at `at`
+        Conversation.objects.filter(pk=conversation.pk, last_message_at__lt=at).update(
+            last_message_at=at
+        )
+        Conversation.objects.filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at), pk=conversation.pk
+        ).update(last_inbound_at=at)
     events.announce(
         events.MESSAGE_RECEIVED,
         message_id=message.pk,

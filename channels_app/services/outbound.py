@@ -35,6 +35,8 @@ class SendRefused(ValidationError):
 def whatsapp_window_open(*, conversation: Conversation, now: datetime | None = None) -> bool:
     """WhatsApp allows free text until 24 hours after the customer's last message on this number."""
     now = now or timezone.now()
+    if conversation.last_inbound_at is not None and now - conversation.last_inbound_at < WHATSAPP_WINDOW:
+        return True  # this conversation's own last message keeps it open: no need to ask the others
     last = Conversation.objects.filter(
         asset_id=conversation.asset_id, identity_id=conversation.identity_id
     ).aggregate(last=Max("last_inbound_at"))["last"]

@@ -30,8 +30,10 @@ def on_message_received(
     if pipeline.active():
         try:
             with transaction.atomic():
+                # In line we are in the transaction that stored the message (and opened the
+                # conversation, when conversation_created).
                 flow_inbound_message_handle(
-                    message_id=message_id, conversation_created=conversation_created
+                    message_id=message_id, conversation_created=conversation_created, fresh=True
                 )
             return
         except Exception:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -508,23 +509,7 @@ def _store(
                 )
             )
             logger.exception("flow run %s could not reach the default queue", run.pk)
-    FlowRunStep.objects.bulk_create(
-        [
-            FlowRunStep(
-                run=run,
-                seq=run.step_count + index + 1,
-                node_id=step.node_id,
-                node_type=step.node_type,
-                inputs=step.inputs,
-                outputs=step.outputs,
-                path=step.path,
-                next_node=step.next_node or "",
-                error=step.error,
-                at=step.at or timezone.now(),
-            )
-            for index, step in enumerate(state.steps)
-        ]
-    )
+    first_seq = run.step_count
     run.step_count += len(state.steps)
     run.status = {
         "completed": FlowRun.Status.COMPLETED,
@@ -537,15 +522,37 @@ def _store(
         run.error = result.error
     if result.status != "waiting":
         run.finished_at = timezone.now()
-    run.save(
-        update_fields=["step_count", "status", "current_node", "due_at", "error", "finished_at"]
+    if run.pk is None:
+        run.save(force_insert=True)  # a new run is stored once, as the walk left it
+    else:
+        run.save(
+            update_fields=["step_count", "status", "current_node", "due_at", "error", "finished_at"]
+        )
+    FlowRunStep.objects.bulk_create(
+        [
+            FlowRunStep(
+                run=run,
+                seq=first_seq + index + 1,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                inputs=step.inputs,
+                outputs=step.outputs,
+                path=step.path,
+                next_node=step.next_node or "",
+                error=step.error,
+                at=step.at or timezone.now(),
+            )
+            for index, step in enumerate(state.steps)
+        ]
     )
     if state.changed:
         Conversation.objects.filter(pk=conversation.pk).update(variables=state.variables)
     return run
 
 
-@transaction.atomic
+# No savepoint of its own: a failed start undoes the caller's block (the inbound pipeline runs it
+# in a savepoint of its own; tasks run it as their whole transaction).
+@transaction.atomic(savepoint=False)
 def flow_run_start(
     *,
     version: FlowVersion,
@@ -554,19 +561,27 @@ def flow_run_start(
     message: Message | None = None,
     trigger_data: dict | None = None,
     extra_context: dict | None = None,
+    conversation_locked: bool = False,
 ) -> FlowRun:
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer", "tenant")
-        .get(pk=conversation.pk)
-    )
-    run = FlowRun.objects.create(
+    """Runs a new run of version up to its first wait or its end.
+
+    conversation_locked: the caller holds the conversation's row (it was created in the current
+    transaction) and passes it with its customer and tenant loaded, so it is not read again."""
+    if not conversation_locked:
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("customer", "tenant")
+            .get(pk=conversation.pk)
+        )
+    # Stored when the walk stops (see _store): nothing during the walk needs its row.
+    run = FlowRun(
         tenant=conversation.tenant,
         flow=version.flow,
         flow_version=version,
         conversation=conversation,
         trigger=trigger,
         trigger_data=trigger_data or {},
+        started_at=timezone.now(),
     )
     state = _state_for(
         version=version,
@@ -633,15 +648,59 @@ def flow_runs_time_out_due(*, now: datetime | None = None, limit: int = 500) -> 
     return done
 
 
-def _entry_flow(conversation: Conversation) -> Flow | None:
+# Published versions never change (a change is a new version), so their documents are kept per
+# process once read: a run then costs no read and no JSON decoding of its flow. Bounded by the
+# versions published, which are few.
+_published: dict[int, tuple[int, int, int, dict]] = {}
+_PUBLISHED_KEEP = 2000
+
+
+def _entry_flow_current(*, asset_id: int) -> tuple[Flow, FlowVersion | None] | None:
+    """The asset's entry point flow and its current published version, in one read."""
     try:
         from routing.models import EntryPoint
     except ImportError:
         return None
-    entry_point = (
-        EntryPoint.objects.filter(asset_id=conversation.asset_id).select_related("flow").first()
+    current = (
+        FlowVersion.objects.filter(flow=OuterRef("flow_id"), status=FlowVersion.Status.PUBLISHED)
+        .order_by("-number")
+        .values("pk")[:1]
     )
-    return getattr(entry_point, "flow", None) if entry_point is not None else None
+    entry_point = (
+        EntryPoint.objects.filter(asset_id=asset_id, flow__isnull=False)
+        .select_related("flow")
+        .annotate(current_version_id=Subquery(current))
+        .first()
+    )
+    if entry_point is None:
+        return None
+    flow = entry_point.flow
+    version_id = entry_point.current_version_id
+    if version_id is None:
+        return flow, None
+    known = _published.get(version_id)
+    if known is None:
+        row = (
+            FlowVersion.objects.filter(pk=version_id, status=FlowVersion.Status.PUBLISHED)
+            .values_list("tenant_id", "flow_id", "number", "definition")
+            .first()
+        )
+        if row is None:
+            return flow, None
+        if len(_published) >= _PUBLISHED_KEEP:
+            _published.clear()
+        known = _published[version_id] = row
+    tenant_id, flow_id, number, definition = known
+    version = FlowVersion(
+        pk=version_id,
+        tenant_id=tenant_id,
+        flow=flow,
+        number=number,
+        definition=definition,
+        status=FlowVersion.Status.PUBLISHED,
+    )
+    version._state.adding = False
+    return flow, version
 
 
 def _queue_without_flow(*, conversation: Conversation, reason: str) -> None:
@@ -675,33 +734,48 @@ def _queue_without_flow(*, conversation: Conversation, reason: str) -> None:
 
 
 def flow_inbound_message_handle(
-    *, message_id: int, conversation_created: bool = False
+    *, message_id: int, conversation_created: bool = False, fresh: bool = False
 ) -> FlowRun | None:
     """An inbound message: answers a run waiting for the customer, or starts the entry point's
-    flow for a conversation that has not run it yet."""
-    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    flow for a conversation that has not run it yet.
+
+    fresh: the conversation was opened in the current transaction (the inbound pipeline runs the
+    flow there), so no run can exist for it yet and its row is already ours."""
+    message = (
+        Message.objects.select_related(
+            "conversation", "conversation__customer", "conversation__tenant"
+        )
+        .filter(pk=message_id)
+        .first()
+    )
     if message is None or message.direction != "in":
         return None
     conversation = message.conversation
-    waiting = selectors.flow_run_waiting(conversation=conversation)
-    if waiting is not None:
-        return flow_run_resume_with_reply(run=waiting, message=message)
+    fresh = fresh and conversation_created
+    if not fresh:
+        waiting = selectors.flow_run_waiting(conversation=conversation)
+        if waiting is not None:
+            return flow_run_resume_with_reply(run=waiting, message=message)
     if conversation.status != Conversation.Status.OPEN:
         return None
-    flow = _entry_flow(conversation)
-    if flow is None:
+    entry = _entry_flow_current(asset_id=conversation.asset_id)
+    if entry is None:
         _queue_without_flow(conversation=conversation, reason="the asset has no entry point flow")
         return None
-    if FlowRun.objects.filter(conversation=conversation, flow=flow).exists():
+    flow, version = entry
+    if not fresh and FlowRun.objects.filter(conversation=conversation, flow=flow).exists():
         return None
-    version = selectors.flow_version_current(flow=flow)
     if version is None:
         _queue_without_flow(
             conversation=conversation, reason=f"flow {flow.name} has no published version"
         )
         return None
     return flow_run_start(
-        version=version, conversation=conversation, trigger=FlowKind.INBOUND, message=message
+        version=version,
+        conversation=conversation,
+        trigger=FlowKind.INBOUND,
+        message=message,
+        conversation_locked=fresh,
     )
 
 

@@ -39,6 +39,7 @@ from routing.models import (
 )
 from routing.services.skills import COLUMN_BY_TYPE
 from routing.services.tasks import offer_payloads, rona_seconds
+from tenants.models import TenantPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +186,17 @@ def _before(task: Task) -> Q:
 
 
 def _assign_batch(
-    *, queue: Queue, team_ids: list[int], key: str, stop_before: Task | None, batch_size: int
+    *,
+    queue: Queue,
+    team_ids: list[int],
+    key: str,
+    stop_before: Task | None,
+    batch_size: int,
+    policy: TenantPolicy | None = None,
 ) -> tuple[int, bool]:
-    """Offers up to batch_size tasks of one signature. Returns (offers made, agents ran out)."""
+    """Offers up to batch_size tasks of one signature. Returns (offers made, agents ran out).
+
+    policy: the tenant's policy when the caller has it (else it is read for the RONA timeout)."""
     with transaction.atomic():
         tasks_qs = _waiting(queue.pk).filter(requirements_key=key)
         if stop_before is not None:
@@ -223,9 +232,12 @@ def _assign_batch(
                     break
         if not pairs:
             return 0, True
-        expires_at = now + timedelta(
-            seconds=rona_seconds(tenant_id=queue.tenant_id, channel_type=channel_type)
+        rona = (
+            policy.rona_seconds(channel_type)
+            if policy is not None
+            else rona_seconds(tenant_id=queue.tenant_id, channel_type=channel_type)
         )
+        expires_at = now + timedelta(seconds=rona)
         offers = Offer.objects.bulk_create(
             [
                 Offer(
@@ -245,7 +257,9 @@ def _assign_batch(
         AgentState.objects.filter(pk__in=[a.pk for _, a in pairs]).update(
             **{f"engaged_{channel_type}": F(f"engaged_{channel_type}") + 1, "available_since": now}
         )
-        payloads = offer_payloads(offers)
+        for task, _ in pairs:
+            task.queue = queue
+        payloads = offer_payloads(offers, tasks=[task for task, _ in pairs])
         events.emit(
             [
                 events.Emission(
@@ -277,9 +291,14 @@ def _any_room(*, queue: Queue, team_ids: list[int]) -> bool:
 
 def route_queue(*, queue_id: int, limit: int | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Offers waiting tasks of the queue to eligible agents until either runs out. Returns offers made."""
-    queue = Queue.objects.filter(pk=queue_id).first()
+    # The tenant's policy comes along: it gives the offers' RONA timeout.
+    queue = Queue.objects.select_related("tenant__policy").filter(pk=queue_id).first()
     if queue is None:
         return 0
+    try:
+        policy = queue.tenant.policy
+    except TenantPolicy.DoesNotExist:
+        policy = TenantPolicy()
     team_ids = list(queue.teams.values_list("id", flat=True))
     if not team_ids:
         return 0
@@ -301,10 +320,15 @@ def route_queue(*, queue_id: int, limit: int | None = None, batch_size: int = BA
                 key=head.requirements_key,
                 stop_before=stop_before,
                 batch_size=size,
+                policy=policy,
             )
             made += count
             if count:
                 progressed = True
+                if len(heads) == 1 and count < size and not exhausted:
+                    # The only signature had fewer tasks than the batch took, and each got an
+                    # agent: the queue was drained. A task queued since routes the queue itself.
+                    return made
                 break  # heads changed: recompute them
             if not exhausted:
                 continue

@@ -104,16 +104,20 @@ def task_enqueue(
         raise ValidationError({"variables": "Variables must be an object."})
     if conversation.status != Conversation.Status.OPEN:
         raise ValidationError("The conversation is closed; it cannot be queued.")
-    resolved = requirements_resolve(tenant=queue.tenant, requirements=requirements or [])
-    steps = relaxation_resolve(
-        tenant=queue.tenant, requirements=resolved, steps=relaxation_steps or []
+    resolved = (
+        requirements_resolve(tenant=queue.tenant, requirements=requirements) if requirements else []
     )
-
-    existing = Task.objects.filter(
-        conversation=conversation, queue=queue, status__in=ACTIVE_TASK_STATUSES
-    ).first()
-    if existing is not None:
-        return existing
+    steps = (
+        relaxation_resolve(tenant=queue.tenant, requirements=resolved, steps=relaxation_steps)
+        if relaxation_steps
+        else []
+    )
+    if requirements is not None and not isinstance(requirements, list):
+        raise ValidationError("Skill requirements must be a list.")
+    if relaxation_steps is not None and not isinstance(relaxation_steps, list):
+        raise ValidationError("Relaxation steps must be a list.")
+    # The insert comes first: the unique constraint (one active task per conversation and queue)
+    # answers "is it queued already?" in the same statement, and a new contact is the usual case.
     now = timezone.now()
     task = Task(
         tenant_id=queue.tenant_id,
@@ -153,8 +157,10 @@ def task_enqueue(
                 data={"priority": priority, "requirements": _public(task.current_requirements)},
             )
             transaction.on_commit(lambda: _route_queues_later([queue.pk]))
-    except IntegrityError:
-        # Another enqueue of the same conversation won the race: return its task.
+    except IntegrityError as exc:
+        # Queued already (or another enqueue of the same conversation won the race): its task.
+        if _constraint_name(exc) not in ("", "task_one_active_per_conversation_queue"):
+            raise
         existing = Task.objects.filter(
             conversation=conversation, queue=queue, status__in=ACTIVE_TASK_STATUSES
         ).first()
@@ -162,6 +168,10 @@ def task_enqueue(
             raise
         return existing
     return task
+
+
+def _constraint_name(exc: IntegrityError) -> str:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
 
 
 def _public(requirements: list[dict]) -> list[dict]:
@@ -173,14 +183,16 @@ def _public(requirements: list[dict]) -> list[dict]:
 # --- Offers -----------------------------------------------------------------------------------
 
 
-def offer_payloads(offers: list[Offer]) -> dict[int, dict[str, Any]]:
-    """What the desktop shows for each offer, in three queries however many offers."""
+def offer_payloads(
+    offers: list[Offer], *, tasks: list[Task] | None = None
+) -> dict[int, dict[str, Any]]:
+    """What the desktop shows for each offer, in two queries however many offers (one when the
+    caller has the offers' tasks, with their queue, at hand)."""
     if not offers:
         return {}
-    tasks = {
-        t.pk: t
-        for t in Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")
-    }
+    if tasks is None:
+        tasks = Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")
+    tasks = {t.pk: t for t in tasks}
     last_inbound = (
         Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
         .order_by("-created_at", "-id")

@@ -11,7 +11,8 @@ from celery.signals import task_prerun
 from django.test import Client
 
 from channels_app.models import InboundEvent, Message
-from routing.flows.models import FlowRun
+from routing.flows import services as flow_services
+from routing.flows.models import AuthorizableNode, FlowRun, GlobalVariable
 from routing.models import Offer, Task
 from tests.channels_app.conftest import post_meta
 from tests.routing.factories import make_agent, make_queue, make_team
@@ -130,8 +131,62 @@ def test_a_new_conversation_costs_a_bounded_number_of_queries(
     asset, agent = whatsapp
     # Warm the lookups a running worker has already made (content types, the flow's version).
     post_meta(Client(), asset, whatsapp_text(wamid="wamid.F0", sender="4915100000106", name="Pia"))
-    with django_assert_max_num_queries(75):
+    with django_assert_max_num_queries(55):
         post_meta(
             Client(), asset, whatsapp_text(wamid="wamid.F1", sender="4915100000107", name="Jan")
         )
     assert Offer.objects.filter(agent=agent).count() == 2
+
+
+def test_a_new_conversation_starts_with_its_own_tenants_global_variable_defaults(
+    whatsapp, other_tenant
+):
+    asset, _ = whatsapp
+    GlobalVariable.objects.create(tenant=asset.tenant, name="tier", type="string", default="std")
+    GlobalVariable.objects.create(tenant=other_tenant, name="leak", type="string", default="x")
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.G1", sender="4915100000108", name="Ada"))
+    conversation = Message.objects.get(asset=asset, direction="in").conversation
+    assert conversation.variables["tier"] == "std"
+    assert "leak" not in conversation.variables
+
+
+def test_a_revoked_node_stops_a_new_conversations_flow_though_another_tenant_has_it(
+    whatsapp, owner, other_tenant
+):
+    asset, agent = whatsapp
+    flow_services.node_authorization_authorize(
+        tenant=other_tenant, node=AuthorizableNode.TASK, user=None
+    )
+    flow_services.node_authorization_revoke(tenant=asset.tenant, node=AuthorizableNode.TASK, user=owner)
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.H1", sender="4915100000109", name="Bo"))
+    run = FlowRun.objects.get(conversation__asset=asset)
+    revoked = [s for s in run.steps.all() if s.node_type == "queue_task"]
+    assert revoked and all(s.path == "error" for s in revoked)
+    assert 'the "task" node authorization was revoked' in revoked[0].error
+    assert not Task.objects.filter(conversation__asset=asset, queue__name="Support").exists()
+
+
+def test_a_second_message_of_the_same_customer_neither_restarts_the_flow_nor_queues_twice(
+    whatsapp, tasks_run
+):
+    asset, agent = whatsapp
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.J1", sender="4915100000110", name="Cy"))
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.J2", sender="4915100000110", name="Cy"))
+    assert Message.objects.filter(asset=asset, direction="in").count() == 2
+    assert Message.objects.filter(asset=asset, direction="in").values("conversation").distinct().count() == 1
+    assert FlowRun.objects.filter(conversation__asset=asset).count() == 1
+    assert Task.objects.filter(conversation__asset=asset).count() == 1
+    assert Offer.objects.filter(agent=agent).count() == 1
+
+
+def test_a_changed_entry_flow_version_is_what_the_next_new_conversation_runs(whatsapp, owner):
+    asset, _ = whatsapp
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.K1", sender="4915100000111", name="Di"))
+    first = FlowRun.objects.get(conversation__asset=asset)
+    newer = flow_services.flow_version_create(
+        flow=first.flow, definition=first.flow_version.definition, user=owner
+    )
+    flow_services.flow_version_publish(version=newer, user=owner)
+    post_meta(Client(), asset, whatsapp_text(wamid="wamid.K2", sender="4915100000112", name="Ed"))
+    second = FlowRun.objects.exclude(pk=first.pk).get(conversation__asset=asset)
+    assert second.flow_version_id == newer.pk != first.flow_version_id
