@@ -21,13 +21,11 @@ figures to bench/results/desktop_latency.json. Everything listens on 127.0.0.1.
 
 import argparse
 import asyncio
-import base64
 import json
 import math
 import os
 import platform
 import resource
-import secrets
 import signal
 import socket
 import statistics
@@ -37,6 +35,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from pipeline_env import bench_env
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -66,10 +66,7 @@ ENV = {
 ENV.pop("TEST_DATABASE_NAME", None)
 # A deployment refuses to start without its keys and a real mail backend: throwaway ones, so the
 # bench runs from a plain shell.
-ENV.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-ENV.setdefault("FIELD_ENCRYPTION_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode())
-ENV.setdefault("HTTPS", "false")
-ENV.setdefault("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+ENV.update(bench_env())
 
 
 # --- small helpers -------------------------------------------------------------------------------
