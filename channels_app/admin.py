@@ -29,7 +29,7 @@ from channels_app.services.assets import (
     channel_asset_webhook_url,
 )
 from tenants.access import user_can
-from tenants.admin_site import TenantScopedAdmin, console_site
+from tenants.admin_site import ReadOnlyAdminMixin, TenantScopedAdmin, console_site
 
 
 class ChannelAssetForm(forms.ModelForm):
@@ -371,7 +371,7 @@ class ConversationAdmin(TenantScopedAdmin):
 
 
 @admin.register(RetentionRun, site=console_site)
-class RetentionRunAdmin(TenantScopedAdmin):
+class RetentionRunAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The retention job's audit: what each run deleted in this tenant. Read-only."""
 
     object_type = "tenant_policy"
@@ -387,15 +387,6 @@ class RetentionRunAdmin(TenantScopedAdmin):
     )
     fields = list_display
     readonly_fields = list_display
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ContentTypesField(forms.CharField):
@@ -498,7 +489,7 @@ class ChannelTemplateAdmin(TenantScopedAdmin):
 
 
 @admin.register(MalwareDetection, site=console_site)
-class MalwareDetectionAdmin(TenantScopedAdmin):
+class MalwareDetectionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The audit of infected attachments: each was deleted and never shown. Read-only."""
 
     object_type = "conversation"
@@ -516,12 +507,3 @@ class MalwareDetectionAdmin(TenantScopedAdmin):
         "message",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -19,7 +19,7 @@ from routing.models import (
     TeamSkillProfile,
 )
 from routing.services.skills import COLUMN_BY_TYPE
-from tenants.admin_site import TenantScopedAdmin, console_site
+from tenants.admin_site import ReadOnlyAdminMixin, TenantScopedAdmin, console_site
 
 
 class TenantOnFormMixin:
@@ -168,18 +168,7 @@ class TeamSkillProfileAdmin(TenantScopedAdmin):
         services.team_skill_profile_set(team=obj.team, profile=None)
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class TaskEventInline(ReadOnlyMixin, admin.TabularInline):
+class TaskEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = TaskEvent
     fields = ["at", "kind", "agent", "queue", "data"]
     readonly_fields = fields
@@ -190,7 +179,7 @@ class TaskEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Task, site=console_site)
-class TaskAdmin(ReadOnlyMixin, TenantScopedAdmin):
+class TaskAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     object_type = "task"
     list_display = ["id", "queue", "status", "priority", "enqueued_at", "agent"]
     list_filter = ["status", "queue"]
@@ -207,7 +196,7 @@ class TaskAdmin(ReadOnlyMixin, TenantScopedAdmin):
 
 
 @admin.register(AgentState, site=console_site)
-class AgentStateAdmin(ReadOnlyMixin, TenantScopedAdmin):
+class AgentStateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     object_type = "agent"
     list_display = [
         "agent",

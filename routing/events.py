@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from routing.models import TaskEvent, TaskEventKind
-from tenants.realtime import Push, agent_group, send_events_on_commit, tenant_group
+from tenants.realtime import Push, send_events_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,7 @@ def emit(items: Iterable[Emission], *, also: Iterable[Push] = ()) -> list[TaskEv
             "queue_id": e.queue_id,
         }
         payload = {**ids, "at": now.isoformat(), "data": e.data, **e.push}
-        groups = [tenant_group(e.tenant_id)]
-        if e.agent_id:
-            groups.insert(0, agent_group(e.agent_id))
+        groups = watcher_groups(tenant_id=e.tenant_id, agent_id=e.agent_id)
         pushes.append(Push(groups, f"routing.{e.kind}", payload))
         delivered.append(ids)
     send_events_on_commit([*pushes, *also])  # one layer connection for the whole batch

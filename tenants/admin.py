@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from tenants import services
 from tenants.access import tenants_for_user, user_can
-from tenants.admin_site import TenantScopedAdmin, console_site
+from tenants.admin_site import ReadOnlyAdminMixin, TenantScopedAdmin, console_site
 from tenants.models import (
     Agent,
     IdleCode,
@@ -131,7 +131,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
 
 @admin.register(RoleChange, site=console_site)
-class RoleChangeAdmin(TenantScopedAdmin):
+class RoleChangeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The audit trail of role changes: read-only."""
 
     object_type = "membership"
@@ -160,15 +160,6 @@ class RoleChangeAdmin(TenantScopedAdmin):
         "care_profile_after",
     ]
     fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class InvitationForm(forms.ModelForm):

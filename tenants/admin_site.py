@@ -146,6 +146,19 @@ def tenant_scoped_list_filter(model, entry):
     return entry
 
 
+class ReadOnlyAdminMixin:
+    """Audit rows and records written by the system: shown, never added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Base for every tenant-owned model in the console."""
 

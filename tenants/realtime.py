@@ -32,6 +32,13 @@ def tenant_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}"
 
 
+def watcher_groups(*, tenant_id: int, agent_id: int | None) -> list[str]:
+    """Who hears of a change: the agent concerned first (if any), then the tenant's console."""
+    if agent_id:
+        return [agent_group(agent_id), tenant_group(tenant_id)]
+    return [tenant_group(tenant_id)]
+
+
 # Most pushes one layer message may carry (a sweep's batch goes out in a few messages).
 BATCH_MESSAGE_EVENTS = 200
 # Groups sent to at once from one batch.

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from channels_app import scanning
 from channels_app.models import Attachment, MalwareDetection
-from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+from tenants.realtime import send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ def attachment_scan(*, attachment_id: int) -> str:
 def _announce_scanned(attachment: Attachment) -> None:
     """A hint to the owner's desktop and the care console to re-read the message."""
     conversation = attachment.message.conversation
-    groups = [tenant_group(conversation.tenant_id)]
-    if conversation.owner_id:
-        groups.insert(0, agent_group(conversation.owner_id))
+    groups = watcher_groups(tenant_id=conversation.tenant_id, agent_id=conversation.owner_id)
     send_event_on_commit(
         groups=groups,
         event="message.attachments",

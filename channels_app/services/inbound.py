@@ -35,7 +35,7 @@ from channels_app.services.conversations import (
     conversation_get_or_open,
     customer_identity_find_or_create,
 )
-from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+from tenants.realtime import agent_group, send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
 
@@ -362,9 +362,7 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         conversation_created=created,
     )
     # The owner's desktop, and supervisors watching the conversation in the care console.
-    groups = [tenant_group(conversation.tenant_id)]
-    if conversation.owner_id:
-        groups.insert(0, agent_group(conversation.owner_id))
+    groups = watcher_groups(tenant_id=conversation.tenant_id, agent_id=conversation.owner_id)
     send_event_on_commit(
         groups=groups,
         event="message.new",

@@ -19,7 +19,7 @@ from channels_app.models import (
 from channels_app.providers import provider_for
 from channels_app.providers.base import PermanentSendError, SendError, TransientSendError
 from tenants.models import Agent
-from tenants.realtime import agent_group, send_event_on_commit, tenant_group
+from tenants.realtime import agent_group, send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,10 @@ class SendRefused(ValidationError):
 def whatsapp_window_open(*, conversation: Conversation, now: datetime | None = None) -> bool:
     """WhatsApp allows free text until 24 hours after the customer's last message on this number."""
     now = now or timezone.now()
-    if conversation.last_inbound_at is not None and now - conversation.last_inbound_at < WHATSAPP_WINDOW:
+    if (
+        conversation.last_inbound_at is not None
+        and now - conversation.last_inbound_at < WHATSAPP_WINDOW
+    ):
         return True  # this conversation's own last message keeps it open: no need to ask the others
     last = Conversation.objects.filter(
         asset_id=conversation.asset_id, identity_id=conversation.identity_id
@@ -99,9 +102,7 @@ def _record_outbound(
     )
     transaction.on_commit(lambda: deliver_message_soon(message.pk))
     # The owner's desktop, and supervisors watching the conversation in the care console.
-    groups = [tenant_group(conversation.tenant_id)]
-    if conversation.owner_id:
-        groups.insert(0, agent_group(conversation.owner_id))
+    groups = watcher_groups(tenant_id=conversation.tenant_id, agent_id=conversation.owner_id)
     send_event_on_commit(
         groups=groups,
         event="message.new",
