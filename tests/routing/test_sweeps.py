@@ -392,6 +392,28 @@ def test_routing_for_an_agent_probes_each_queue_without_walking_its_line(tenant,
     assert route_waiting_queues() == 0
 
 
+def test_looking_for_an_agent_with_room_reads_only_agents_with_room(tenant, chat_team, chat_queue):
+    from django.db import transaction
+
+    from routing.services import agent_state_set
+    from routing.services.router import _any_room
+
+    agent = make_agent(tenant=tenant, team=chat_team)
+    agent_state_set(agent=agent, state="available")
+    assert _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+    AgentState.objects.filter(pk=agent.pk).update(engaged_chat=2)  # at capacity
+    assert not _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+
+    with CaptureQueriesContext(connection) as ctx:
+        _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + ctx.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "agentstate_room_chat" in plan
+    assert "Sort" not in plan
+
+
 def test_queue_statistics_never_read_another_tenants_tasks(tenant, other_tenant, chat_queue):
     team = make_team(tenant=other_tenant)
     theirs = make_queue(tenant=other_tenant, teams=[team])
