@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404
 
 from config import safejson
+from config.websocket_auth import connect_read
 from routing.desktop.actions import ACTIONS
 from routing.desktop.selectors import desktop_agent, desktop_snapshot
 from tenants.middleware import SESSION_KEY
@@ -45,13 +46,15 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
             return
         session = self.scope.get("session")
         chosen = session.get(SESSION_KEY) if session is not None else None
-        self.agent = await database_sync_to_async(desktop_agent)(user=user, chosen_tenant_id=chosen)
+        # Two reads on the connect-time pool: after a restart every desktop connects at once.
+        self.agent = await connect_read(desktop_agent)(user=user, chosen_tenant_id=chosen)
         if self.agent is None:
             await self.close(code=CLOSE_NOT_AN_AGENT)
             return
         self.group = agent_group(self.agent.pk)
+        # Join before reading, so nothing pushed in between is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(desktop_snapshot)(agent=self.agent)
+        snapshot = await connect_read(desktop_snapshot)(agent=self.agent)
         await self.send_json({"type": "snapshot", "data": snapshot})
 
     async def disconnect(self, code):
