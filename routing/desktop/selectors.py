@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from channels_app.models import Conversation, Direction, Message, channel_display_name
 from channels_app.selectors import message_list
-from routing.models import Offer, OfferStatus
+from routing.models import AgentStatus, Offer, OfferStatus
 from routing.selectors import agent_pending_offers, agent_state_get
 from routing.services.tasks import offer_payloads
 from tenants.models import Agent, IdleCode, Tenant, User, WrapUpCode
@@ -28,13 +28,15 @@ def desktop_agent(*, user: User, chosen_tenant_id: int | None) -> Agent | None:
     so one query settles it; only a user with agents in several tenants needs the tenant."""
     if not user.is_authenticated:
         return None
-    agents = list(
-        Agent.objects.select_related("tenant", "team", "site", "multimedia_profile", "user").filter(
-            user=user
-        )[:2]
-    )
+    # Its own columns only: the snapshot reads the tenant's name itself, and the few actions
+    # that need the team or profile load them when they run.
+    agents = list(Agent.objects.filter(user_id=user.pk).order_by()[:2])
     if len(agents) < 2:
-        return agents[0] if agents else None
+        if not agents:
+            return None
+        agent = agents[0]
+        agent.user = user  # str(agent) falls back to the user's name
+        return agent
     tenant: Tenant | None = tenant_current(user=user, chosen_id=chosen_tenant_id)
     return agent_for_user(user=user, tenant=tenant) or agent_for_user(user=user)
 
@@ -86,6 +88,7 @@ def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
 # Everything the snapshot shows but the offers' cards, as JSON built by PostgreSQL in one statement.
 SNAPSHOT_SQL = """
 SELECT
+  (SELECT t.name FROM tenants_tenant t WHERE t.id = %(tenant)s),
   (SELECT json_build_object('state', s.state, 'idle_code_id', s.idle_code_id,
                             'since', s.state_since)
      FROM routing_agentstate s WHERE s.agent_id = %(agent)s),
@@ -137,14 +140,10 @@ def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
                 "open": Conversation.Status.OPEN,
             },
         )
-        state, idle_codes, wrap_up_codes, offer_ids, conversations = map(_json, cursor.fetchone())
-    if state is None:  # never changed state: the unsaved signed-out default
-        default = agent_state_get(agent=agent)
-        state = {
-            "state": default.state,
-            "idle_code_id": default.idle_code_id,
-            "since": default.state_since.isoformat(),
-        }
+        tenant_name, *rest = cursor.fetchone()
+        state, idle_codes, wrap_up_codes, offer_ids, conversations = map(_json, rest)
+    if state is None:  # never changed state: signed out, as agent_state_get's unsaved default
+        state = {"state": AgentStatus.SIGNED_OUT, "idle_code_id": None, "since": now.isoformat()}
     else:
         state["since"] = _iso(state["since"])
     offers = []
@@ -160,7 +159,7 @@ def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
         c["last_message_at"] = _iso(c["last_message_at"])
     return {
         "server_time": now.isoformat(),
-        "agent": {"id": agent.pk, "name": str(agent), "tenant": agent.tenant.name},
+        "agent": {"id": agent.pk, "name": str(agent), "tenant": tenant_name},
         "state": state,
         "idle_codes": idle_codes,
         "wrap_up_codes": wrap_up_codes,
