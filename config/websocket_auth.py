@@ -7,6 +7,7 @@ a small pool of threads instead, each with its own connection from the database 
 round trips overlap.
 """
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from channels.auth import AuthMiddleware, get_user
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.db import connections
 
 # Well below the database pool's size (DATABASE_POOL_MAX, 20): each thread holds a connection
 # only while it reads.
@@ -25,7 +27,16 @@ _connect_reads = ThreadPoolExecutor(
 
 def connect_read(fn: Callable[..., Any]) -> Callable[..., Any]:
     """fn (a read, no writes) made awaitable on the connect-time pool."""
-    return database_sync_to_async(fn, thread_sensitive=False, executor=_connect_reads)
+
+    @functools.wraps(fn)
+    def read(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            # Back to the database pool: these threads outlive any one socket or test.
+            connections.close_all()
+
+    return database_sync_to_async(read, thread_sensitive=False, executor=_connect_reads)
 
 
 class PooledAuthMiddleware(AuthMiddleware):

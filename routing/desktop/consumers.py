@@ -6,6 +6,7 @@ Close codes: 4401 not signed in, 4403 signed in but not an agent. Every action g
 
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -36,6 +37,16 @@ def _error_text(exc: ValidationError) -> str:
 class DesktopConsumer(AsyncJsonWebsocketConsumer):
     agent = None
     group = ""
+
+    async def dispatch(self, message):
+        """As channels dispatches, without its hop to the shared thread before every message to
+        close old database connections: this consumer reaches the database only through
+        database_sync_to_async, which closes them around each call in the thread it uses. The
+        hop queued every connect and every push behind the other sockets' database work."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         user = self.scope.get("user")
