@@ -10,7 +10,8 @@ a reconnect of all of them after closing.
     .venv/bin/python bench/reconnect_storm.py                  # 1,000 agents
     .venv/bin/python bench/reconnect_storm.py --sockets 500
 
-It recreates the database bench_storm and uses Redis db 11 (flushed at start and end).
+It recreates the database bench_storm (BENCH_DB names another) and uses Redis db 11
+(BENCH_REDIS_URL names another; flushed at start and end).
 """
 
 import argparse
@@ -27,9 +28,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import desktop_latency as base  # noqa: E402  (seeding, processes and socket helpers)
 
-base.DB_NAME = "bench_storm"
+base.DB_NAME = os.environ.get("BENCH_DB", "bench_storm")
 base.REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-base.ENV.update({"DATABASE_URL": f"{base.PG}/bench_storm", "REDIS_URL": base.REDIS_URL})
+base.ENV.update({"DATABASE_URL": f"{base.PG}/{base.DB_NAME}", "REDIS_URL": base.REDIS_URL})
 RESULTS = ROOT / "bench" / "results" / "reconnect_storm.json"
 
 

@@ -10,7 +10,8 @@ on the same database:
 2. the EXPLAIN of the queue heads' query at scale (index scans only: no Sort, no Seq Scan);
 3. with every agent of the big tenant at capacity: route_for_agent for an agent with no room and
    for the one agent with room for one more chat, a sweep pass with nothing due (timers_sweep),
-   and queue_stats of each tenant;
+   and queue_stats of each tenant; the EXPLAIN of every read of route_for_agent and of the
+   sweep pass (no sequential scan of the big tables, no Sort);
 4. the sweeps at that scale: 1,000 offers expiring at once, 10,000 relaxations due at once, and
    the inactivity sweep with 500,000 open conversations of which none is due.
 
@@ -148,6 +149,54 @@ def timed(fn, repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+# Tables that grow with the tenant: a plan must reach them through an index. (Queues, teams and
+# policies are a handful of rows, where a sequential scan is the right plan.)
+BIG_TABLES = (
+    "routing_task",
+    "routing_agentstate",
+    "routing_offer",
+    "routing_taskevent",
+    "channels_app_conversation",
+)
+
+
+def _rows(line: str) -> int:
+    """The planner's row estimate on one line of a plan."""
+    return int(line.split(" rows=", 1)[1].split()[0]) if " rows=" in line else 0
+
+
+def plans(label: str, fn) -> None:
+    """EXPLAINs every read fn makes and says whether each reaches the big tables by index and
+    sorts no more than a handful of rows (the ORM's default orderings of a few rows remain)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    reads = [
+        q["sql"] for q in ctx.captured_queries if q["sql"].lstrip()[:6] in ("SELECT", "WITH R")
+    ]
+    reads += [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().startswith("WITH due")]
+    bad = []
+    with connection.cursor() as cursor:
+        for sql in reads:
+            cursor.execute("EXPLAIN " + sql)
+            plan = [row[0] for row in cursor.fetchall()]
+            bad += [
+                f"{line.strip()}  <-  {sql.strip()[:90]}"
+                for line in plan
+                if ("Seq Scan" in line and any(f" on {t} " in line + " " for t in BIG_TABLES))
+                or ("Sort  (" in line and _rows(line) >= 1000)
+            ]
+    print(
+        f"plans of {label}: {len(reads)} reads, {len(ctx.captured_queries)} statements; "
+        f"index scans only on the big tables: {'yes' if not bad else 'NO'}",
+        flush=True,
+    )
+    for line in bad:
+        print("   ", line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=50)
@@ -212,9 +261,13 @@ def main() -> None:
         undo_offers(big_queue)
         AgentState.objects.filter(pk=spare.pk).update(engaged_chat=0)
     print(f"route_for_agent, agent with room (one offer):  {statistics.median(spare_ms):8.2f} ms")
+    AgentState.objects.filter(pk=spare.pk).update(engaged_chat=0)
+    plans("route_for_agent, agent with room", lambda: route_for_agent(agent_id=spare.pk))
+    undo_offers(big_queue)
     # Nothing due and nobody with room in either tenant: the sweep's fixed cost.
     AgentState.objects.filter(tenant__in=[small, big]).update(engaged_chat=F("max_chat"))
     print(f"sweep pass with nothing due:                   {timed(timers_sweep):8.2f} ms")
+    plans("sweep pass with nothing due", timers_sweep)
     print(
         f"queue_stats, tenant with 10 tasks:             {timed(lambda: queue_stats(tenant=small)):8.2f} ms"
     )

@@ -6,10 +6,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up: consumers import models.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.websocket_auth import AuthMiddlewareStack  # noqa: E402
 from config.websockets import OriginValidator, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -91,26 +92,35 @@ def emit(items: Iterable[Emission], *, also: Iterable[Push] = ()) -> list[TaskEv
             for e in items
         ]
     )
+    announce(list(zip(items, (row.pk for row in rows), strict=True)), at=now, also=also)
+    return rows
+
+
+def announce(
+    stored: list[tuple[Emission, int]], *, at: datetime, also: Iterable[Push] = ()
+) -> None:
+    """Publishes events whose timeline rows are stored (by emit, or by a sweep's set-based
+    INSERT): (emission, event id) pairs, pushed after commit in one batch, then the subscribers."""
     delivered: list[dict[str, Any]] = []
     pushes: list[Push] = []
-    for e, row in zip(items, rows, strict=True):
+    when = at.isoformat()
+    for e, event_id in stored:
         ids = {
             "task_id": e.task_id,
-            "event_id": row.pk,
+            "event_id": event_id,
             "kind": e.kind,
             "agent_id": e.agent_id,
             "offer_id": e.offer_id,
             "conversation_id": e.conversation_id,
             "queue_id": e.queue_id,
         }
-        payload = {**ids, "at": now.isoformat(), "data": e.data, **e.push}
+        payload = {**ids, "at": when, "data": e.data, **e.push}
         groups = watcher_groups(tenant_id=e.tenant_id, agent_id=e.agent_id)
         pushes.append(Push(groups, f"routing.{e.kind}", payload))
         delivered.append(ids)
     send_events_on_commit([*pushes, *also])  # one layer connection for the whole batch
     if any(_subscribers.values()):
         transaction.on_commit(lambda: _deliver(delivered))
-    return rows
 
 
 def emit_one(**kwargs: Any) -> TaskEvent:

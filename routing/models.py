@@ -310,6 +310,18 @@ class AgentStatus(models.TextChoices):
     RONA = "rona", "RONA (no answer to an offer)"
 
 
+MEDIA_TYPES = ("chat", "email", "social")
+
+
+def room_q(channel_type: str) -> Q:
+    """Agents with room for one more contact of this channel type (blended, or exclusive and
+    working no other type). Also the predicate of the partial index agentstate_room_<type>."""
+    others = [m for m in MEDIA_TYPES if m != channel_type]
+    return Q(**{f"engaged_{channel_type}__lt": F(f"max_{channel_type}")}) & (
+        Q(blending="blended") | Q(**{f"engaged_{m}": 0 for m in others})
+    )
+
+
 class AgentState(models.Model):
     """An agent's routing state and engaged contacts (pending offers count as engaged)."""
 
@@ -369,6 +381,16 @@ class AgentState(models.Model):
                 name="agentstate_available_order",
             ),
             models.Index(fields=["tenant", "state"], name="agentstate_tenant_state"),
+            # Available agents with room, per channel type: a routing pass finds the few with
+            # room without reading every available agent who is at capacity.
+            *(
+                models.Index(
+                    fields=["tenant", "available_since", "agent"],
+                    condition=Q(state="available") & room_q(media),
+                    name=f"agentstate_room_{media}",
+                )
+                for media in MEDIA_TYPES
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,12 +6,14 @@ Close codes: 4401 not signed in, 4403 signed in but not an agent. Every action g
 
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404
 
 from config import safejson
+from config.websocket_auth import connect_read
 from routing.desktop.actions import ACTIONS
 from routing.desktop.selectors import desktop_agent, desktop_snapshot
 from tenants.middleware import SESSION_KEY
@@ -36,6 +38,16 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
     agent = None
     group = ""
 
+    async def dispatch(self, message):
+        """As channels dispatches, without its hop to the shared thread before every message to
+        close old database connections: this consumer reaches the database only through
+        database_sync_to_async, which closes them around each call in the thread it uses. The
+        hop queued every connect and every push behind the other sockets' database work."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         user = self.scope.get("user")
         # Accept first so the browser sees the close code and its reason.
@@ -45,13 +57,15 @@ class DesktopConsumer(AsyncJsonWebsocketConsumer):
             return
         session = self.scope.get("session")
         chosen = session.get(SESSION_KEY) if session is not None else None
-        self.agent = await database_sync_to_async(desktop_agent)(user=user, chosen_tenant_id=chosen)
+        # Two reads on the connect-time pool: after a restart every desktop connects at once.
+        self.agent = await connect_read(desktop_agent)(user=user, chosen_tenant_id=chosen)
         if self.agent is None:
             await self.close(code=CLOSE_NOT_AN_AGENT)
             return
         self.group = agent_group(self.agent.pk)
+        # Join before reading, so nothing pushed in between is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
-        snapshot = await database_sync_to_async(desktop_snapshot)(agent=self.agent)
+        snapshot = await connect_read(desktop_snapshot)(agent=self.agent)
         await self.send_json({"type": "snapshot", "data": snapshot})
 
     async def disconnect(self, code):

@@ -1,13 +1,20 @@
-"""What the agent desktop reads: one snapshot of everything it shows, re-read on every (re)connect."""
+"""What the agent desktop reads: one snapshot of everything it shows, re-read on every (re)connect.
 
+A server restart reconnects every desktop at once, so connecting is cheap: the agent is one query
+and the snapshot one more on PostgreSQL (two more when offers are pending)."""
+
+import json
+from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
 from channels_app.models import Conversation, Direction, Message, channel_display_name
 from channels_app.selectors import channel_template_list, message_list
+from routing.models import AgentStatus, Offer, OfferStatus
 from routing.selectors import agent_pending_offers, agent_state_get
 from routing.services.tasks import offer_payloads
 from tenants.models import Agent, IdleCode, Tenant, User, WrapUpCode
@@ -15,9 +22,21 @@ from tenants.selectors import agent_for_user, tenant_current
 
 
 def desktop_agent(*, user: User, chosen_tenant_id: int | None) -> Agent | None:
-    """The agent the signed-in user works as, in the tenant they chose (or their first one)."""
+    """The agent the signed-in user works as, in the tenant they chose (or their first one).
+
+    Most users are an agent in one tenant: that agent is the answer whichever tenant is chosen,
+    so one query settles it; only a user with agents in several tenants needs the tenant."""
     if not user.is_authenticated:
         return None
+    # Its own columns only: the snapshot reads the tenant's name itself, and the few actions
+    # that need the team or profile load them when they run.
+    agents = list(Agent.objects.filter(user_id=user.pk).order_by()[:2])
+    if len(agents) < 2:
+        if not agents:
+            return None
+        agent = agents[0]
+        agent.user = user  # str(agent) falls back to the user's name
+        return agent
     tenant: Tenant | None = tenant_current(user=user, chosen_id=chosen_tenant_id)
     return agent_for_user(user=user, tenant=tenant) or agent_for_user(user=user)
 
@@ -61,6 +80,113 @@ def conversation_messages(*, conversation: Conversation) -> list[Message]:
 
 
 def desktop_snapshot(*, agent: Agent) -> dict[str, Any]:
+    if connection.vendor == "postgresql":
+        return _snapshot_sql(agent=agent)
+    return _snapshot_portable(agent=agent)
+
+
+# Everything the snapshot shows but the offers' cards, as JSON built by PostgreSQL in one statement.
+SNAPSHOT_SQL = """
+SELECT
+  (SELECT t.name FROM tenants_tenant t WHERE t.id = %(tenant)s),
+  (SELECT json_build_object('state', s.state, 'idle_code_id', s.idle_code_id,
+                            'since', s.state_since)
+     FROM routing_agentstate s WHERE s.agent_id = %(agent)s),
+  (SELECT coalesce(json_agg(json_build_object('id', i.id, 'name', i.name) ORDER BY i.name, i.id),
+                   '[]')
+     FROM tenants_idlecode i WHERE i.tenant_id = %(tenant)s),
+  (SELECT coalesce(json_agg(json_build_object('id', w.id, 'name', w.name) ORDER BY w.name, w.id),
+                   '[]')
+     FROM tenants_wrapupcode w WHERE w.tenant_id = %(tenant)s),
+  (SELECT coalesce(json_agg(o.id ORDER BY o.created_at, o.id), '[]')
+     FROM routing_offer o
+    WHERE o.agent_id = %(agent)s AND o.status = %(pending)s AND o.expires_at > %(now)s),
+  (SELECT coalesce(json_agg(json_build_object(
+              'id', c.id, 'kind', c.kind,
+              'customer_name', coalesce(nullif(cu.display_name, ''), 'Customer ' || cu.id),
+              'unread', (SELECT count(*) FROM channels_app_message m
+                          WHERE m.conversation_id = c.id AND m.direction = %(inbound)s
+                            AND m.seen_at IS NULL),
+              'preview', (SELECT m.text FROM channels_app_message m
+                           WHERE m.conversation_id = c.id
+                           ORDER BY m.created_at DESC, m.id DESC LIMIT 1),
+              'last_message_at', c.last_message_at)
+            ORDER BY c.last_message_at DESC), '[]')
+     FROM channels_app_conversation c JOIN channels_app_customer cu ON cu.id = c.customer_id
+    WHERE c.owner_id = %(agent)s AND c.status = %(open)s),
+  (SELECT coalesce(json_object_agg(ct.kind, ct.label), '{}')
+     FROM channels_app_channeltemplate ct WHERE ct.tenant_id = %(tenant)s)
+"""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _iso(value: str) -> str:
+    """A timestamp as Python writes it (PostgreSQL trims the fraction's trailing zeros)."""
+    return datetime.fromisoformat(value).isoformat()
+
+
+def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SNAPSHOT_SQL,
+            {
+                "agent": agent.pk,
+                "tenant": agent.tenant_id,
+                "now": now,
+                "pending": OfferStatus.PENDING,
+                "inbound": Direction.INBOUND,
+                "open": Conversation.Status.OPEN,
+            },
+        )
+        tenant_name, *rest = cursor.fetchone()
+        state, idle_codes, wrap_up_codes, offer_ids, conversations, labels = map(_json, rest)
+    if state is None:  # never changed state: signed out, as agent_state_get's unsaved default
+        state = {"state": AgentStatus.SIGNED_OUT, "idle_code_id": None, "since": now.isoformat()}
+    else:
+        state["since"] = _iso(state["since"])
+    offers = []
+    if offer_ids:
+        pending = sorted(
+            Offer.objects.filter(pk__in=offer_ids), key=lambda o: offer_ids.index(o.pk)
+        )
+        payloads = offer_payloads(pending)
+        offers = [payloads[o.pk] for o in pending]
+    for c in conversations:
+        # Channel names as the tenant's channel templates give them (a default is the plain name).
+        c["kind_label"] = labels.get(c["kind"]) or channel_display_name(c["kind"])
+        c["preview"] = (c["preview"] or "")[:120]
+        c["last_message_at"] = _iso(c["last_message_at"])
+    return {
+        "server_time": now.isoformat(),
+        "agent": {"id": agent.pk, "name": str(agent), "tenant": tenant_name},
+        "state": state,
+        "idle_codes": idle_codes,
+        "wrap_up_codes": wrap_up_codes,
+        "offers": offers,
+        "conversations": [
+            {
+                key: c[key]
+                for key in (
+                    "id",
+                    "kind",
+                    "kind_label",
+                    "customer_name",
+                    "unread",
+                    "preview",
+                    "last_message_at",
+                )
+            }
+            for c in conversations
+        ],
+    }
+
+
+def _snapshot_portable(*, agent: Agent) -> dict[str, Any]:
+    """The same with the ORM (the embedded SQLite setup)."""
     state = agent_state_get(agent=agent)
     offers = list(agent_pending_offers(agent=agent))
     # Channel names as the tenant's channel templates give them.

@@ -36,6 +36,7 @@ from routing.models import (
     Task,
     TaskEventKind,
     TaskStatus,
+    room_q,
 )
 from routing.services.skills import COLUMN_BY_TYPE
 from routing.services.tasks import offer_payloads, rona_seconds
@@ -43,17 +44,9 @@ from tenants.models import TenantPolicy
 
 logger = logging.getLogger(__name__)
 
-MEDIA = ("chat", "email", "social")
 BATCH_SIZE = 25
 # An agent who declined or missed a task is not offered that same task again for this long.
 REOFFER_PAUSE_SECONDS = 30
-
-
-def room_q(channel_type: str) -> Q:
-    others = [m for m in MEDIA if m != channel_type]
-    return Q(**{f"engaged_{channel_type}__lt": F(f"max_{channel_type}")}) & (
-        Q(blending="blended") | Q(**{f"engaged_{m}": 0 for m in others})
-    )
 
 
 def requirement_q(requirement: dict[str, Any]) -> Q:
@@ -108,12 +101,10 @@ def _with_waiting(queue_ids: list[int]) -> list[int]:
     """The queues that have a waiting task: one LIMIT 1 probe of the partial index per queue.
 
     Asked per queue on purpose: as one EXISTS over all queues the planner may turn it into a
-    semi-join that reads every waiting task."""
-    return [
-        q
-        for q in queue_ids
-        if Task.objects.filter(queue_id=q, status=TaskStatus.WAITING).order_by().exists()
-    ]
+    semi-join that reads every waiting task. Asked for the head in queue order so the plan is the
+    index task_waiting_order: unordered, a queue whose tasks are most of the table gets a
+    sequential scan, which is quick only while the waiting rows happen to come first."""
+    return [q for q in queue_ids if _waiting(q).values_list("pk", flat=True).first() is not None]
 
 
 def _waiting(queue_id: int) -> QuerySet[Task]:
@@ -280,12 +271,18 @@ def _assign_batch(
 
 
 def _any_room(*, queue: Queue, team_ids: list[int]) -> bool:
+    """Whether an agent of the queue's teams is available with room: one probe of the partial
+    index agentstate_room_<type>, which holds only such agents. Asked in index order on purpose:
+    the planner cannot estimate "engaged < maximum" and, unordered, may read every agent state."""
     return (
         AgentState.objects.filter(
             tenant_id=queue.tenant_id, state=AgentStatus.AVAILABLE, team_id__in=team_ids
         )
         .filter(room_q(queue.channel_type))
-        .exists()
+        .order_by("available_since")
+        .values_list("pk", flat=True)
+        .first()
+        is not None
     )
 
 

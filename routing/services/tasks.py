@@ -5,12 +5,13 @@ services never wait on each other in a cycle. Every transition is a conditional 
 locked row, so running a service twice does no harm.
 """
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -40,7 +41,7 @@ from routing.services.skills import (
 from tenants.models import Agent, TenantPolicy
 
 SWEEP_BATCH = 500
-RELAX_BATCH = 2000
+RELAX_BATCH = 5000
 
 
 def _route_queues_later(queue_ids) -> None:
@@ -478,77 +479,205 @@ def conversation_tasks_close(*, conversation_id: int, reason: str) -> int:
 # --- Relaxation and overflow -------------------------------------------------------------------------
 
 
-def _relaxed_data(task: Task, applied: list[dict]) -> dict[str, Any]:
+def _relaxed_data(current: list[dict], applied: list[dict]) -> dict[str, Any]:
     keys = ("after_seconds", "skill", "action", "operator", "value")
     return {
         "steps": [{k: s.get(k) for k in keys if k in s} for s in applied],
-        "requirements": _public(task.current_requirements),
+        "requirements": _public(current),
     }
 
 
 def tasks_relax_due(*, now: datetime | None = None, batch: int = RELAX_BATCH) -> int:
-    """Applies due relaxation steps: each batch is one locking read, one UPDATE for all its tasks
-    and one batch of events."""
+    """Applies due relaxation steps. On PostgreSQL each batch is two statements whatever its size
+    (see _relax_batch_sql) and one batch of pushes; elsewhere one locking read, one UPDATE and one
+    batch of events."""
     now = now or timezone.now()
+    relax = _relax_batch_sql if connection.vendor == "postgresql" else _relax_batch_portable
     total = 0
     while True:
         with transaction.atomic():
-            due = list(
-                Task.objects.select_for_update(skip_locked=True)
-                .filter(next_relaxation_at__lte=now, status__in=ACTIVE_TASK_STATUSES)
-                .order_by("next_relaxation_at", "pk")
-                .only(
-                    "id",
-                    "tenant_id",
-                    "conversation_id",
-                    "queue_id",
-                    "enqueued_at",
-                    "status",
-                    "requirements",
-                    "relaxation_steps",
-                    "relaxation_level",
-                    "next_relaxation_at",
-                )[:batch]
-            )
-            emissions = []
-            for task in due:
-                before = task.relaxation_level
-                while task.next_relaxation_at is not None and task.next_relaxation_at <= now:
-                    task.relaxation_level += 1
-                    _task_deadlines(task)
-                task.current_requirements = requirements_after(
-                    requirements=task.requirements,
-                    steps=task.relaxation_steps,
-                    level=task.relaxation_level,
-                )
-                task.requirements_key = requirements_key(task.current_requirements)
-                applied = task.relaxation_steps[before : task.relaxation_level]
-                emissions.append(
-                    events.Emission(
-                        task_id=task.pk,
-                        tenant_id=task.tenant_id,
-                        conversation_id=task.conversation_id,
-                        kind=TaskEventKind.RELAXED,
-                        queue_id=task.queue_id,
-                        data=_relaxed_data(task, applied),
-                    )
-                )
-            rows_update(
-                Task,
-                due,
-                [
-                    "relaxation_level",
-                    "next_relaxation_at",
-                    "current_requirements",
-                    "requirements_key",
-                ],
-            )
-            events.emit(emissions)
-            queue_ids = {t.queue_id for t in due}
-            transaction.on_commit(lambda: _route_queues_later(queue_ids))
-        total += len(due)
-        if len(due) < batch:
+            count, queue_ids = relax(now=now, batch=batch)
+            transaction.on_commit(lambda queue_ids=queue_ids: _route_queues_later(queue_ids))
+        total += count
+        if count < batch:
             return total
+
+
+# The due tasks of one batch, locked and grouped by what decides their outcome: the requirements,
+# the steps, the level they are at and the level they reach. The level reached is the first step
+# after the current one whose time has not come (the steps are in time order), as the loop of
+# _relax_batch_portable finds it. Tasks share a handful of such groups (one per flow node and
+# step), so Python works out each group once and never reads a task's JSON.
+RELAX_DUE_SQL = """
+WITH due AS (
+    SELECT t.id, t.requirements, t.relaxation_steps, t.relaxation_level,
+           COALESCE(
+               (SELECT min(s.i - 1)
+                  FROM jsonb_array_elements(t.relaxation_steps) WITH ORDINALITY AS s(step, i)
+                 WHERE s.i - 1 > t.relaxation_level
+                   AND t.enqueued_at + (s.step ->> 'after_seconds')::int * interval '1 second'
+                       > %(now)s),
+               GREATEST(t.relaxation_level + 1, jsonb_array_length(t.relaxation_steps))
+           ) AS level
+      FROM routing_task t
+     WHERE t.next_relaxation_at <= %(now)s AND t.status IN ('waiting', 'offered')
+     ORDER BY t.next_relaxation_at, t.id
+     LIMIT %(batch)s
+       FOR UPDATE OF t SKIP LOCKED
+)
+SELECT requirements, relaxation_steps, relaxation_level, level, array_agg(id)
+  FROM due GROUP BY requirements, relaxation_steps, relaxation_level, level
+"""
+
+# One statement writes the whole batch: each task takes its group's outcome (level, requirements,
+# key, next due time from its own enqueued_at) and gets its timeline row.
+RELAX_WRITE_SQL = """
+WITH outcome AS (
+    SELECT * FROM unnest(%(levels)s::integer[], %(next_after)s::integer[],
+                         %(requirements)s::jsonb[], %(keys)s::text[], %(data)s::jsonb[])
+           WITH ORDINALITY AS o(level, next_after, requirements, key, data, n)
+), moved AS (
+    UPDATE routing_task t
+       SET relaxation_level = o.level,
+           next_relaxation_at = t.enqueued_at + o.next_after * interval '1 second',
+           current_requirements = o.requirements,
+           requirements_key = o.key
+      FROM unnest(%(ids)s::bigint[], %(outcomes)s::bigint[]) AS v(id, n)
+      JOIN outcome o ON o.n = v.n
+     WHERE t.id = v.id
+ RETURNING t.id, t.tenant_id, t.conversation_id, t.queue_id, o.n, o.data
+), stored AS (
+    INSERT INTO routing_taskevent (tenant_id, task_id, kind, at, queue_id, data)
+    SELECT tenant_id, id, %(kind)s, %(at)s, queue_id, data FROM moved
+    RETURNING id, task_id
+)
+SELECT s.id, m.id, m.tenant_id, m.conversation_id, m.queue_id, m.n
+  FROM stored s JOIN moved m ON m.id = s.task_id
+ ORDER BY s.id
+"""
+
+
+def _relaxed_outcome(
+    *, requirements: list[dict], steps: list[dict], before: int, level: int
+) -> dict[str, Any]:
+    """What a task at `before` with these requirements and steps becomes at `level`."""
+    current = requirements_after(requirements=requirements, steps=steps, level=level)
+    return {
+        "level": level,
+        "next_after": steps[level]["after_seconds"] if level < len(steps) else None,
+        "requirements": current,
+        "key": requirements_key(current),
+        "data": _relaxed_data(current, steps[before:level]),
+    }
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _relax_batch_sql(*, now: datetime, batch: int) -> tuple[int, set[int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(RELAX_DUE_SQL, {"now": now, "batch": batch})
+        groups = cursor.fetchall()
+        if not groups:
+            return 0, set()
+        outcomes = []
+        ids: list[int] = []
+        numbers: list[int] = []
+        for n, (requirements, steps, before, level, task_ids) in enumerate(groups, 1):
+            outcomes.append(
+                _relaxed_outcome(
+                    requirements=_json(requirements), steps=_json(steps), before=before, level=level
+                )
+            )
+            ids += task_ids
+            numbers += [n] * len(task_ids)
+        at = timezone.now()
+        cursor.execute(
+            RELAX_WRITE_SQL,
+            {
+                "levels": [o["level"] for o in outcomes],
+                "next_after": [o["next_after"] for o in outcomes],
+                "requirements": [json.dumps(o["requirements"]) for o in outcomes],
+                "keys": [o["key"] for o in outcomes],
+                "data": [json.dumps(o["data"]) for o in outcomes],
+                "ids": ids,
+                "outcomes": numbers,
+                "kind": TaskEventKind.RELAXED,
+                "at": at,
+            },
+        )
+        rows = cursor.fetchall()
+    events.announce(
+        [
+            (
+                events.Emission(
+                    task_id=task_id,
+                    tenant_id=tenant_id,
+                    conversation_id=conversation_id,
+                    kind=TaskEventKind.RELAXED,
+                    queue_id=queue_id,
+                    data=outcomes[n - 1]["data"],
+                ),
+                event_id,
+            )
+            for event_id, task_id, tenant_id, conversation_id, queue_id, n in rows
+        ],
+        at=at,
+    )
+    return len(ids), {row[4] for row in rows}
+
+
+def _relax_batch_portable(*, now: datetime, batch: int) -> tuple[int, set[int]]:
+    """The same with the ORM (the embedded SQLite setup): one locking read, one UPDATE, one batch
+    of events."""
+    due = list(
+        Task.objects.select_for_update(skip_locked=True)
+        .filter(next_relaxation_at__lte=now, status__in=ACTIVE_TASK_STATUSES)
+        .order_by("next_relaxation_at", "pk")
+        .only(
+            "id",
+            "tenant_id",
+            "conversation_id",
+            "queue_id",
+            "enqueued_at",
+            "status",
+            "requirements",
+            "relaxation_steps",
+            "relaxation_level",
+            "next_relaxation_at",
+        )[:batch]
+    )
+    emissions = []
+    for task in due:
+        before = task.relaxation_level
+        while task.next_relaxation_at is not None and task.next_relaxation_at <= now:
+            task.relaxation_level += 1
+            _task_deadlines(task)
+        task.current_requirements = requirements_after(
+            requirements=task.requirements,
+            steps=task.relaxation_steps,
+            level=task.relaxation_level,
+        )
+        task.requirements_key = requirements_key(task.current_requirements)
+        applied = task.relaxation_steps[before : task.relaxation_level]
+        emissions.append(
+            events.Emission(
+                task_id=task.pk,
+                tenant_id=task.tenant_id,
+                conversation_id=task.conversation_id,
+                kind=TaskEventKind.RELAXED,
+                queue_id=task.queue_id,
+                data=_relaxed_data(task.current_requirements, applied),
+            )
+        )
+    rows_update(
+        Task,
+        due,
+        ["relaxation_level", "next_relaxation_at", "current_requirements", "requirements_key"],
+    )
+    events.emit(emissions)
+    return len(due), {t.queue_id for t in due}
 
 
 def tasks_overflow_due(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:

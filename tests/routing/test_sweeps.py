@@ -142,6 +142,100 @@ def test_relaxing_many_tasks_takes_as_many_statements_as_relaxing_a_few(tenant, 
     assert Task.objects.filter(pk__in=[t.pk for t in many], events__kind="relaxed").count() == 15
 
 
+def _relaxation_mix(tenant, queue) -> list[Task]:
+    """Tasks whose relaxation takes two steps at once, one more step, a drop and then a
+    replacement, or none; and an assigned one, which must not move."""
+    from routing.services.skills import requirements_after, requirements_key
+
+    make_skill(tenant=tenant, name="Tech", type="proficiency")
+    make_skill(tenant=tenant, name="Lang", type="enum", enum_values=["de", "en"])
+    tech = {"skill": "Tech", "operator": ">=", "value": 8}
+    lang = {"skill": "Lang", "operator": "=", "value": "de"}
+    three_steps = [
+        {"after_seconds": 10, "skill": "Tech", "action": "replace", "operator": ">=", "value": 5},
+        {
+            "after_seconds": 20,
+            "skill": "Lang",
+            "action": "replace",
+            "operator": "in",
+            "value": ["de", "en"],
+        },
+        {"after_seconds": 40, "skill": "Tech", "action": "drop"},
+    ]
+    drop_then_back = [
+        {"after_seconds": 5, "skill": "Tech", "action": "drop"},
+        {"after_seconds": 15, "skill": "Tech", "action": "replace", "operator": ">=", "value": 2},
+    ]
+    tasks = [
+        task_enqueue(
+            conversation=make_conversation(tenant=tenant),
+            queue=queue,
+            requirements=requirements,
+            relaxation_steps=steps,
+        )
+        for requirements, steps in (
+            ([tech, lang], three_steps),
+            ([tech, lang], three_steps),
+            ([tech], drop_then_back),
+            ([tech, lang], []),
+            ([tech], drop_then_back),
+        )
+    ]
+    # The second task took its first step already.
+    second = tasks[1]
+    current = requirements_after(
+        requirements=second.requirements, steps=second.relaxation_steps, level=1
+    )
+    Task.objects.filter(pk=second.pk).update(
+        relaxation_level=1,
+        current_requirements=current,
+        requirements_key=requirements_key(current),
+        next_relaxation_at=second.enqueued_at + timedelta(seconds=20),
+    )
+    Task.objects.filter(pk=tasks[4].pk).update(status="assigned")
+    return tasks
+
+
+def _relaxed_state(tasks: list[Task]) -> list[tuple]:
+    rows = Task.objects.filter(pk__in=[t.pk for t in tasks]).order_by("pk")
+    return [
+        (
+            t.relaxation_level,
+            t.next_relaxation_at,
+            t.current_requirements,
+            t.requirements_key,
+            [(e.kind, e.queue_id, e.data) for e in t.events.filter(kind="relaxed")],
+        )
+        for t in rows
+    ]
+
+
+def test_relaxation_in_sql_ends_where_the_step_by_step_loop_ends(tenant, chat_queue):
+    from django.db import transaction
+
+    from routing.services.tasks import _relax_batch_portable, _relax_batch_sql
+
+    tasks = _relaxation_mix(tenant, chat_queue)
+    later = timezone.now() + timedelta(seconds=25)
+    results = {}
+    for name, relax in (("portable", _relax_batch_portable), ("sql", _relax_batch_sql)):
+        with transaction.atomic():
+            with time_machine.travel(later, tick=False):
+                count, queue_ids = relax(now=later, batch=100)
+            results[name] = (count, queue_ids, _relaxed_state(tasks))
+            transaction.set_rollback(True)
+
+    assert results["sql"] == results["portable"]
+    count, queue_ids, state = results["sql"]
+    assert (count, queue_ids) == (3, {chat_queue.pk})
+    assert [level for level, *_ in state] == [2, 2, 2, 0, 0]
+    first, second, back = state[:3]
+    assert first[1] == tasks[0].enqueued_at + timedelta(seconds=40)
+    assert [(r["skill"], r["value"]) for r in first[2]] == [("Tech", 5), ("Lang", ["de", "en"])]
+    assert [len(events[0][2]["steps"]) for *_, events in (first, second, back)] == [2, 1, 2]
+    assert (back[1], [(r["skill"], r["value"]) for r in back[2]]) == (None, [("Tech", 2)])
+
+
 def test_the_portable_update_writes_the_same_rows_as_the_postgresql_one(tenant, chat_queue):
     tasks = _relaxing_tasks(tenant, chat_queue, 3)
     when = timezone.now() + timedelta(minutes=5)
@@ -296,6 +390,28 @@ def test_routing_for_an_agent_probes_each_queue_without_walking_its_line(tenant,
     assert "DISTINCT" not in sql
     assert Task.objects.filter(queue=idle_queue).count() == 0
     assert route_waiting_queues() == 0
+
+
+def test_looking_for_an_agent_with_room_reads_only_agents_with_room(tenant, chat_team, chat_queue):
+    from django.db import transaction
+
+    from routing.services import agent_state_set
+    from routing.services.router import _any_room
+
+    agent = make_agent(tenant=tenant, team=chat_team)
+    agent_state_set(agent=agent, state="available")
+    assert _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+    AgentState.objects.filter(pk=agent.pk).update(engaged_chat=2)  # at capacity
+    assert not _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+
+    with CaptureQueriesContext(connection) as ctx:
+        _any_room(queue=chat_queue, team_ids=[chat_team.pk])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + ctx.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "agentstate_room_chat" in plan
+    assert "Sort" not in plan
 
 
 def test_queue_statistics_never_read_another_tenants_tasks(tenant, other_tenant, chat_queue):

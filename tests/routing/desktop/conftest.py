@@ -60,3 +60,14 @@ def desk(tenant, transactional_db, whatsapp_asset):  # noqa: F811
     d.waiting = waiting
     d.available = lambda agent: agent_state_set(agent=agent, state="available")
     return d
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test runs in an event loop of its own; the Redis layer's receive locks belong to the
+    loop that first waited on them, so every test gets a layer of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

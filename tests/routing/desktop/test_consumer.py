@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def connected(user):
-    communicator = await sync_to_async(communicator_for)(user)
+    communicator = await database_sync_to_async(communicator_for)(user)
     ok, _ = await communicator.connect()
     assert ok
     hello = await communicator.receive_json_from(timeout=5)
@@ -40,7 +40,7 @@ async def next_event(communicator, name, timeout=5):
 
 
 async def test_an_anonymous_socket_is_closed_with_4401(db):
-    communicator = await sync_to_async(communicator_for)(None)
+    communicator = await database_sync_to_async(communicator_for)(None)
     ok, _ = await communicator.connect()
     assert ok
     closed = await communicator.receive_output(timeout=5)
@@ -48,14 +48,14 @@ async def test_an_anonymous_socket_is_closed_with_4401(db):
 
 
 async def test_a_signed_in_user_who_is_not_an_agent_is_closed_with_4403(supervisor):
-    communicator = await sync_to_async(communicator_for)(supervisor)
+    communicator = await database_sync_to_async(communicator_for)(supervisor)
     await communicator.connect()
     closed = await communicator.receive_output(timeout=5)
     assert closed["type"] == "websocket.close" and closed["code"] == CLOSE_NOT_AN_AGENT
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake(desk):
-    communicator = await sync_to_async(communicator_for)(
+    communicator = await database_sync_to_async(communicator_for)(
         desk.first.user, origin=b"https://evil.example"
     )
     ok, _ = await communicator.connect()
@@ -63,7 +63,7 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(desk):
 
 
 async def test_a_socket_without_origin_is_refused(desk):
-    communicator = await sync_to_async(communicator_for)(desk.first.user, origin=None)
+    communicator = await database_sync_to_async(communicator_for)(desk.first.user, origin=None)
     ok, _ = await communicator.connect()
     assert not ok
 
