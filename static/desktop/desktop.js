@@ -598,6 +598,10 @@
     }
   }
 
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches("#composer .email-cc-input")) event.target.classList.remove("invalid");
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.closest && event.target.closest("#composer .email-editor")) {
       event.preventDefault();

@@ -136,6 +136,19 @@ def test_a_wrong_cc_or_a_bad_body_is_a_400_with_the_reason_and_nothing_is_stored
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 
+def test_the_email_composer_is_refused_in_a_conversation_of_another_channel(client, agent):
+    conversation = ConversationFactory(asset__tenant=agent.tenant, owner=agent)
+    client.force_login(agent.user)
+
+    response = client.post(
+        reverse("desktop-email-reply", args=[conversation.pk]),
+        {"html": "<p>Hi</p>"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400 and "email conversations" in response.json()["error"]
+
+
 def test_an_outsider_or_a_colleague_cannot_send_in_the_conversation(
     client, agent, team, outsider, other_tenant, email_conversation
 ):
@@ -169,19 +182,20 @@ def image_url(message: Message, src: str) -> str:
 def test_a_remote_image_of_the_message_is_fetched_and_served_from_our_origin(
     client, agent, email_conversation, image_server
 ):
-    src = f"{image_server.url}/logo.png"
+    src = f"{image_server.url}/logo.png?v=1&size=2"
     message = inbound(email_conversation, f'<p>Hi <img src="{src}" alt="logo"></p>')
     client.force_login(agent.user)
 
     page = client.get(reverse("desktop-conversation", args=[email_conversation.pk]))
     response = client.get(image_url(message, src))
 
-    assert b"Show images" in page.content and f'data-src="{src}"'.encode() in page.content
+    assert b"Show images" in page.content
+    assert f'data-src="{src.replace("&", "&amp;")}"'.encode() in page.content
     assert response.status_code == 200 and response.content == PNG
     # The detected type, not the remote server's word, and the browser may not sniff.
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert [r["path"] for r in image_server.requests] == ["/logo.png"]
+    assert [r["path"] for r in image_server.requests] == ["/logo.png?v=1&size=2"]
 
 
 def test_an_image_not_in_the_message_is_refused_and_nothing_is_fetched(

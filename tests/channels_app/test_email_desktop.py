@@ -22,6 +22,7 @@ from tests.e2e.conftest import (  # noqa: F401 - the browser tests' fixtures
     browser,
     live,
     page_for,
+    screenshot,
 )
 from tests.loopback import LoopbackServer
 from tests.routing.factories import make_agent, make_queue, make_team
@@ -156,6 +157,7 @@ def test_an_html_mail_shows_its_table_runs_no_script_and_the_formatted_reply_is_
     expect(cc).to_have_class(re.compile(r"\binvalid\b"))
 
     cc.fill("boss@example.org")
+    screenshot(page, f"desktop-email-composer-{width}")
     composer.locator("button[type=submit]").click()
     expect(transcript).to_contain_text("Tracking 4711")
     expect(composer.locator(".email-editor")).to_have_text("")
