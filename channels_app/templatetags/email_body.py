@@ -5,6 +5,7 @@ paths), inline images (cid:) point at our own attachment download, remote images
 (the page's CSP allows only our own images anyway) and quoted history is cut off to be shown
 collapsed."""
 
+import html as htmllib
 import re
 
 from django import template
@@ -36,9 +37,39 @@ def _images(markup: str, inline_urls: dict[str, str]) -> tuple[str, int]:
         held += 1
         alt = _ALT.search(tag)
         label = alt.group(1) if alt and alt.group(1) else "image"
-        return f'<span class="email-image-held" title="Remote image not loaded">[{label}]</span>'
+        # The address stays (as sanitized, still escaped) for the "Show images" button.
+        data = f' data-src="{url}"' if url.lower().startswith(("http://", "https://")) else ""
+        return (
+            f'<span class="email-image-held" title="Remote image not loaded"{data}>[{label}]</span>'
+        )
 
     return _IMG.sub(swap, markup), held
+
+
+def email_remote_images(message) -> set[str]:
+    """The remote image addresses of a message's sanitized HTML: the only ones the desktop may
+    fetch for it."""
+    markup = html_sanitize((message.content or {}).get("html") or "")
+    found = set()
+    for tag in _IMG.findall(markup):
+        src = _SRC.search(tag)
+        url = htmllib.unescape(src.group(1)) if src else ""
+        if url.lower().startswith(("http://", "https://")):
+            found.add(url)
+    return found
+
+
+@register.simple_tag
+def email_reply_subject(messages) -> str:
+    """The subject an agent's reply starts with: "Re: " and the customer's latest subject."""
+    from channels_app.models import Direction
+    from channels_app.providers.email.transport import reply_subject
+
+    for message in reversed(list(messages)):
+        subject = (message.content or {}).get("subject")
+        if message.direction == Direction.INBOUND and subject:
+            return reply_subject(str(subject))
+    return ""
 
 
 @register.simple_tag

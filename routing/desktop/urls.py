@@ -21,6 +21,16 @@ urlpatterns = [
         name="desktop-whatsapp-templates",
     ),
     path(
+        "desktop/conversations/<int:conversation_id>/email/",
+        views.email_reply,
+        name="desktop-email-reply",
+    ),
+    path(
+        "desktop/messages/<int:message_id>/image/",
+        views.email_remote_image,
+        name="desktop-email-image",
+    ),
+    path(
         "desktop/attachments/<int:attachment_id>/",
         views.attachment_download,
         name="desktop-attachment",

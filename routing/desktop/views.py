@@ -1,13 +1,13 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.media import attachment_file_response
-from channels_app.models import AuthorKind, ChannelKind
+from channels_app.media import attachment_file_response, detect_content_type
+from channels_app.models import AuthorKind, ChannelKind, Message
 from channels_app.providers.base import SendError
 from channels_app.scanning import scanner_configured
 from channels_app.selectors import (
@@ -17,10 +17,13 @@ from channels_app.selectors import (
     whatsapp_templates_approved,
 )
 from channels_app.services import SendRefused, message_send_file, whatsapp_window_open
+from channels_app.services.email import email_reply_send
 from channels_app.services.whatsapp_templates import (
     whatsapp_templates_refresh,
     whatsapp_templates_stale,
 )
+from channels_app.templatetags.email_body import email_remote_images
+from config.outbound import OutboundError, OutboundRefused, fetch
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_messages,
@@ -226,3 +229,76 @@ def whatsapp_templates(request, conversation_id: int):
             ],
         }
     )
+
+
+@require_POST
+@login_required
+def email_reply(request, conversation_id: int):
+    """An agent's formatted mail in an owned email conversation: JSON {html, subject, cc}; the
+    HTML is sanitized and the text part derived on the server."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _error("not an agent", 403)
+    conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error("the request body must be JSON")
+    if not isinstance(body, dict):
+        return _error("the request body must be a JSON object")
+    try:
+        message = email_reply_send(
+            conversation=conversation,
+            html=body.get("html", ""),
+            subject=body.get("subject", ""),
+            cc=body.get("cc", ""),
+            author_agent=agent,
+        )
+    except SendRefused as exc:
+        return _error(" ".join(exc.messages))
+    return JsonResponse({"message_id": message.pk, "status": message.status}, status=201)
+
+
+REMOTE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+REMOTE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+
+
+@require_GET
+@login_required
+def email_remote_image(request, message_id: int):
+    """One remote image of a mail the agent may read, fetched by us through the outbound guard
+    and served from our origin, so the page's CSP (img-src 'self') still holds. Only an image
+    that the message's sanitized HTML shows may be fetched."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return _not_an_agent(request)
+    message = Message.objects.filter(pk=message_id, tenant_id=agent.tenant_id).first()
+    if message is None:
+        raise Http404("No such message.")
+    # Only an open conversation this agent owns: anything else does not exist for them.
+    conversation = conversation_for_agent(agent=agent, conversation_id=message.conversation_id)
+    if conversation.kind != ChannelKind.EMAIL:
+        raise Http404("No such message.")
+    src = request.GET.get("src", "")
+    if not src:
+        return _error("say which image: ?src=<its address>")
+    if src not in email_remote_images(message):
+        return _error("this image is not in the message")
+    try:
+        fetched = fetch(
+            "GET", src, max_bytes=REMOTE_IMAGE_MAX_BYTES, follow_redirects=True, timeout=10
+        )
+    except OutboundRefused as exc:
+        return _error(f"the image may not be fetched: {exc.reason}", 403)
+    except OutboundError as exc:
+        return _error(f"the image could not be fetched: {exc.reason}", 502)
+    if fetched.status_code != 200:
+        return _error(f"the image's server answered {fetched.status_code}", 502)
+    content_type = detect_content_type(fetched.content)
+    if content_type not in REMOTE_IMAGE_TYPES:
+        return _error(f"not an image we show ({content_type or 'empty'})", 502)
+    response = HttpResponse(fetched.content, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -220,10 +220,11 @@
           const keep = oldTranscript.scrollTop;
           oldTranscript.innerHTML = fresh.querySelector("#transcript").innerHTML;
           oldTranscript.scrollTop = atBottom || !(options && options.keepScroll) ? oldTranscript.scrollHeight : keep;
+          restoreImages(oldTranscript);
         } else {
           panel.innerHTML = html;
           const t = panel.querySelector("#transcript");
-          if (t) t.scrollTop = t.scrollHeight;
+          if (t) { restoreImages(t); t.scrollTop = t.scrollHeight; }
         }
         for (const item of document.querySelectorAll(".conversation-item")) {
           item.classList.toggle("open", Number(item.dataset.conversation) === id);
@@ -265,7 +266,10 @@
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
-    if (form.id === "composer") {
+    if (form.id === "composer" && form.dataset.emailUrl) {
+      event.preventDefault();
+      sendEmail(form);
+    } else if (form.id === "composer") {
       event.preventDefault();
       const box = form.querySelector("textarea");
       const text = box.value.trim();
@@ -498,6 +502,112 @@
     const picker = $("template-picker");
     if (picker && !picker.hidden && !picker.dataset.loaded) togglePicker(true);
   }).observe($("panel"), { childList: true });
+
+  // --- email: the formatted composer and remote images on request --------------------------
+  function sendEmail(form) {
+    const editor = form.querySelector(".email-editor");
+    const cc = form.querySelector(".email-cc-input");
+    if (!editor.textContent.trim()) { toast("Write the mail first."); editor.focus(); return; }
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    fetch(form.dataset.emailUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRFToken": form.querySelector("input[name=csrfmiddlewaretoken]").value,
+      },
+      body: JSON.stringify({
+        html: editor.innerHTML,
+        subject: form.querySelector(".email-subject-input").value,
+        cc: cc.value,
+      }),
+    })
+      .then((r) => r.json().catch(() => ({})).then((data) => {
+        if (r.status !== 201) throw new Error(data.error || "HTTP " + r.status);
+        return data;
+      }))
+      .then(() => {
+        editor.innerHTML = "";
+        cc.value = "";
+        cc.classList.remove("invalid");
+        return openConversation(desk.openId);
+      })
+      .catch((err) => {
+        if (/^Cc\b/.test(err.message)) { cc.classList.add("invalid"); cc.focus(); }
+        toast("The mail was not sent: " + err.message);
+      })
+      .finally(() => { button.disabled = false; });
+  }
+
+  // Buttons keep the editor's selection: they act on mousedown's target without taking focus.
+  document.addEventListener("mousedown", (event) => {
+    if (event.target.closest(".email-toolbar button")) event.preventDefault();
+  });
+
+  document.addEventListener("click", (event) => {
+    const format = event.target.closest(".email-toolbar [data-format]");
+    if (format) {
+      const editor = document.querySelector("#composer .email-editor");
+      if (!editor) return;
+      editor.focus();
+      const command = format.dataset.format;
+      if (command === "createLink") {
+        const input = document.querySelector("#composer .email-link-url");
+        const url = input.value.trim();
+        if (!/^(https?:\/\/|mailto:)[^\s"'<>]+$/i.test(url)) { toast("A link needs an http(s):// or mailto: address."); input.focus(); return; }
+        const selection = window.getSelection();
+        if (!selection.rangeCount || selection.isCollapsed || !editor.contains(selection.anchorNode)) {
+          document.execCommand("insertHTML", false, '<a href="' + esc(url) + '">' + esc(url) + "</a>");
+        } else {
+          document.execCommand("createLink", false, url);
+        }
+        input.value = "";
+        return;
+      }
+      document.execCommand(command, false, null);
+      return;
+    }
+    const show = event.target.closest("button.show-images");
+    if (show) {
+      const mail = show.closest(".email");
+      desk.imagesShown.add(mail.dataset.messageId);
+      showImages(mail);
+    }
+  });
+
+  desk.imagesShown = new Set();
+
+  function showImages(mail) {
+    const button = mail.querySelector("button.show-images");
+    if (!button) return;
+    for (const held of mail.querySelectorAll(".email-image-held[data-src]")) {
+      const img = document.createElement("img");
+      img.className = "email-remote-image";
+      img.alt = held.textContent.replace(/^\[|\]$/g, "");
+      img.src = button.dataset.url + "?src=" + encodeURIComponent(held.dataset.src);
+      held.replaceWith(img);
+    }
+    button.closest(".email-note").hidden = true;
+  }
+
+  function restoreImages(transcript) {
+    for (const id of desk.imagesShown) {
+      const mail = transcript.querySelector('.email[data-message-id="' + CSS.escape(id) + '"]');
+      if (mail) showImages(mail);
+    }
+  }
+
+  document.addEventListener("input", (event) => {
+    if (event.target.matches && event.target.matches("#composer .email-cc-input")) event.target.classList.remove("invalid");
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.closest && event.target.closest("#composer .email-editor")) {
+      event.preventDefault();
+      $("composer").requestSubmit();
+    }
+  });
 
   setInterval(tick, 250);
   connect();

@@ -53,7 +53,9 @@ def test_an_inline_image_points_at_our_attachment_and_a_remote_one_is_held_back(
     page = render(message)
 
     assert f'src="/desktop/attachments/{logo.pk}/"' in page
-    assert "t.example" not in page and "[tracker]" in page
+    # Not loaded: the address is only kept for the "Show images" button.
+    assert ' src="https://t.example' not in page and "[tracker]" in page
+    assert 'data-src="https://t.example/p.gif"' in page
     assert "1 remote image not loaded" in page
     # The inline image is shown in the body, not again as a file; the PDF is a file.
     assert page.count("logo.png") == 0 and "invoice.pdf" in page
