@@ -731,6 +731,12 @@ class FakeProvider:
     def _apple(
         self, method: str, path: str, headers: dict[str, str], body: bytes, base_url: str
     ) -> Response:
+        if path == "/apple/_attachment" and method == "POST":
+            # The sandbox customer's file: described as Apple would, encrypted for download.
+            media_id = json.loads(body or b"{}").get("media", "")
+            if media_id not in self.media:
+                return Response(404, b"no such media", "text/plain")
+            return Response.json(self.apple_attachment(media_id, base_url))
         # The download URL is a pre-signed storage link: it takes no Authorization.
         if path.startswith("/apple/mmcs/") and method == "GET":
             return self._download(path.rsplit("/", 1)[1])
