@@ -617,7 +617,14 @@ CHANNEL_TEMPLATE_DEFAULTS: dict[str, dict] = {
     },
     ChannelKind.APPLE: {
         "colour": "#34c759",
-        "rich_elements": ["lists", "time_pickers", "forms", "rich_links", "image_previews"],
+        "rich_elements": [
+            "lists",
+            "time_pickers",
+            "forms",
+            "rich_links",
+            "quick_replies",
+            "image_previews",
+        ],
         "allowed_content_types": ["image/*", "video/*", "audio/*", "application/pdf"],
         "max_bytes": 100 * MB,
     },
