@@ -454,3 +454,21 @@ def test_an_apple_asset_needs_its_business_id_and_msp_credentials(api_as, owner,
 
 def test_an_outsider_gets_404_for_the_apple_asset(outsider, apple_asset, api_as):
     assert api_as(outsider).get(f"/api/v1/channel-assets/{apple_asset.pk}/").status_code == 404
+
+
+def test_a_file_to_an_apple_customer_fails_with_the_reason(
+    django_capture_on_commit_callbacks, apple_conversation, agent, fake_provider
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_send_file(
+            conversation=apple_conversation,
+            data=PNG,
+            filename="map.png",
+            author_kind="agent",
+            author_agent=agent,
+        )
+    message.refresh_from_db()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert "pre-upload is not built" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []

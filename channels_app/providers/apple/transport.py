@@ -171,6 +171,10 @@ class AppleTransport:
         body: dict = {"v": 1, "id": message_id, "sourceId": self.asset.apple_business_id}
         body["destinationId"] = to
         content = message.content or {}
+        if content.get("attachment"):
+            raise PermanentSendError(
+                "files cannot be sent on Apple Messages yet (Apple's pre-upload is not built)"
+            )
         if content.get("type") in RICH_TYPES:
             body |= interactive_payload(content, message.text)
         else:
