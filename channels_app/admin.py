@@ -129,6 +129,8 @@ class ChannelAssetAdmin(TenantScopedAdmin):
                         "sms_number",
                         "sms_number_type",
                         "sms_account_sid",
+                        "apple_business_id",
+                        "apple_msp_id",
                     )
                 },
             ),
@@ -194,7 +196,13 @@ class ChannelAssetAdmin(TenantScopedAdmin):
 
     @admin.display(description="Provider id")
     def provider_id(self, obj: ChannelAsset) -> str:
-        return obj.wa_phone_number_id or obj.fb_page_id or obj.sms_number or obj.email_address
+        return (
+            obj.wa_phone_number_id
+            or obj.fb_page_id
+            or obj.sms_number
+            or obj.email_address
+            or obj.apple_business_id
+        )
 
     @admin.display(description="Webhook URL")
     def webhook_url(self, obj: ChannelAsset) -> str:

@@ -68,6 +68,8 @@ class ChannelAssetSerializer(TenantScopedSerializer):
             "smtp_port",
             "smtp_security",
             "smtp_user",
+            "apple_business_id",
+            "apple_msp_id",
             *SECRET_FIELDS,
             "secrets",
             "api_base_url",

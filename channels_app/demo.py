@@ -37,6 +37,12 @@ DEMO_ASSETS = {
         "email_signing_key": "demo-mail-signing-key",
         "access_token": "demo-mail-api-key",
     },
+    ChannelKind.APPLE: {
+        "name": "Demo Apple Messages",
+        "apple_business_id": "00000000-0000-4000-8000-demo0000apple",
+        "apple_msp_id": "demo-msp",
+        "apple_msp_secret": "ZGVtby1hcHBsZS1tc3Atc2VjcmV0",
+    },
 }
 
 
@@ -53,7 +59,14 @@ def seed(*, tenant: Tenant, people) -> list[str]:
             unique = {
                 k: v
                 for k, v in fields.items()
-                if k in ("wa_phone_number_id", "fb_page_id", "sms_number", "email_address")
+                if k
+                in (
+                    "wa_phone_number_id",
+                    "fb_page_id",
+                    "sms_number",
+                    "email_address",
+                    "apple_business_id",
+                )
             }
             if ChannelAsset.objects.filter(**unique).exists():
                 continue  # the number belongs to another tenant here; leave it alone
@@ -65,6 +78,7 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         '  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp "Hallo" --from +4915112345678',
         '                    .venv/bin/python manage.py sandbox_customer sms "Hi" ; ... messenger "Hello" --media image',
         '                    .venv/bin/python manage.py sandbox_customer email "My order" --html --media document',
+        '                    .venv/bin/python manage.py sandbox_customer apple "Hallo" ; ... apple --choose order',
     ]
     if settings.SANDBOX_PROVIDER:
         lines.append(f"  what was sent:    {base}/ (staff only: sign in as the demo admin)")

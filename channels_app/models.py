@@ -130,12 +130,24 @@ class ChannelAsset(models.Model):
     email_signing_key = EncryptedTextField(
         "webhook signing key", blank=True, help_text="The mail service's HTTP webhook signing key."
     )
+    # Apple Messages for Business: the business id customers write to, and the messaging service
+    # provider's (MSP) id and API secret that sign Apple's JWTs both ways.
+    apple_business_id = models.CharField("Apple business id", max_length=64, blank=True)
+    apple_msp_id = models.CharField("Apple MSP id", max_length=64, blank=True)
+    apple_msp_secret = EncryptedTextField(
+        "Apple MSP secret", blank=True, help_text="The MSP API secret, base64 as Apple issues it."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="asset_unique_name"),
+            models.UniqueConstraint(
+                fields=["apple_business_id"],
+                condition=~Q(apple_business_id=""),
+                name="asset_unique_apple_business_id",
+            ),
             models.UniqueConstraint(
                 fields=["wa_phone_number_id"],
                 condition=~Q(wa_phone_number_id=""),
@@ -605,7 +617,14 @@ CHANNEL_TEMPLATE_DEFAULTS: dict[str, dict] = {
     },
     ChannelKind.APPLE: {
         "colour": "#34c759",
-        "rich_elements": ["lists", "time_pickers", "forms", "rich_links", "image_previews"],
+        "rich_elements": [
+            "lists",
+            "time_pickers",
+            "forms",
+            "rich_links",
+            "quick_replies",
+            "image_previews",
+        ],
         "allowed_content_types": ["image/*", "video/*", "audio/*", "application/pdf"],
         "max_bytes": 100 * MB,
     },

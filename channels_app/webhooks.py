@@ -32,7 +32,12 @@ def webhook(request: HttpRequest, kind: str, asset_uuid) -> HttpResponse:
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     body = request.body
     try:
-        split = provider.split(asset, body, request.content_type)
+        split_request = getattr(provider, "split_request", None)  # needs the headers too
+        split = (
+            split_request(asset, request)
+            if split_request
+            else provider.split(asset, body, request.content_type)
+        )
     except MalformedEvent as exc:
         services.inbound_dead_letter_store(
             asset=asset, body=body, content_type=provider.content_type, reason=str(exc)

@@ -15,6 +15,7 @@ INBOUND_TEMPLATES = {
     "messenger": "messenger_inbound",
     "sms": "sms_inbound",
     "email": "email_inbound",
+    "apple": "apple_inbound",
 }
 EVENT_TEMPLATES = ("task_routed_event", "task_modified_event", "task_closed_event")
 

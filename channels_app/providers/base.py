@@ -80,7 +80,15 @@ class Ignored:
     reason: str
 
 
-Item = InboundMessage | StatusUpdate | Ignored
+@dataclass
+class ConversationEnded:
+    """The customer ended the conversation on their side (Apple's close event)."""
+
+    sender_address: str
+    reason: str
+
+
+Item = InboundMessage | StatusUpdate | Ignored | ConversationEnded
 
 
 @dataclass

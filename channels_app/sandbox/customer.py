@@ -282,4 +282,76 @@ def customer_webhook(
             body=body,
             headers={"Content-Type": content_type},
         )
+    if asset.kind == ChannelKind.APPLE:
+        return sign_apple(asset, base_url, apple_message(asset, sender=sender, text=text))
     raise ValueError(f"no sandbox for {asset.kind} assets")
+
+
+# --- Apple Messages for Business -----------------------------------------------------------------
+APPLE_CAPABILITIES = "LIST,TIME,QUICK,FORMS,RICH"
+
+
+def apple_message(
+    asset: ChannelAsset,
+    *,
+    sender: str,
+    text: str = "",
+    attachments: list[dict] | None = None,
+    interactive: dict | None = None,
+) -> dict:
+    """A message as Apple posts it: text (attachments marked in the body), or an interactive
+    reply whose data holds the customer's choice."""
+    message = {
+        "v": 1,
+        "id": str(uuid.uuid4()),
+        "sourceId": sender,
+        "destinationId": asset.apple_business_id,
+    }
+    if interactive is not None:
+        from channels_app.providers.apple.transport import BID
+
+        return message | {
+            "type": "interactive",
+            "interactiveData": {"bid": BID, "data": interactive},
+        }
+    body = text + "\ufffc" * len(attachments or [])
+    return message | {
+        "type": "text",
+        "body": body,
+        **({"attachments": attachments} if attachments else {}),
+    }
+
+
+def apple_list_picker_answer(sent: dict, item_id: str) -> dict:
+    """The data of an answer to a list picker we sent (its Apple payload): the chosen item only."""
+    data = sent["interactiveData"]["data"]
+    for section in data["listPicker"]["sections"]:
+        for item in section["items"]:
+            if item["identifier"] == item_id:
+                return {
+                    "version": "1.0",
+                    "requestIdentifier": data.get("requestIdentifier", ""),
+                    "listPicker": {"sections": [{**section, "items": [item]}]},
+                    "replyMessage": {"title": item["title"], "style": "icon"},
+                }
+    raise ValueError(f"the list picker has no item {item_id!r}")
+
+
+def sign_apple(asset: ChannelAsset, base_url: str, message: dict) -> SignedWebhook:
+    """Apple's headers and its JWT, signed with the MSP secret for the MSP id."""
+    from channels_app.providers.apple import auth
+
+    body = json.dumps(message).encode()
+    token = auth.token(secret=asset.apple_msp_secret, audience=asset.apple_msp_id)
+    return SignedWebhook(
+        url=base_url.rstrip("/") + webhook_path(asset),
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "source-id": message["sourceId"],
+            "destination-id": message["destinationId"],
+            "id": message["id"],
+            "capability-list": APPLE_CAPABILITIES,
+        },
+    )

@@ -11,6 +11,9 @@ Paths start with the provider's kind, so an asset's api_base_url is <server>/<ki
   /messenger/me/message_attachments       POST attachment upload (multipart: message, filedata)
   /sms/2010-04-01/Accounts/<sid>/Messages.json   POST send (Twilio form; MediaUrl fetched after)
   /email/messages.mime                    POST send (raw MIME, see sandbox/mail.py)
+  /apple/v1/message                       POST send (Apple's JSON; source-id, destination-id, id)
+  /apple/v1/preDownload                   GET the download URL of an encrypted attachment
+  /apple/mmcs/<id>                        GET an attachment's encrypted bytes
   /<kind>/media/<id>/download             GET media bytes
   /sent  /  POST /_fail  POST /_reset  POST /_media (upload bytes, returns an id)
 
@@ -285,6 +288,8 @@ class FakeProvider:
             return self._messenger(method, path, headers, body)
         if kind == "sms":
             return self._twilio(method, path, headers, body)
+        if kind == "apple":
+            return self._apple(method, path, headers, body, base_url)
         if kind == "email" and path == "/email/messages.mime" and method == "POST":
             return self._mail(path, headers, body)
         return Response.json({"error": {"message": f"unknown path {path}"}}, 404)
@@ -701,6 +706,70 @@ class FakeProvider:
         for url in media_urls:
             threading.Thread(target=self._fetch_media_url, args=(url, record), daemon=True).start()
         return Response.json(answer, 201)
+
+    # --- Apple Messages for Business ----------------------------------------------------------
+    def apple_attachment(self, media_id: str, base_url: str) -> dict:
+        """An attachment as Apple describes it inbound: the bytes are served encrypted with a
+        fresh key, which the description carries (hex, leading 00, as Apple sends it)."""
+        from channels_app.providers.apple.transport import encrypt
+
+        content, content_type, filename = self.media[media_id]
+        key = "00" + uuid.uuid4().hex + uuid.uuid4().hex
+        stored_id = f"mmcs-{uuid.uuid4().hex[:12]}"
+        with self.lock:
+            self.media[stored_id] = (encrypt(content, key), "application/octet-stream", filename)
+        return {
+            "name": filename or "file",
+            "mimeType": content_type,
+            "size": len(content),
+            "url": f"{base_url}/apple/mmcs/{stored_id}",
+            "owner": "fake-owner",
+            "signature-base64": base64.b64encode(hashlib.sha1(content).digest()).decode(),
+            "key": key,
+        }
+
+    def _apple(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, base_url: str
+    ) -> Response:
+        if path == "/apple/_attachment" and method == "POST":
+            # The sandbox customer's file: described as Apple would, encrypted for download.
+            media_id = json.loads(body or b"{}").get("media", "")
+            if media_id not in self.media:
+                return Response(404, b"no such media", "text/plain")
+            return Response.json(self.apple_attachment(media_id, base_url))
+        # The download URL is a pre-signed storage link: it takes no Authorization.
+        if path.startswith("/apple/mmcs/") and method == "GET":
+            return self._download(path.rsplit("/", 1)[1])
+        if not self._bearer(headers) or headers["authorization"].count(".") != 2:
+            return Response(401, b"", "text/plain")
+        if path == "/apple/v1/preDownload" and method == "GET":
+            url = headers.get("url", "")
+            if not url.startswith(f"{base_url}/apple/mmcs/") or not headers.get("signature"):
+                return Response(400, b"url and signature headers are required", "text/plain")
+            return Response.json({"download-url": url})
+        if path != "/apple/v1/message" or method != "POST":
+            return Response(404, f"unknown path {path}".encode(), "text/plain")
+        for name in ("source-id", "destination-id", "id"):
+            if not headers.get(name):
+                return Response(400, f"missing header {name}".encode(), "text/plain")
+        try:
+            payload = json.loads(
+                zlib.decompress(body, 16 + zlib.MAX_WBITS) if body[:2] == b"\x1f\x8b" else body
+            )
+        except ValueError:
+            return Response(400, b"body is not JSON", "text/plain")
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if kind == "text" and not payload.get("body"):
+            return Response(400, b"a text message needs a body", "text/plain")
+        if kind == "interactive" and not (payload.get("interactiveData") or {}).get("data"):
+            return Response(400, b"interactiveData.data is required", "text/plain")
+        if kind not in ("text", "interactive", "richLink", "typing_start", "typing_end"):
+            return Response(400, f"unknown message type {kind!r}".encode(), "text/plain")
+        answer = {"id": headers["id"]}
+        record = self._record("apple", path, payload, headers, answer)
+        record["idempotency_key"] = headers["id"]
+        record["destination_id"] = headers["destination-id"]
+        return Response(200, b"", "text/plain")
 
     def _download(self, media_id: str) -> Response:
         if media_id not in self.media:

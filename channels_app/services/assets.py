@@ -15,6 +15,7 @@ SECRET_FIELDS = (
     "imap_password",
     "smtp_password",
     "email_signing_key",
+    "apple_msp_secret",
 )
 REQUIRED: dict[str, tuple[str, ...]] = {
     ChannelKind.WHATSAPP: (
@@ -27,6 +28,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     ChannelKind.MESSENGER: ("fb_page_id", "app_secret", "verify_token", "access_token"),
     ChannelKind.SMS: ("sms_number", "sms_number_type", "sms_account_sid", "auth_token"),
     ChannelKind.EMAIL: ("email_address", "email_intake"),
+    ChannelKind.APPLE: ("apple_business_id", "apple_msp_id", "apple_msp_secret"),
 }
 EMAIL_REQUIRED: dict[str, tuple[str, ...]] = {
     EmailIntake.IMAP: ("imap_host", "imap_user", "imap_password", "smtp_host"),

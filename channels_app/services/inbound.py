@@ -19,6 +19,7 @@ from channels_app.models import (
 )
 from channels_app.providers import provider_for
 from channels_app.providers.base import (
+    ConversationEnded,
     Ignored,
     InboundMessage,
     MalformedEvent,
@@ -32,6 +33,7 @@ from channels_app.providers.util import body_hash
 from channels_app.selectors import channel_template_for
 from channels_app.services.attachments import attachments_scan_on_commit
 from channels_app.services.conversations import (
+    conversation_close,
     conversation_get_or_open,
     customer_identity_find_or_create,
 )
@@ -214,6 +216,9 @@ def inbound_event_process(*, event_id: int) -> str:
         elif isinstance(item, StatusUpdate):
             message_status_apply(asset=asset, update=item)
             handled = True
+        elif isinstance(item, ConversationEnded):
+            conversation_end_by_customer(asset=asset, item=item)
+            handled = True
         elif isinstance(item, Ignored):
             logger.info("event %s: %s", event.pk, item.reason)
     status = InboundEvent.Status.PROCESSED if handled else InboundEvent.Status.IGNORED
@@ -221,6 +226,16 @@ def inbound_event_process(*, event_id: int) -> str:
         status=status, processed_at=timezone.now(), error=""
     )
     return status
+
+
+def conversation_end_by_customer(*, asset: ChannelAsset, item: ConversationEnded) -> bool:
+    """The customer deleted the conversation on their device: the open one closes."""
+    conversation = Conversation.objects.filter(
+        asset=asset, identity__address=item.sender_address, status=Conversation.Status.OPEN
+    ).first()
+    if conversation is None:
+        return False
+    return conversation_close(conversation=conversation, reason=item.reason)
 
 
 def _download(asset: ChannelAsset, ref: MediaRef) -> tuple[MediaRef, Media | None, str]:

@@ -111,6 +111,12 @@ def _record_outbound(
     return message
 
 
+def _rich_summary(content: dict) -> str:
+    if not content.get("type"):
+        return ""
+    return str(content.get("title") or content.get("url") or "").strip()
+
+
 def message_send(
     *,
     conversation: Conversation,
@@ -138,9 +144,11 @@ def message_send(
         content_type = "template"
         content["template"] = {"language": "en_US", **template}
         text = text or f"[template {template['name']}]"
-    elif not text.strip():
+    elif not text.strip() and not _rich_summary(content):
         raise SendRefused("a message needs text")
     else:
+        # Rich content (a list picker, ...) is shown in the transcript by its title.
+        text = text if text.strip() else _rich_summary(content)
         _refuse_outside_window(conversation, "free text")
     if reply_to is not None and reply_to.conversation_id != conversation.pk:
         raise SendRefused("a reply must quote a message of the same conversation")

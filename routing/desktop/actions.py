@@ -53,6 +53,40 @@ def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
     return {"message_id": message.pk, "status": message.status}
 
 
+LIST_PICKER_MAX_ITEMS = 20
+
+
+def send_list_picker(*, agent: Agent, params: dict) -> dict[str, Any]:
+    """A list picker from the composer's builder (Apple Messages): a title and its items."""
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    if conversation.kind != "apple":
+        raise ValidationError({"type": "list pickers are sent on Apple Messages conversations"})
+    title = params.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 85:
+        raise ValidationError({"title": "a list picker needs a title of at most 85 characters"})
+    items = params.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= LIST_PICKER_MAX_ITEMS:
+        raise ValidationError({"items": f"a list picker has 1 to {LIST_PICKER_MAX_ITEMS} items"})
+    cleaned = []
+    for index, item in enumerate(items):
+        item_title = item.get("title") if isinstance(item, dict) else None
+        if not isinstance(item_title, str) or not item_title.strip() or len(item_title) > 85:
+            raise ValidationError(
+                {"items": f"item {index + 1} needs a title (at most 85 characters)"}
+            )
+        cleaned.append({"id": f"item-{index + 1}", "title": item_title.strip()})
+    message = message_send(
+        conversation=conversation,
+        text=title.strip(),
+        content={"type": "list_picker", "title": title.strip(), "items": cleaned},
+        author_kind=AuthorKind.AGENT,
+        author_agent=agent,
+    )
+    return {"message_id": message.pk, "status": message.status}
+
+
 def send_template(*, agent: Agent, params: dict) -> dict[str, Any]:
     from channels_app.services.whatsapp_templates import whatsapp_template_send
 
@@ -135,6 +169,7 @@ ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "decline_offer": decline_offer,
     "send_message": send_message,
     "send_template": send_template,
+    "send_list_picker": send_list_picker,
     "set_state": set_state,
     "set_variable": set_variable,
     "close_conversation": close_conversation,

@@ -609,6 +609,35 @@
     }
   });
 
+  // Apple Messages: the list picker builder (a title and its items, sent as one rich message).
+  document.addEventListener("click", (event) => {
+    const builder = $("list-picker-builder");
+    if (!builder) return;
+    if (event.target.closest(".list-picker-toggle")) {
+      builder.hidden = !builder.hidden;
+      event.target.closest(".list-picker-toggle").setAttribute("aria-expanded", String(!builder.hidden));
+      return;
+    }
+    if (event.target.closest(".list-item-add")) {
+      const list = builder.querySelector(".list-items");
+      const n = list.children.length + 1;
+      list.insertAdjacentHTML("beforeend", '<li><input name="list-item" maxlength="85" aria-label="Item ' + n + '"></li>');
+      return;
+    }
+    const sendButton = event.target.closest(".list-picker-send");
+    if (!sendButton) return;
+    const title = builder.querySelector('[name="list-title"]').value.trim();
+    const items = Array.from(builder.querySelectorAll('[name="list-item"]'))
+      .map((input) => input.value.trim()).filter(Boolean).map((text) => ({ title: text }));
+    if (!title) { toast("Give the list picker a title."); return; }
+    if (!items.length) { toast("Add at least one item."); return; }
+    sendButton.disabled = true;
+    act("send_list_picker", { conversation_id: desk.openId, title, items })
+      .then(() => openConversation(desk.openId))
+      .catch(() => {})
+      .finally(() => { sendButton.disabled = false; });
+  });
+
   setInterval(tick, 250);
   connect();
 })();

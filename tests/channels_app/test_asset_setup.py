@@ -120,7 +120,7 @@ def test_a_short_code_is_registered_in_the_console(client, owner):
     assert ChannelAsset.objects.get().sms_number == "72345"
 
 
-@pytest.mark.parametrize("kind,label", [("chat", "Live chat"), ("apple", "Apple")])
+@pytest.mark.parametrize("kind,label", [("chat", "Live chat")])
 def test_kinds_without_a_provider_are_refused_with_the_reason(
     client, owner, tenant, api_as, kind, label
 ):

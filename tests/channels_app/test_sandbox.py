@@ -103,9 +103,43 @@ def test_the_demo_gets_one_asset_per_channel_wired_to_the_sandbox(tenant, settin
     demo.seed(tenant=tenant, people=None)
 
     assets = ChannelAsset.objects.filter(tenant=tenant).order_by("kind")
-    assert [a.kind for a in assets] == ["email", "messenger", "sms", "whatsapp"]
+    assert [a.kind for a in assets] == ["apple", "email", "messenger", "sms", "whatsapp"]
     assert {a.api_base_url for a in assets} == {
         f"http://127.0.0.1:8000/sandbox/provider/{k}"
-        for k in ("email", "messenger", "sms", "whatsapp")
+        for k in ("apple", "email", "messenger", "sms", "whatsapp")
     }
     assert any("sandbox_customer whatsapp" in line for line in lines)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sandbox_customer_plays_an_apple_customer_with_a_file_and_a_list_picker_answer(
+    live_server, tenant, agent, fake_provider
+):
+    from channels_app.services import message_send
+
+    asset = ChannelAssetFactory(
+        tenant=tenant,
+        kind="apple",
+        apple_business_id="biz-1",
+        apple_msp_id="msp-1",
+        apple_msp_secret="c2FuZGJveA==",
+        api_base_url=f"{fake_provider.base_url}/apple",
+    )
+    command = ["--asset", str(asset.uuid), "--base-url", live_server.url]
+    call_command("sandbox_customer", "apple", "Hallo", "--media", "image", *command)
+    conversation = Message.objects.get().conversation
+    message_send(
+        conversation=conversation,
+        text="Wobei?",
+        content={"type": "list_picker", "items": [{"id": "order", "title": "Bestellung"}]},
+        author_kind="bot",
+    )
+
+    call_command("sandbox_customer", "apple", "--choose", "order", *command)
+
+    first, _sent, answer = Message.objects.order_by("id")
+    assert first.text == "Hallo"
+    assert first.attachments.get().detected_content_type == "image/png"
+    assert answer.content_type == "list_picker"
+    assert answer.content["selected_id"] == "order"
+    assert answer.text == "Bestellung"

@@ -58,7 +58,7 @@ def test_the_demo_prints_and_wires_everything_to_the_public_base_url(db, setting
     assert ":8000" not in printed
     assert {a.api_base_url for a in ChannelAsset.objects.all()} == {
         f"http://127.0.0.1:8123/sandbox/provider/{kind}"
-        for kind in ("whatsapp", "messenger", "sms", "email")
+        for kind in ("whatsapp", "messenger", "sms", "email", "apple")
     }
 
 

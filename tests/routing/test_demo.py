@@ -12,7 +12,7 @@ from routing.models import Task
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize("kind", ["whatsapp", "messenger", "sms"])
+@pytest.mark.parametrize("kind", ["whatsapp", "messenger", "sms", "apple"])
 def test_a_demo_customer_message_runs_the_shipped_flow_into_the_support_queue(kind, settings):
     settings.SANDBOX_PROVIDER = True
     call_command("demo_seed", stdout=open("/dev/null", "w"))

@@ -4,14 +4,22 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from channels_app.models import ChannelAsset
-from channels_app.sandbox.customer import MEDIA_KINDS, customer_webhook
+from channels_app.models import ChannelAsset, Direction, Message
+from channels_app.sandbox.customer import (
+    MEDIA_KINDS,
+    SignedWebhook,
+    apple_list_picker_answer,
+    apple_message,
+    customer_webhook,
+    sign_apple,
+)
 
 DEFAULT_SENDERS = {
     "whatsapp": "+4915112345678",
     "sms": "+4915112345678",
     "messenger": "7300000000000001",
     "email": "customer@example.org",
+    "apple": "urn:mbid:AQAAYsandbox-customer-0001",
 }
 
 
@@ -50,6 +58,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--html", action="store_true", help="email: add an HTML part with a table and a link"
         )
+        parser.add_argument(
+            "--choose",
+            default="",
+            help="apple: answer the last list picker sent to this customer with this item id",
+        )
 
     def handle(
         self,
@@ -64,6 +77,7 @@ class Command(BaseCommand):
         location,
         reply_to,
         html=False,
+        choose="",
         **options,
     ):
         assets = ChannelAsset.objects.filter(kind=kind)
@@ -84,21 +98,35 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError("--location is LAT,LON, e.g. 52.52,13.405") from exc
             coordinates = (lat, lon)
-        if not (text or media or coordinates):
-            raise CommandError("say something: give a text, --media or --location")
-        webhook = customer_webhook(
-            found,
-            base_url=base_url,
-            sender=sender or DEFAULT_SENDERS[kind],
-            text=text,
-            media=media or "",
-            location=coordinates,
-            reply_to=reply_to,
-            name=name,
-            html=html,
-            media_base_url=found.api_base_url.rstrip("/").removesuffix(f"/{kind}")
-            or f"{base_url.rstrip('/')}/sandbox/provider",
+        if not (text or media or coordinates or choose):
+            raise CommandError("say something: give a text, --media, --location or --choose")
+        media_base_url = (
+            found.api_base_url.rstrip("/").removesuffix(f"/{kind}")
+            or f"{base_url.rstrip('/')}/sandbox/provider"
         )
+        if kind == "apple":
+            webhook = _apple_webhook(
+                found,
+                base_url=base_url,
+                sender=sender or DEFAULT_SENDERS[kind],
+                text=text,
+                media=media or "",
+                choose=choose,
+                media_base_url=media_base_url,
+            )
+        else:
+            webhook = customer_webhook(
+                found,
+                base_url=base_url,
+                sender=sender or DEFAULT_SENDERS[kind],
+                text=text,
+                media=media or "",
+                location=coordinates,
+                reply_to=reply_to,
+                name=name,
+                html=html,
+                media_base_url=media_base_url,
+            )
         try:
             response = httpx.post(
                 webhook.url, content=webhook.body, headers=webhook.headers, timeout=30
@@ -119,3 +147,49 @@ def _server_of(asset: ChannelAsset) -> str:
     if api.scheme and "/sandbox/provider/" in api.path + "/":
         return f"{api.scheme}://{api.netloc}"
     return ""
+
+
+def _apple_webhook(
+    asset: ChannelAsset,
+    *,
+    base_url: str,
+    sender: str,
+    text: str,
+    media: str,
+    choose: str,
+    media_base_url: str,
+) -> SignedWebhook:
+    """Apple's message: a text (with the fake provider's sample file, encrypted as Apple serves
+    attachments), or the answer to the last list picker this customer was sent."""
+    if choose:
+        sent = (
+            Message.objects.filter(
+                asset=asset,
+                conversation__identity__address=sender,
+                direction=Direction.OUTBOUND,
+                content__type="list_picker",
+            )
+            .order_by("-id")
+            .first()
+        )
+        if sent is None:
+            raise CommandError(f"no list picker was sent to {sender}")
+        from channels_app.providers.apple.transport import interactive_payload
+
+        payload = sent.content.get("apple") or interactive_payload(sent.content, sent.text)
+        try:
+            answer = apple_list_picker_answer(payload, choose)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        return sign_apple(asset, base_url, apple_message(asset, sender=sender, interactive=answer))
+    attachments = []
+    if media:
+        response = httpx.post(
+            f"{media_base_url}/apple/_attachment", json={"media": f"sample-{media}"}, timeout=30
+        )
+        if response.status_code != 200:
+            raise CommandError(f"the fake provider has no sample {media}: {response.text[:200]}")
+        attachments.append(response.json())
+    return sign_apple(
+        asset, base_url, apple_message(asset, sender=sender, text=text, attachments=attachments)
+    )

@@ -1,0 +1,474 @@
+"""Apple Messages for Business: Apple's inbound format with its headers and JWT, the interactive
+replies, the close event, encrypted attachments through the scanner, and Apple's outbound format
+against the fake provider."""
+
+import gzip
+import json
+
+import pytest
+
+from channels_app import services
+from channels_app.models import (
+    Attachment,
+    ChannelAsset,
+    ChannelKind,
+    ChannelTemplate,
+    Conversation,
+    DeliveryStatus,
+    InboundEvent,
+    Message,
+)
+from channels_app.providers.apple import auth
+from tests.channels_app.conftest import load_fixture, webhook_url
+from tests.clamd import EICAR
+from tests.factories import ChannelAssetFactory
+
+BUSINESS_ID = "4a0c3b5e-8f1f-4c1e-9d7a-2b6e1f0a9c11"
+MSP_ID = "3f1c0e5d-msp-0001"
+MSP_SECRET = "c2VjcmV0LW1zcC1rZXktZm9yLXRlc3RzLTAxMjM0NTY3ODk="
+CUSTOMER = "urn:mbid:AQAAY0rcustomer0001Xb5VtQ"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+
+@pytest.fixture
+def apple_asset(tenant, fake_provider):
+    return ChannelAssetFactory(
+        tenant=tenant,
+        kind=ChannelKind.APPLE,
+        name="Acme Apple Messages",
+        apple_business_id=BUSINESS_ID,
+        apple_msp_id=MSP_ID,
+        apple_msp_secret=MSP_SECRET,
+        api_base_url=f"{fake_provider.base_url}/apple",
+    )
+
+
+def post_apple(client, asset, fixture: dict, *, token: str | None = None, gzipped=False):
+    body = json.dumps(fixture["body"]).encode()
+    headers = dict(fixture["headers"])
+    if token is None:
+        token = auth.token(secret=asset.apple_msp_secret, audience=asset.apple_msp_id)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    return client.post(
+        webhook_url(asset), data=body, content_type="application/json", headers=headers
+    )
+
+
+@pytest.fixture
+def deliver_apple(client, django_capture_on_commit_callbacks):
+    def post(asset, fixture, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post_apple(client, asset, fixture, **kwargs)
+
+    return post
+
+
+def apple(name: str) -> dict:
+    return load_fixture("apple", name)
+
+
+def test_an_inbound_text_is_stored_with_apples_headers(deliver_apple, apple_asset):
+    response = deliver_apple(apple_asset, apple("text"))
+
+    assert response.status_code == 200
+    message = Message.objects.get()
+    assert message.text == "Hallo, wo ist mein Paket?"
+    assert message.provider_message_id == "7b4c8b0e-5a3f-4b52-9c41-0d6d1e7a2f01"
+    assert message.conversation.identity.address == CUSTOMER
+    assert message.content["capabilities"] == [
+        "LIST",
+        "TIME",
+        "QUICK",
+        "FORMS",
+        "RICH",
+        "AUTH",
+        "PAY",
+    ]
+    assert message.content["locale"] == "de_DE"
+    stored = json.loads(InboundEvent.objects.get().body)
+    assert stored["headers"]["destination-id"] == BUSINESS_ID
+
+
+def test_a_gzip_body_is_inflated(deliver_apple, apple_asset):
+    response = deliver_apple(apple_asset, apple("text"), gzipped=True)
+
+    assert response.status_code == 200
+    assert Message.objects.get().text == "Hallo, wo ist mein Paket?"
+
+
+def test_the_same_message_twice_is_stored_once(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("text"))
+    deliver_apple(apple_asset, apple("text"))
+
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "not-a-jwt",
+        auth.token(secret="b3RoZXItc2VjcmV0", audience=MSP_ID),
+        auth.token(secret=MSP_SECRET, audience="another-msp"),
+    ],
+    ids=["missing", "garbage", "wrong secret", "wrong audience"],
+)
+def test_a_missing_or_wrong_jwt_is_refused_and_nothing_is_stored(client, apple_asset, token):
+    response = post_apple(client, apple_asset, apple("text"), token=token)
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0
+    assert Message.objects.count() == 0
+
+
+def test_a_message_for_another_business_is_refused(client, apple_asset):
+    fixture = apple("text")
+    fixture["headers"]["destination-id"] = "someone-else"
+
+    response = post_apple(client, apple_asset, fixture)
+
+    assert response.status_code == 403
+    assert InboundEvent.objects.count() == 0
+
+
+def test_an_outsiders_asset_secret_does_not_open_ours(client, apple_asset, other_tenant):
+    theirs = ChannelAssetFactory(
+        tenant=other_tenant,
+        kind=ChannelKind.APPLE,
+        apple_business_id="outsider-business",
+        apple_msp_id="outsider-msp",
+        apple_msp_secret="b3V0c2lkZXItc2VjcmV0",
+    )
+    token = auth.token(secret=theirs.apple_msp_secret, audience=theirs.apple_msp_id)
+
+    response = post_apple(client, apple_asset, apple("text"), token=token)
+
+    assert response.status_code == 403
+    assert not Message.objects.filter(tenant=apple_asset.tenant).exists()
+
+
+def test_a_list_picker_answer_is_a_structured_reply(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("list_picker_reply"))
+
+    message = Message.objects.get()
+    assert message.content_type == "list_picker"
+    assert message.text == "Meine Bestellung"
+    assert message.content["selected_id"] == "order"
+    assert message.content["selected"] == [{"id": "order", "title": "Meine Bestellung"}]
+    assert message.content["request_id"] == "5b0f8c44-1b0e-4f7e-9d2a-3e1c0f0a1b22"
+
+
+def test_a_time_picker_answer_names_the_slot(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("time_picker_reply"))
+
+    message = Message.objects.get()
+    assert message.content_type == "time_picker"
+    assert message.content["slot_id"] == "slot-2"
+    assert message.content["slot_start"] == "2026-11-27T09:00+0000"
+    assert message.content["slot_duration"] == 1800
+    assert message.text == "Rückruf: 2026-11-27T09:00+0000"
+
+
+def test_a_form_answer_keeps_each_pages_value(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("form_reply"))
+
+    message = Message.objects.get()
+    assert message.content_type == "form"
+    assert message.content["answers"] == {"order_number": "A-1042", "delivery": "Packstation"}
+    assert "order_number: A-1042" in message.text
+
+
+def test_a_quick_reply_answer_carries_its_identifier(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("quick_reply"))
+
+    message = Message.objects.get()
+    assert message.content_type == "quick_reply"
+    assert message.content["payload"] == "yes"
+    assert message.text == "Ja"
+
+
+def test_typing_indicators_are_kept_but_make_no_message(deliver_apple, apple_asset):
+    response = deliver_apple(apple_asset, apple("typing_start"))
+
+    assert response.status_code == 200
+    assert InboundEvent.objects.get().status == InboundEvent.Status.IGNORED
+    assert Message.objects.count() == 0
+
+
+def test_the_close_event_closes_the_customers_conversation(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("text"))
+
+    deliver_apple(apple_asset, apple("close"))
+
+    conversation = Conversation.objects.get()
+    assert conversation.status == Conversation.Status.CLOSED
+    assert conversation.close_reason == "customer_deleted"
+
+
+def test_an_interactive_reply_of_an_unknown_kind_is_a_dead_letter(client, apple_asset):
+    fixture = apple("list_picker_reply")
+    del fixture["body"]["interactiveData"]["data"]["listPicker"]
+
+    response = post_apple(client, apple_asset, fixture)
+
+    assert response.status_code == 400
+    assert "listPicker, event, dynamic or quick-reply" in response.json()["reason"]
+
+
+def receive_file(deliver_apple, fake_provider, asset, content: bytes, mime: str, name: str):
+    media_id = fake_provider.add_media(content, mime, name)
+    fixture = apple("attachment")
+    fixture["body"]["attachments"] = [
+        fake_provider.apple_attachment(media_id, fake_provider.base_url)
+    ]
+    assert deliver_apple(asset, fixture).status_code == 200
+    return Message.objects.latest("id").attachments.get()
+
+
+def test_an_encrypted_attachment_is_downloaded_decrypted_and_scanned_clean(
+    deliver_apple, fake_provider, apple_asset
+):
+    attachment = receive_file(
+        deliver_apple, fake_provider, apple_asset, PNG, "image/png", "photo.png"
+    )
+
+    assert attachment.detected_content_type == "image/png"
+    assert attachment.filename == "photo.png"
+    with attachment.file.open("rb") as handle:
+        assert handle.read() == PNG
+    assert attachment.scan_status == Attachment.ScanStatus.CLEAN
+
+
+def test_a_file_of_a_type_the_template_refuses_is_refused_after_decryption(
+    deliver_apple, fake_provider, apple_asset
+):
+    attachment = receive_file(
+        deliver_apple, fake_provider, apple_asset, b"plain words", "image/jpeg", "note.jpg"
+    )
+
+    assert attachment.detected_content_type == "text/plain"
+    assert attachment.refused_reason
+    assert not attachment.file
+
+
+def test_an_infected_attachment_is_caught_after_decryption(
+    deliver_apple, fake_provider, apple_asset
+):
+    # The tenant lets text files through, so the type check passes and the scanner decides.
+    template = ChannelTemplate.default_for(tenant=apple_asset.tenant, kind="apple")
+    template.allowed_content_types = [*template.allowed_content_types, "text/plain"]
+    template.save()
+
+    attachment = receive_file(
+        deliver_apple, fake_provider, apple_asset, EICAR, "image/jpeg", "holiday.jpg"
+    )
+
+    assert attachment.scan_status == Attachment.ScanStatus.INFECTED
+    assert attachment.scan_signature.startswith("Eicar-Test-Signature")
+
+
+# --- outbound ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def apple_conversation(deliver_apple, apple_asset):
+    deliver_apple(apple_asset, apple("text"))
+    return Conversation.objects.get()
+
+
+@pytest.fixture
+def send(django_capture_on_commit_callbacks):
+    def run(**kwargs) -> Message:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = services.message_send(**kwargs)
+        message.refresh_from_db()
+        return message
+
+    return run
+
+
+def test_an_agent_text_goes_out_in_apples_format(send, apple_conversation, agent, fake_provider):
+    message = send(
+        conversation=apple_conversation,
+        text="Ich schaue nach.",
+        author_kind="agent",
+        author_agent=agent,
+    )
+
+    assert message.status == DeliveryStatus.SENT
+    [record] = fake_provider.sent_to("apple")
+    assert record["path"] == "/apple/v1/message"
+    assert record["destination_id"] == CUSTOMER
+    assert record["payload"] == {
+        "v": 1,
+        "id": str(message.idempotency_key),
+        "sourceId": BUSINESS_ID,
+        "destinationId": CUSTOMER,
+        "type": "text",
+        "body": "Ich schaue nach.",
+    }
+    assert message.provider_message_id == str(message.idempotency_key)
+
+
+RICH = {
+    "list_picker": (
+        {
+            "type": "list_picker",
+            "title": "Wobei?",
+            "items": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
+        },
+        lambda data: (
+            [i["identifier"] for i in data["listPicker"]["sections"][0]["items"]] == ["a", "b"]
+        ),
+    ),
+    "time_picker": (
+        {
+            "type": "time_picker",
+            "title": "Rückruf",
+            "slots": [{"id": "s1", "start": "2026-11-27T09:00+0000", "duration": 900}],
+        },
+        lambda data: (
+            data["event"]["timeslots"][0]
+            == {"identifier": "s1", "startTime": "2026-11-27T09:00+0000", "duration": 900}
+        ),
+    ),
+    "form": (
+        {
+            "type": "form",
+            "title": "Angaben",
+            "pages": [{"id": "order_number", "title": "Bestellnummer"}],
+        },
+        lambda data: data["dynamic"]["data"]["pages"][0]["pageIdentifier"] == "order_number",
+    ),
+    "quick_reply": (
+        {
+            "type": "quick_reply",
+            "title": "Passt es?",
+            "items": [{"id": "yes", "title": "Ja"}, {"id": "no", "title": "Nein"}],
+        },
+        lambda data: data["quick-reply"]["items"][1] == {"identifier": "no", "title": "Nein"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(RICH))
+def test_interactive_messages_go_out_as_apples_interactive_type(
+    send, apple_conversation, agent, fake_provider, kind
+):
+    content, check = RICH[kind]
+
+    message = send(
+        conversation=apple_conversation,
+        text=content["title"],
+        content=content,
+        author_kind="agent",
+        author_agent=agent,
+    )
+
+    assert message.status == DeliveryStatus.SENT
+    [record] = fake_provider.sent_to("apple")
+    payload = record["payload"]
+    assert payload["type"] == "interactive"
+    assert payload["interactiveData"]["bid"].startswith(
+        "com.apple.messages.MSMessageExtensionBalloonPlugin"
+    )
+    assert payload["interactiveData"]["receivedMessage"]["title"] == content["title"]
+    assert check(payload["interactiveData"]["data"])
+
+
+def test_a_rich_link_goes_out_as_apples_rich_link(send, apple_conversation, agent, fake_provider):
+    content = {
+        "type": "rich_link",
+        "title": "Sendungsverfolgung",
+        "url": "https://example.com/track/1",
+    }
+
+    send(
+        conversation=apple_conversation,
+        text="Link",
+        content=content,
+        author_kind="agent",
+        author_agent=agent,
+    )
+
+    [record] = fake_provider.sent_to("apple")
+    assert record["payload"]["type"] == "richLink"
+    assert record["payload"]["richLinkData"]["url"] == "https://example.com/track/1"
+
+
+def test_a_list_picker_without_items_fails_with_the_reason(
+    send, apple_conversation, agent, fake_provider
+):
+    message = send(
+        conversation=apple_conversation,
+        text="Wobei?",
+        content={"type": "list_picker", "title": "Wobei?", "items": []},
+        author_kind="agent",
+        author_agent=agent,
+    )
+
+    assert message.status == DeliveryStatus.FAILED
+    assert "needs at least one item" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
+
+
+# --- the asset -----------------------------------------------------------------------------------
+
+
+def test_an_apple_asset_is_created_with_its_secret_masked(api_as, owner, tenant):
+    response = api_as(owner).post(
+        "/api/v1/channel-assets/",
+        {
+            "tenant": tenant.pk,
+            "kind": "apple",
+            "name": "Apple",
+            "apple_business_id": BUSINESS_ID,
+            "apple_msp_id": MSP_ID,
+            "apple_msp_secret": MSP_SECRET,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert "apple_msp_secret" not in response.json()
+    assert response.json()["secrets"]["apple_msp_secret"].endswith(MSP_SECRET[-4:])
+    assert MSP_SECRET not in json.dumps(response.json())
+    asset = ChannelAsset.objects.get()
+    assert asset.apple_msp_secret == MSP_SECRET
+
+
+def test_an_apple_asset_needs_its_business_id_and_msp_credentials(api_as, owner, tenant):
+    response = api_as(owner).post(
+        "/api/v1/channel-assets/",
+        {"tenant": tenant.pk, "kind": "apple", "name": "X"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) >= {"apple_business_id", "apple_msp_id", "apple_msp_secret"}
+
+
+def test_an_outsider_gets_404_for_the_apple_asset(outsider, apple_asset, api_as):
+    assert api_as(outsider).get(f"/api/v1/channel-assets/{apple_asset.pk}/").status_code == 404
+
+
+def test_a_file_to_an_apple_customer_fails_with_the_reason(
+    django_capture_on_commit_callbacks, apple_conversation, agent, fake_provider
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_send_file(
+            conversation=apple_conversation,
+            data=PNG,
+            filename="map.png",
+            author_kind="agent",
+            author_agent=agent,
+        )
+    message.refresh_from_db()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert "pre-upload is not built" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
