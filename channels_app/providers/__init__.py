@@ -8,6 +8,7 @@ PROVIDER_PACKAGES: dict[str, str] = {
     "messenger": "channels_app.providers.messenger",
     "sms": "channels_app.providers.sms",
     "email": "channels_app.providers.email",
+    "chat": "channels_app.providers.livechat",
 }
 
 

@@ -120,7 +120,7 @@ def test_a_short_code_is_registered_in_the_console(client, owner):
     assert ChannelAsset.objects.get().sms_number == "72345"
 
 
-@pytest.mark.parametrize("kind,label", [("chat", "Live chat"), ("apple", "Apple")])
+@pytest.mark.parametrize("kind,label", [("apple", "Apple")])
 def test_kinds_without_a_provider_are_refused_with_the_reason(
     client, owner, tenant, api_as, kind, label
 ):
@@ -135,7 +135,7 @@ def test_kinds_without_a_provider_are_refused_with_the_reason(
     assert api.status_code == 400
     assert "cannot be created yet" in api.json()["kind"][0]
     assert label in api.json()["kind"][0]
-    assert "WhatsApp, Facebook Messenger, SMS, Email" in api.json()["kind"][0]
+    assert "WhatsApp, Facebook Messenger, SMS, Email, Live chat" in api.json()["kind"][0]
     assert console.status_code == 200 and b"cannot be created yet" in console.content
     assert not ChannelAsset.objects.exists()
 
