@@ -18,7 +18,7 @@ from django.db import transaction
 
 from channels_app.models import ChannelKind, ChatWidget, Conversation, Message
 from channels_app.providers.livechat.provider import event_body
-from channels_app.providers.livechat.transport import message_frame
+from channels_app.providers.livechat.transport import message_frame, visitor_group
 from channels_app.services.inbound import inbound_events_accept
 from tenants.realtime import agent_group, send_event_on_commit
 
@@ -223,3 +223,35 @@ def visitor_transcript_email(*, widget: ChatWidget, visitor: str, email: str) ->
         recipient_list=[email],
     )
     return len(frames)
+
+
+def _visitor_of(conversation_id: int) -> str | None:
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id, kind=ChannelKind.CHAT)
+        .select_related("identity")
+        .first()
+    )
+    return conversation.identity.address if conversation else None
+
+
+def _agent_name(agent) -> str:
+    return str(getattr(agent, "display_name", "") or agent)
+
+
+def visitor_agent_joined(*, conversation_id: int, agent) -> None:
+    """Tells a live-chat visitor the name of the agent who took their conversation."""
+    visitor = _visitor_of(conversation_id)
+    if visitor:
+        send_event_on_commit(
+            groups=[visitor_group(visitor)], event="agent", payload={"name": _agent_name(agent)}
+        )
+
+
+def agent_typing(*, conversation_id: int, agent) -> bool:
+    """The visitor sees "<agent> is typing"; other channels have no typing indicator."""
+    visitor = _visitor_of(conversation_id)
+    if visitor:
+        send_event_on_commit(
+            groups=[visitor_group(visitor)], event="typing", payload={"agent": _agent_name(agent)}
+        )
+    return bool(visitor)

@@ -421,6 +421,14 @@
     panel.classList.remove("dropping");
     uploadFiles(Array.from(event.dataTransfer.files));
   });
+  // Live chat shows the visitor "typing"; at most one hint every 3 s.
+  let lastTyping = 0;
+  document.addEventListener("input", (event) => {
+    if (!event.target.matches || !event.target.matches("#composer textarea") || !desk.openId) return;
+    if (Date.now() - lastTyping < 3000) return;
+    lastTyping = Date.now();
+    send("typing", { conversation_id: desk.openId }).catch(() => {});
+  });
   document.addEventListener("paste", (event) => {
     if (!event.target.matches || !event.target.matches("#composer textarea")) return;
     const files = Array.from((event.clipboardData && event.clipboardData.files) || []).filter((f) => f.type.startsWith("image/"));

@@ -88,7 +88,10 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
     offer.locator("button.accept").click()
     transcript = desk.locator("#transcript")
     expect(transcript).to_contain_text("Hello, where is my parcel?")
-    desk.fill("#composer textarea", "It left the warehouse today.")
+    expect(visitor.locator(".note", has_text="Alex joined the chat")).to_be_visible()
+    desk.locator("#composer textarea").press_sequentially("It left")
+    expect(visitor.locator(".typing")).to_have_text("Alex is typing…")
+    desk.locator("#composer textarea").press_sequentially(" the warehouse today.")
     desk.keyboard.press("Enter")
 
     expect(visitor.locator(".msg.out", has_text="It left the warehouse today.")).to_be_visible()
