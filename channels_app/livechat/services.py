@@ -24,7 +24,7 @@ from tenants.realtime import agent_group, send_event_on_commit
 
 TOKEN_SALT = "livechat.visitor"
 MAX_TEXT = 2000
-# (limit, window in seconds)
+# (limit, window in seconds); settings.LIVECHAT_RATE_LIMITS overrides them.
 LIMITS = {
     "message_visitor": (20, 60),
     "message_ip": (60, 60),
@@ -95,7 +95,7 @@ def verified_visitor(*, widget: ChatWidget, user_id: str, signature: str) -> str
 
 def limit_hit(*, what: str, key: str) -> bool:
     """A fixed-window counter in the shared cache: True once the window's limit is passed."""
-    limit, window = LIMITS[what]
+    limit, window = {**LIMITS, **getattr(settings, "LIVECHAT_RATE_LIMITS", {})}[what]
     name = f"livechat:{what}:{key}"
     cache.add(name, 0, timeout=window)
     try:

@@ -174,8 +174,8 @@ def test_a_forged_identity_signature_is_refused(client, widget):
     assert response.status_code == 403 and "signature" in response.json()["error"]
 
 
-def test_too_many_messages_get_a_clear_429(client, widget, monkeypatch):
-    monkeypatch.setitem(livechat.LIMITS, "message_visitor", (2, 60))
+def test_too_many_messages_get_a_clear_429(client, widget, settings):
+    settings.LIVECHAT_RATE_LIMITS = {"message_visitor": (2, 60)}
     token = session(client, widget)["token"]
 
     codes = [
@@ -191,8 +191,8 @@ def test_too_many_messages_get_a_clear_429(client, widget, monkeypatch):
     assert Message.objects.filter(direction="in").count() == 2
 
 
-def test_too_many_new_visitors_from_one_address_get_a_429(client, widget, monkeypatch):
-    monkeypatch.setitem(livechat.LIMITS, "session_ip", (1, 60))
+def test_too_many_new_visitors_from_one_address_get_a_429(client, widget, settings):
+    settings.LIVECHAT_RATE_LIMITS = {"session_ip": (1, 60)}
     session(client, widget)
 
     response = post(client, widget, "session", {})
