@@ -102,6 +102,22 @@
   }
 
   function onEvent(event, payload) {
+    if (event === "conversation.typing") {
+      // A live-chat visitor is typing: a hint in the open conversation's header for a few seconds.
+      const head = payload.conversation_id === desk.openId && document.querySelector(".conversation-head");
+      if (!head) return;
+      let hint = head.querySelector(".typing-hint");
+      if (!hint) {
+        hint = document.createElement("span");
+        hint.className = "typing-hint muted";
+        hint.setAttribute("aria-live", "polite");
+        head.appendChild(hint);
+      }
+      hint.textContent = "typing…";
+      clearTimeout(desk.typingTimer);
+      desk.typingTimer = setTimeout(() => { hint.textContent = ""; }, 4000);
+      return;
+    }
     if (event === "routing.offered" && desk.snapshot) {
       const offers = desk.snapshot.offers.filter((o) => o.offer_id !== payload.offer_id);
       offers.push(payload);

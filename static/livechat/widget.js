@@ -177,6 +177,7 @@
     var area = compose.querySelector("textarea"), text = area.value.trim();
     if (!text) return;
     area.value = "";
+    lastTyping = 0; // the next keystroke starts a new typing hint
     sendMessage(text);
   });
   $(".send-transcript").addEventListener("click", function () {

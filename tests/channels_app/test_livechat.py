@@ -312,3 +312,73 @@ async def test_a_visitor_writes_over_the_socket_and_an_agent_reply_arrives_live(
     assert frame["event"] == "message" and frame["payload"]["text"] == "Hi Dana, how can I help?"
     assert frame["payload"]["author"]
     assert await database_sync_to_async(Message.objects.filter(direction="in").count)() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_visitor_typing_reaches_only_the_owning_agent(widget, agent):
+    from channels.layers import get_channel_layer
+
+    from tenants.realtime import agent_group
+
+    token = await database_sync_to_async(livechat.visitor_token_issue)(
+        widget=widget, visitor="v-typist"
+    )
+    socket = visitor_socket(widget, token)
+    await socket.connect()
+    await socket.receive_json_from(timeout=5)
+    await socket.send_json_to({"type": "message", "client_id": "t1", "text": "Hi"})
+    while (await socket.receive_json_from(timeout=10))["type"] != "ack":
+        pass
+    conversation = await database_sync_to_async(Conversation.objects.get)()
+    await database_sync_to_async(Conversation.objects.filter(pk=conversation.pk).update)(
+        owner=agent
+    )
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(agent_group(agent.pk), channel)
+
+    await socket.send_json_to({"type": "typing"})
+    pushed = await layer.receive(channel)
+    await socket.disconnect()
+
+    assert pushed["event"] == "conversation.typing"
+    assert pushed["payload"] == {"conversation_id": conversation.pk}
+
+
+def test_the_admin_customizes_the_widget_and_an_outsider_cannot(client, owner, outsider, widget):
+    from tests.channels_app.test_asset_setup import BLANK
+
+    form = {
+        **BLANK,
+        "kind": "chat",
+        "name": "Website chat",
+        "email_intake": "",
+        "chat_widget-TOTAL_FORMS": "1",
+        "chat_widget-INITIAL_FORMS": "1",
+        "chat_widget-MIN_NUM_FORMS": "0",
+        "chat_widget-MAX_NUM_FORMS": "1",
+        "chat_widget-0-id": str(widget.pk),
+        "chat_widget-0-asset": str(widget.asset.pk),
+        "chat_widget-0-allowed_origins": "https://www.acme.example",
+        "chat_widget-0-title": "Talk to Acme",
+        "chat_widget-0-color": "#aa3300",
+        "chat_widget-0-position": "bottom-left",
+        "chat_widget-0-greeting": "Hi!",
+        "chat_widget-0-ask_name": "on",
+        "chat_widget-0-offline_text": "Later.",
+        "chat_widget-0-identity_secret": "",
+    }
+    change = f"/admin/channels_app/channelasset/{widget.asset.pk}/change/"
+    sign_in(client, outsider.email)
+    foreign = client.post(change, form)
+    widget.refresh_from_db()
+    untouched = widget.title
+    client.logout()
+    sign_in(client, owner.email)
+    saved = client.post(change, form)
+
+    widget.refresh_from_db()
+    assert foreign.status_code in (302, 403, 404) and untouched == "Chat with us"
+    assert saved.status_code == 302, saved.content[:3000]
+    assert widget.title == "Talk to Acme" and widget.position == "bottom-left"
+    assert widget.origins() == ["https://www.acme.example"]

@@ -89,6 +89,8 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
     transcript = desk.locator("#transcript")
     expect(transcript).to_contain_text("Hello, where is my parcel?")
     expect(visitor.locator(".note", has_text="Alex joined the chat")).to_be_visible()
+    visitor.locator(".compose textarea").press_sequentially("Thanks")
+    expect(desk.locator(".conversation-head .typing-hint")).to_have_text("typing…")
     desk.locator("#composer textarea").press_sequentially("It left")
     expect(visitor.locator(".typing")).to_have_text("Alex is typing…")
     desk.locator("#composer textarea").press_sequentially(" the warehouse today.")
