@@ -382,3 +382,31 @@ def test_the_admin_customizes_the_widget_and_an_outsider_cannot(client, owner, o
     assert saved.status_code == 302, saved.content[:3000]
     assert widget.title == "Talk to Acme" and widget.position == "bottom-left"
     assert widget.origins() == ["https://www.acme.example"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_visitor_sees_read_when_the_agent_has_seen_the_message(widget, agent):
+    from channels_app.services.outbound import message_mark_seen
+
+    token = await database_sync_to_async(livechat.visitor_token_issue)(
+        widget=widget, visitor="v-reader"
+    )
+    socket = visitor_socket(widget, token)
+    await socket.connect()
+    await socket.receive_json_from(timeout=5)
+    await socket.send_json_to({"type": "message", "client_id": "r1", "text": "Anyone?"})
+    ack = await socket.receive_json_from(timeout=10)
+    while ack["type"] != "ack":
+        ack = await socket.receive_json_from(timeout=10)
+
+    def seen():
+        Conversation.objects.update(owner=agent)
+        return message_mark_seen(message_ids=[ack["data"]["id"]], agent=agent)
+
+    await database_sync_to_async(seen)()
+    frame = await socket.receive_json_from(timeout=10)
+    while frame.get("event") != "read":
+        frame = await socket.receive_json_from(timeout=10)
+    await socket.disconnect()
+
+    assert frame["payload"] == {"id": ack["data"]["id"]}
