@@ -2,6 +2,7 @@
 and conversations (read-only transcripts), channel templates and the malware audit."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
@@ -14,6 +15,7 @@ from channels_app.models import (
     ChannelAsset,
     ChannelKind,
     ChannelTemplate,
+    ChatWidget,
     Conversation,
     Customer,
     CustomerIdentity,
@@ -88,6 +90,48 @@ def _copyable(value: str, label: str) -> str:
     )
 
 
+class ChatWidgetInline(admin.StackedInline):
+    """A live-chat asset's widget: its look, where it may be embedded, the snippet to paste."""
+
+    model = ChatWidget
+    can_delete = False
+    max_num = 1
+    extra = 0
+    verbose_name = "Live-chat widget"
+    readonly_fields = ("embed_snippet",)
+    fields = (
+        "embed_snippet",
+        "allowed_origins",
+        ("title", "color", "position"),
+        "greeting",
+        ("ask_name", "ask_email"),
+        "offline_text",
+        "identity_secret",
+    )
+
+    def _asset_admin(self):
+        return self.admin_site._registry[ChannelAsset]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._asset_admin().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._asset_admin()._can(request, "change")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._asset_admin()._can(request, "change")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Paste into your web pages")
+    def embed_snippet(self, obj: ChatWidget) -> str:
+        if obj is None or obj.pk is None:
+            return "Shown once the asset is saved."
+        src = f"{settings.PUBLIC_BASE_URL.rstrip('/')}/livechat/{obj.widget_id}/widget.js"
+        return _copyable(f'<script src="{src}" async></script>', "the widget snippet")
+
+
 @admin.register(ChannelAsset, site=console_site)
 class ChannelAssetAdmin(TenantScopedAdmin):
     object_type = "channel_asset"
@@ -107,6 +151,14 @@ class ChannelAssetAdmin(TenantScopedAdmin):
     class Media:
         css = {"all": ("admin_console/copy.css",)}
         js = ("admin_console/copy.js",)
+
+    def get_inlines(self, request, obj=None):
+        return (ChatWidgetInline,) if obj is not None and obj.kind == ChannelKind.CHAT else ()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.kind == ChannelKind.CHAT:
+            ChatWidget.objects.get_or_create(asset=obj)
 
     def get_fieldsets(self, request, obj=None):
         webhook = ["webhook_url"]

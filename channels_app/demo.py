@@ -4,7 +4,7 @@ the sandbox (the email asset's mail service is the sandbox: signed raw mail in, 
 from django.conf import settings
 from django.db import transaction
 
-from channels_app.models import ChannelAsset, ChannelKind, EmailIntake, SmsNumberType
+from channels_app.models import ChannelAsset, ChannelKind, ChatWidget, EmailIntake, SmsNumberType
 from tenants.models import Tenant
 
 DEMO_ASSETS = {
@@ -73,12 +73,17 @@ def seed(*, tenant: Tenant, people) -> list[str]:
             asset = ChannelAsset(tenant=tenant, kind=kind, **fields)
         asset.api_base_url = f"{base}/{kind}"
         asset.save()
+    chat, _ = ChannelAsset.objects.get_or_create(
+        tenant=tenant, kind=ChannelKind.CHAT, name="Demo website chat"
+    )
+    ChatWidget.objects.get_or_create(asset=chat)
     lines = [
-        f"channels:   WhatsApp, Messenger, SMS and email assets wired to the sandbox provider at {base}/",
+        f"channels:   WhatsApp, Messenger, SMS, email and Apple Messages assets wired to the sandbox provider at {base}/",
         '  play a customer:  .venv/bin/python manage.py sandbox_customer whatsapp "Hallo" --from +4915112345678',
         '                    .venv/bin/python manage.py sandbox_customer sms "Hi" ; ... messenger "Hello" --media image',
         '                    .venv/bin/python manage.py sandbox_customer email "My order" --html --media document',
         '                    .venv/bin/python manage.py sandbox_customer apple "Hallo" ; ... apple --choose order',
+        f"  live chat:        {settings.PUBLIC_BASE_URL.rstrip('/')}/livechat/demo/ (chat as a visitor there)",
     ]
     if settings.SANDBOX_PROVIDER:
         lines.append(f"  what was sent:    {base}/ (staff only: sign in as the demo admin)")

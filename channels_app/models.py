@@ -764,3 +764,50 @@ class WhatsAppTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+class ChatWidget(models.Model):
+    """How a live-chat asset's widget looks and where it may be embedded.
+
+    The public `widget_id` goes into the script tag; the asset's uuid never leaves the server.
+    """
+
+    class Position(models.TextChoices):
+        BOTTOM_RIGHT = "bottom-right", "Bottom right"
+        BOTTOM_LEFT = "bottom-left", "Bottom left"
+
+    asset = models.OneToOneField(ChannelAsset, on_delete=models.CASCADE, related_name="chat_widget")
+    widget_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="One origin a line (https://www.example.com). The widget refuses to load or "
+        "connect from any other site. Empty: only this server's own pages.",
+    )
+    title = models.CharField(max_length=80, default="Chat with us")
+    greeting = models.CharField(max_length=300, default="Hello! How can we help?", blank=True)
+    color = models.CharField(
+        max_length=7, default="#1f6feb", validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$")]
+    )
+    position = models.CharField(
+        max_length=20, choices=Position.choices, default=Position.BOTTOM_RIGHT
+    )
+    ask_name = models.BooleanField("pre-chat form asks the name", default=True)
+    ask_email = models.BooleanField("pre-chat form asks the email", default=False)
+    offline_text = models.CharField(
+        max_length=300,
+        default="No one is available right now: leave a message and we will answer by email.",
+    )
+    identity_secret = EncryptedTextField(
+        "identity verification secret",
+        blank=True,
+        help_text="When set, a site may sign a visitor's id with HMAC-SHA256 and this secret; a "
+        "verified visitor keeps their history across devices.",
+    )
+
+    def __str__(self) -> str:
+        return f"Widget of {self.asset}"
+
+    def origins(self) -> list[str]:
+        return [
+            line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
+        ]

@@ -16,6 +16,7 @@ INBOUND_TEMPLATES = {
     "sms": "sms_inbound",
     "email": "email_inbound",
     "apple": "apple_inbound",
+    "chat": "chat_inbound",
 }
 EVENT_TEMPLATES = ("task_routed_event", "task_modified_event", "task_closed_event")
 
@@ -81,5 +82,5 @@ def seed(*, tenant: Tenant, people) -> list[str]:
         )
         wired.append(asset.get_kind_display())
     return [
-        f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue (email into the Email queue)"
+        f"routing:    entry points for {', '.join(wired)} run their inbound flows into the Support queue (email into the Email queue, live chat into the Chat queue)"
     ]

@@ -9,6 +9,7 @@ PROVIDER_PACKAGES: dict[str, str] = {
     "sms": "channels_app.providers.sms",
     "email": "channels_app.providers.email",
     "apple": "channels_app.providers.apple",
+    "chat": "channels_app.providers.livechat",
 }
 
 

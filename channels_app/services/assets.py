@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from channels_app.models import ChannelAsset, ChannelKind, EmailIntake, SmsNumberType
+from channels_app.models import ChannelAsset, ChannelKind, ChatWidget, EmailIntake, SmsNumberType
 from channels_app.providers import PROVIDER_PACKAGES
 from tenants.models import Tenant
 
@@ -111,6 +111,8 @@ def channel_asset_create(*, tenant: Tenant, **fields) -> ChannelAsset:
     channel_asset_validate(asset)
     asset.full_clean()
     asset.save()
+    if asset.kind == ChannelKind.CHAT:
+        ChatWidget.objects.create(asset=asset)
     return asset
 
 

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 SEND_LEASE = timedelta(seconds=60)
-READ_RECEIPT_KINDS = (ChannelKind.WHATSAPP, ChannelKind.MESSENGER)
+READ_RECEIPT_KINDS = (ChannelKind.WHATSAPP, ChannelKind.MESSENGER, ChannelKind.CHAT)
 
 
 class SendRefused(ValidationError):

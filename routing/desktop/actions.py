@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from channels_app.livechat.services import agent_typing
 from channels_app.models import AuthorKind, Direction
 from channels_app.services import conversation_close, message_mark_seen, message_send
 from routing.desktop.selectors import conversation_for_agent, desktop_snapshot
@@ -160,6 +161,13 @@ def mark_seen(*, agent: Agent, params: dict) -> dict[str, Any]:
     return {"seen": message_mark_seen(message_ids=ids, agent=agent) if ids else 0}
 
 
+def typing(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    return {"sent": agent_typing(conversation_id=conversation.pk, agent=agent)}
+
+
 def sync(*, agent: Agent, params: dict) -> dict[str, Any]:
     return desktop_snapshot(agent=agent)
 
@@ -175,4 +183,5 @@ ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "close_conversation": close_conversation,
     "mark_seen": mark_seen,
     "sync": sync,
+    "typing": typing,
 }

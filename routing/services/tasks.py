@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
+from channels_app.livechat.services import visitor_agent_joined
 from channels_app.models import Conversation, Direction, Message, channel_display_name
 from config import pipeline
 from routing import events
@@ -362,6 +363,7 @@ def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
     task.next_relaxation_at = task.overflow_at = None
     task.save(update_fields=["status", "agent", "assigned_at", "next_relaxation_at", "overflow_at"])
     Conversation.objects.filter(pk=task.conversation_id).update(owner=agent)
+    visitor_agent_joined(conversation_id=task.conversation_id, agent=agent)
     wait = (now - task.enqueued_at).total_seconds()
     events.emit_one(
         task_id=task.pk,

@@ -102,6 +102,22 @@
   }
 
   function onEvent(event, payload) {
+    if (event === "conversation.typing") {
+      // A live-chat visitor is typing: a hint in the open conversation's header for a few seconds.
+      const head = payload.conversation_id === desk.openId && document.querySelector(".conversation-head");
+      if (!head) return;
+      let hint = head.querySelector(".typing-hint");
+      if (!hint) {
+        hint = document.createElement("span");
+        hint.className = "typing-hint muted";
+        hint.setAttribute("aria-live", "polite");
+        head.appendChild(hint);
+      }
+      hint.textContent = "typing…";
+      clearTimeout(desk.typingTimer);
+      desk.typingTimer = setTimeout(() => { hint.textContent = ""; }, 4000);
+      return;
+    }
     if (event === "routing.offered" && desk.snapshot) {
       const offers = desk.snapshot.offers.filter((o) => o.offer_id !== payload.offer_id);
       offers.push(payload);
@@ -424,6 +440,14 @@
     event.preventDefault();
     panel.classList.remove("dropping");
     uploadFiles(Array.from(event.dataTransfer.files));
+  });
+  // Live chat shows the visitor "typing"; at most one hint every 3 s.
+  let lastTyping = 0;
+  document.addEventListener("input", (event) => {
+    if (!event.target.matches || !event.target.matches("#composer textarea") || !desk.openId) return;
+    if (Date.now() - lastTyping < 3000) return;
+    lastTyping = Date.now();
+    send("typing", { conversation_id: desk.openId }).catch(() => {});
   });
   document.addEventListener("paste", (event) => {
     if (!event.target.matches || !event.target.matches("#composer textarea")) return;

@@ -157,7 +157,9 @@ def test_a_revoked_node_stops_a_new_conversations_flow_though_another_tenant_has
     flow_services.node_authorization_authorize(
         tenant=other_tenant, node=AuthorizableNode.TASK, user=None
     )
-    flow_services.node_authorization_revoke(tenant=asset.tenant, node=AuthorizableNode.TASK, user=owner)
+    flow_services.node_authorization_revoke(
+        tenant=asset.tenant, node=AuthorizableNode.TASK, user=owner
+    )
     post_meta(Client(), asset, whatsapp_text(wamid="wamid.H1", sender="4915100000109", name="Bo"))
     run = FlowRun.objects.get(conversation__asset=asset)
     revoked = [s for s in run.steps.all() if s.node_type == "queue_task"]
@@ -173,7 +175,13 @@ def test_a_second_message_of_the_same_customer_neither_restarts_the_flow_nor_que
     post_meta(Client(), asset, whatsapp_text(wamid="wamid.J1", sender="4915100000110", name="Cy"))
     post_meta(Client(), asset, whatsapp_text(wamid="wamid.J2", sender="4915100000110", name="Cy"))
     assert Message.objects.filter(asset=asset, direction="in").count() == 2
-    assert Message.objects.filter(asset=asset, direction="in").values("conversation").distinct().count() == 1
+    assert (
+        Message.objects.filter(asset=asset, direction="in")
+        .values("conversation")
+        .distinct()
+        .count()
+        == 1
+    )
     assert FlowRun.objects.filter(conversation__asset=asset).count() == 1
     assert Task.objects.filter(conversation__asset=asset).count() == 1
     assert Offer.objects.filter(agent=agent).count() == 1

@@ -1,0 +1,257 @@
+"""The visitor's side of live chat: tokens, origin checks, abuse limits, messages, transcripts.
+
+A visitor is an opaque id: "v-<random>" for an anonymous visitor (kept in the browser through a
+signed token), "u-<digest>" for a visitor the site vouched for with the widget's HMAC secret.
+Either is the customer identity's address and names the visitor's socket group.
+"""
+
+import hashlib
+import hmac
+import uuid
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import transaction
+
+from channels_app.models import ChannelKind, ChatWidget, Conversation, Message
+from channels_app.providers.livechat.provider import event_body
+from channels_app.providers.livechat.transport import message_frame, visitor_group
+from channels_app.services.inbound import inbound_events_accept
+from tenants.realtime import agent_group, send_event_on_commit
+
+TOKEN_SALT = "livechat.visitor"
+MAX_TEXT = 2000
+# (limit, window in seconds); settings.LIVECHAT_RATE_LIMITS overrides them.
+LIMITS = {
+    "message_visitor": (20, 60),
+    "message_ip": (60, 60),
+    "session_ip": (10, 60),
+}
+
+
+class VisitorRefused(Exception):
+    """A request the visitor gets a clear reason for; status is the HTTP status it maps to."""
+
+    def __init__(self, reason: str, *, status: int = 400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def widget_for(*, widget_id) -> ChatWidget | None:
+    try:
+        return ChatWidget.objects.select_related("asset", "asset__tenant").get(
+            widget_id=widget_id, asset__kind=ChannelKind.CHAT
+        )
+    except (ChatWidget.DoesNotExist, ValueError, signing.BadSignature):
+        return None
+
+
+def origin_allowed(*, widget: ChatWidget, origin: str, host: str) -> bool:
+    """The widget's allowed origins, or this server's own pages (the demo page)."""
+    origin = origin.rstrip("/")
+    if not origin:
+        return False
+    if origin in widget.origins():
+        return True
+    own = {urlparse(settings.PUBLIC_BASE_URL).netloc}
+    if host:
+        own.add(host)
+    return urlparse(origin).netloc in own
+
+
+def visitor_token_issue(*, widget: ChatWidget, visitor: str) -> str:
+    return signing.dumps({"w": str(widget.widget_id), "v": visitor}, salt=TOKEN_SALT)
+
+
+def visitor_from_token(*, widget: ChatWidget, token: str) -> str:
+    """The visitor a token names; a forged token, or one of another widget, is refused."""
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature as exc:
+        raise VisitorRefused("invalid visitor token", status=403) from exc
+    if not isinstance(data, dict) or data.get("w") != str(widget.widget_id):
+        raise VisitorRefused("this visitor token belongs to another widget", status=403)
+    return str(data["v"])
+
+
+def identity_signature(*, secret: str, user_id: str) -> str:
+    """What the site computes on its server: hex HMAC-SHA256 of the visitor's id."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def verified_visitor(*, widget: ChatWidget, user_id: str, signature: str) -> str:
+    if not widget.identity_secret:
+        raise VisitorRefused("this widget does not verify identities")
+    expected = identity_signature(secret=widget.identity_secret, user_id=user_id)
+    if not user_id or not hmac.compare_digest(expected, signature or ""):
+        raise VisitorRefused("identity signature does not match", status=403)
+    digest = hashlib.sha256(f"{widget.widget_id}:{user_id}".encode()).hexdigest()[:40]
+    return f"u-{digest}"
+
+
+def limit_hit(*, what: str, key: str) -> bool:
+    """A fixed-window counter in the shared cache: True once the window's limit is passed."""
+    limit, window = {**LIMITS, **getattr(settings, "LIVECHAT_RATE_LIMITS", {})}[what]
+    name = f"livechat:{what}:{key}"
+    cache.add(name, 0, timeout=window)
+    try:
+        count = cache.incr(name)
+    except ValueError:
+        cache.set(name, 1, timeout=window)
+        count = 1
+    return count > limit
+
+
+def visitor_session_start(
+    *, widget: ChatWidget, token: str = "", ip: str, user_id: str = "", signature: str = ""
+) -> dict:
+    """Continues the visitor a token names, or starts a new one; a signed user id wins."""
+    if user_id:
+        visitor = verified_visitor(widget=widget, user_id=user_id, signature=signature)
+    elif token:
+        visitor = visitor_from_token(widget=widget, token=token)
+    else:
+        if limit_hit(what="session_ip", key=ip):
+            raise VisitorRefused(
+                "too many new chats from this address: try again in a minute", status=429
+            )
+        visitor = f"v-{uuid.uuid4().hex}"
+    return {
+        "token": visitor_token_issue(widget=widget, visitor=visitor),
+        "visitor": visitor,
+        "messages": visitor_history(widget=widget, visitor=visitor),
+        "widget": widget_settings(widget=widget),
+    }
+
+
+def widget_settings(*, widget: ChatWidget) -> dict:
+    return {
+        "title": widget.title,
+        "greeting": widget.greeting,
+        "color": widget.color,
+        "position": widget.position,
+        "ask_name": widget.ask_name,
+        "ask_email": widget.ask_email,
+        "offline_text": widget.offline_text,
+    }
+
+
+def visitor_history(*, widget: ChatWidget, visitor: str) -> list[dict]:
+    """The visitor's messages: the open conversation, and for a verified visitor the past ones."""
+    conversations = Conversation.objects.filter(asset=widget.asset, identity__address=visitor)
+    if not visitor.startswith("u-"):
+        conversations = conversations.filter(status=Conversation.Status.OPEN)
+    messages = (
+        Message.objects.filter(conversation__in=conversations)
+        .select_related("author_agent")
+        .order_by("created_at", "id")
+    )
+    return [message_frame(message) for message in messages[:500]]
+
+
+def visitor_message_post(
+    *, widget: ChatWidget, visitor: str, client_id: str, text: str, name: str = "", ip: str
+) -> dict:
+    """Stores a visitor's message once (the client id makes a resend harmless) and hands it to
+    the shared inbound pipeline: conversation, the chat inbound flow, routing."""
+    text = (text or "").strip()
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > 64:
+        raise VisitorRefused("a message needs a client id of at most 64 characters")
+    if not text:
+        raise VisitorRefused("a message needs text")
+    if len(text) > MAX_TEXT:
+        raise VisitorRefused(f"a message is at most {MAX_TEXT} characters", status=413)
+    if limit_hit(what="message_visitor", key=visitor) or limit_hit(what="message_ip", key=ip):
+        raise VisitorRefused("you are sending too fast: wait a moment", status=429)
+    piece = event_body(visitor=visitor, client_id=client_id, text=text, name=name)
+    with transaction.atomic():
+        inbound_events_accept(asset=widget.asset, pieces=[piece], content_type="application/json")
+    message = (
+        Message.objects.filter(asset=widget.asset, provider_message_id=piece.provider_event_id)
+        .select_related("author_agent")
+        .first()
+    )
+    if message is None:
+        # Processing runs on a worker: the visitor sees the message as accepted.
+        return {"client_id": client_id, "status": "accepted", "direction": "in", "text": text}
+    return message_frame(message)
+
+
+def visitor_typing(*, widget: ChatWidget, visitor: str) -> None:
+    conversation = (
+        Conversation.objects.filter(
+            asset=widget.asset, identity__address=visitor, status=Conversation.Status.OPEN
+        )
+        .only("id", "owner_id")
+        .first()
+    )
+    if conversation and conversation.owner_id:
+        send_event_on_commit(
+            groups=[agent_group(conversation.owner_id)],
+            event="conversation.typing",
+            payload={"conversation_id": conversation.pk},
+        )
+
+
+def visitor_transcript_email(*, widget: ChatWidget, visitor: str, email: str) -> int:
+    """Mails the visitor's current conversation; returns the number of messages sent."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise VisitorRefused("that is not an email address") from exc
+    if limit_hit(what="session_ip", key=f"transcript:{visitor}"):
+        raise VisitorRefused("too many transcript requests: try again in a minute", status=429)
+    frames = visitor_history(widget=widget, visitor=visitor)
+    if not frames:
+        raise VisitorRefused("there is no conversation to send yet")
+    lines = [
+        f"{f['at'][:16].replace('T', ' ')}  {'You' if f['direction'] == 'in' else f['author'] or 'Agent'}: {f['text']}"
+        for f in frames
+    ]
+    send_mail(
+        subject=f"Your chat transcript: {widget.title}",
+        message="\n".join(lines) + "\n",
+        from_email=None,
+        recipient_list=[email],
+    )
+    return len(frames)
+
+
+def _visitor_of(conversation_id: int) -> str | None:
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id, kind=ChannelKind.CHAT)
+        .select_related("identity")
+        .first()
+    )
+    return conversation.identity.address if conversation else None
+
+
+def _agent_name(agent) -> str:
+    return str(getattr(agent, "display_name", "") or agent)
+
+
+def visitor_agent_joined(*, conversation_id: int, agent) -> None:
+    """Tells a live-chat visitor the name of the agent who took their conversation."""
+    visitor = _visitor_of(conversation_id)
+    if visitor:
+        send_event_on_commit(
+            groups=[visitor_group(visitor)], event="agent", payload={"name": _agent_name(agent)}
+        )
+
+
+def agent_typing(*, conversation_id: int, agent) -> bool:
+    """The visitor sees "<agent> is typing"; other channels have no typing indicator."""
+    visitor = _visitor_of(conversation_id)
+    if visitor:
+        send_event_on_commit(
+            groups=[visitor_group(visitor)], event="typing", payload={"agent": _agent_name(agent)}
+        )
+    return bool(visitor)
