@@ -63,6 +63,57 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def database_backends() -> list[int]:
+    """PostgreSQL server processes serving the bench database (the pools keep them open)."""
+    import psycopg
+
+    with psycopg.connect(f"{base.PG}/postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [base.DB_NAME],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def redis_server_pid() -> int | None:
+    import redis
+
+    try:
+        return int(redis.Redis.from_url(base.REDIS_URL).info("server")["process_id"])
+    except Exception:
+        return None
+
+
+class MachineCpu:
+    """CPU seconds of every process on the path, read before and after a step.
+
+    PostgreSQL: the backends of the bench database (a backend that ends during the step loses its
+    share, so that figure is a lower bound). Redis: the whole server, other clients included."""
+
+    def __init__(self, *, server_pid: int, worker_pid: int) -> None:
+        self.fixed = {"worker": worker_pid, "uvicorn": server_pid, "redis": redis_server_pid()}
+
+    def read(self) -> dict[str, dict[int, float]]:
+        seen = {name: {pid: cpu_seconds(pid)} for name, pid in self.fixed.items() if pid}
+        seen["postgres"] = {pid: cpu_seconds(pid) for pid in database_backends()}
+        seen["harness"] = {os.getpid(): time.process_time()}
+        return seen
+
+    @staticmethod
+    def per_conversation(before: dict, after: dict, n: int) -> dict[str, float]:
+        spent = {}
+        for name, pids in after.items():
+            spent[name] = sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+        result = {f"{name}_cpu_ms": round(sec * 1000 / n, 1) for name, sec in spent.items()}
+        system = sum(sec for name, sec in spent.items() if name != "harness")
+        result["system_cpu_ms"] = round(system * 1000 / n, 1)
+        # What the measured CPU allows at best on this machine's cores, harness left out.
+        result["ceiling_per_s"] = round(
+            (os.cpu_count() or 1) * 1000 / max(0.1, result["system_cpu_ms"]), 1
+        )
+        return result
+
+
 def tasks_done(worker_name: str) -> int:
     """Tasks the worker has run so far (its remote-control stats)."""
     from config.celery import app
@@ -99,7 +150,9 @@ async def step(
     }
 
 
-async def run(args, data: dict, port: int, worker, worker_name: str, processes) -> dict:
+async def run(
+    args, data: dict, port: int, worker, worker_name: str, processes, machine: "MachineCpu"
+) -> dict:
     base_url = f"http://127.0.0.1:{port}"
     desk = base.Desk(port)
     sockets = await desk.open_many(data["cookies"][: args.agents], parallel=50)
@@ -113,6 +166,7 @@ async def run(args, data: dict, port: int, worker, worker_name: str, processes) 
     for rate in args.rates:
         processes.check()
         tasks_before, cpu_before = tasks_done(worker_name), cpu_seconds(worker.pid)
+        machine_before = machine.read()
         result = await step(
             desk=desk,
             base_url=base_url,
@@ -124,9 +178,13 @@ async def run(args, data: dict, port: int, worker, worker_name: str, processes) 
         )
         await asyncio.sleep(1)  # the last greetings' deliveries
         tasks_after, cpu_after = tasks_done(worker_name), cpu_seconds(worker.pid)
+        machine_after = machine.read()
         n = max(1, result["offers"])
         result["tasks_per_conversation"] = round((tasks_after - tasks_before) / n, 2)
         result["worker_cpu_ms_per_conversation"] = round((cpu_after - cpu_before) * 1000 / n, 1)
+        result["cpu_ms_per_conversation"] = MachineCpu.per_conversation(
+            machine_before, machine_after, n
+        )
         result["load_average"] = os.getloadavg()
         first += result["conversations"] + 1
         steps.append(result)
@@ -141,6 +199,16 @@ async def run(args, data: dict, port: int, worker, worker_name: str, processes) 
             f"tasks/conv {result['tasks_per_conversation']}, "
             f"worker CPU {result['worker_cpu_ms_per_conversation']} ms/conv, "
             f"load {result['load_average'][0]:.1f} -> {'held' if held else 'NOT held'}",
+            flush=True,
+        )
+        cpu = result["cpu_ms_per_conversation"]
+        print(
+            "    CPU ms/conv: "
+            + ", ".join(
+                f"{k.removesuffix('_cpu_ms')} {v}" for k, v in cpu.items() if k.endswith("_cpu_ms")
+            )
+            + f"; system {cpu['system_cpu_ms']} -> at best {cpu['ceiling_per_s']}/s on "
+            f"{os.cpu_count()} cores",
             flush=True,
         )
         if held:
@@ -210,7 +278,8 @@ def main() -> None:
             f"pid {worker.pid}; {args.agents} agents connected; logs in {logdir}",
             flush=True,
         )
-        results = asyncio.run(run(args, data, port, worker, worker_name, processes))
+        machine = MachineCpu(server_pid=server.pid, worker_pid=worker.pid)
+        results = asyncio.run(run(args, data, port, worker, worker_name, processes, machine))
         processes.check()
     finally:
         processes.stop()

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import http.cookiejar
 import ipaddress
 import json as jsonlib
+import os
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -207,6 +210,42 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# Kept-alive connections per TLS name: a provider's API is called for every message, and a new
+# client per call paid for the TCP (and TLS) handshake each time. Keyed by the name the
+# certificate is checked against, because the pool itself is keyed by the pinned address, which
+# several names may share. Rebuilt after a fork: sockets are not shared with a parent.
+MAX_CLIENTS = 64
+_clients: dict[str, httpx.Client] = {}
+_clients_pid: int | None = None
+_clients_lock = threading.Lock()
+
+
+def _client(tls_name: str) -> httpx.Client:
+    global _clients_pid
+    key = tls_name.lower()
+    with _clients_lock:
+        if _clients_pid != os.getpid():
+            _clients.clear()
+            _clients_pid = os.getpid()
+        client = _clients.get(key)
+        if client is None:
+            if len(_clients) >= MAX_CLIENTS:
+                # The oldest goes; a request still using it finishes, its sockets close with it.
+                _clients.pop(next(iter(_clients)))
+            client = httpx.Client(
+                verify=_tls_context(),
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=30),
+                # Shared by every tenant calling this host: it must never keep a cookie.
+                cookies=http.cookiejar.CookieJar(
+                    policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+                ),
+            )
+            _clients[key] = client
+        return client
+
+
 def fetch(
     method: str,
     url: str,
@@ -230,61 +269,59 @@ def fetch(
     method = method.upper()
     headers = dict(headers or {})
     origin = None
-    with httpx.Client(verify=_tls_context(), follow_redirects=False, trust_env=False) as client:
-        for _hop in range(MAX_REDIRECTS + 1):
-            target, host_header, tls_name = _pinned(url)
-            current_origin = (target.scheme, tls_name.lower(), target.port)
-            if origin is not None and current_origin != origin:
-                # Credentials meant for one host do not follow a redirect to another.
-                auth = None
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-            origin = current_origin
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise OutboundTimeout(f"timed out after {timeout:g} s")
-            request = client.build_request(
-                method,
-                target,
-                headers={**headers, "Host": host_header},
-                params=params,
-                json=json,
-                data=data,
-                files=files,
-                timeout=httpx.Timeout(remaining),
-                extensions={"sni_hostname": tls_name},
-            )
-            if auth is not None:
-                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-                request.headers["Authorization"] = f"Basic {token}"
+    for _hop in range(MAX_REDIRECTS + 1):
+        target, host_header, tls_name = _pinned(url)
+        client = _client(tls_name)
+        current_origin = (target.scheme, tls_name.lower(), target.port)
+        if origin is not None and current_origin != origin:
+            # Credentials meant for one host do not follow a redirect to another.
+            auth = None
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        origin = current_origin
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OutboundTimeout(f"timed out after {timeout:g} s")
+        request = client.build_request(
+            method,
+            target,
+            headers={**headers, "Host": host_header},
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            timeout=httpx.Timeout(remaining),
+            extensions={"sni_hostname": tls_name},
+        )
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            request.headers["Authorization"] = f"Basic {token}"
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise OutboundTimeout(f"timed out after {timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise OutboundUnreachable(f"failed: {type(exc).__name__}: {exc}") from None
+        try:
+            location = response.headers.get("location")
+            if follow_redirects and response.status_code in REDIRECT_STATUSES and location:
+                url, params = urljoin(url, location), None
+                if response.status_code == 303 or (
+                    response.status_code in (301, 302) and method == "POST"
+                ):
+                    method, json, data, files = "GET", None, None, None
+                continue
             try:
-                response = client.send(request, stream=True)
+                content = _read_limited(response, max_bytes=max_bytes, deadline=deadline, url=url)
             except httpx.TimeoutException:
                 raise OutboundTimeout(f"timed out after {timeout:g} s") from None
             except httpx.HTTPError as exc:
                 raise OutboundUnreachable(f"failed: {type(exc).__name__}: {exc}") from None
-            try:
-                location = response.headers.get("location")
-                if follow_redirects and response.status_code in REDIRECT_STATUSES and location:
-                    url, params = urljoin(url, location), None
-                    if response.status_code == 303 or (
-                        response.status_code in (301, 302) and method == "POST"
-                    ):
-                        method, json, data, files = "GET", None, None, None
-                    continue
-                try:
-                    content = _read_limited(
-                        response, max_bytes=max_bytes, deadline=deadline, url=url
-                    )
-                except httpx.TimeoutException:
-                    raise OutboundTimeout(f"timed out after {timeout:g} s") from None
-                except httpx.HTTPError as exc:
-                    raise OutboundUnreachable(f"failed: {type(exc).__name__}: {exc}") from None
-                return OutboundResponse(
-                    status_code=response.status_code,
-                    headers=response.headers,
-                    content=content,
-                    url=url,
-                )
-            finally:
-                response.close()
+            return OutboundResponse(
+                status_code=response.status_code,
+                headers=response.headers,
+                content=content,
+                url=url,
+            )
+        finally:
+            response.close()
     raise OutboundRefused(f"more than {MAX_REDIRECTS} redirects")

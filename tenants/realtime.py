@@ -8,10 +8,12 @@ handle two message types: "push.event" (event, payload) and "push.events" (event
 
 import asyncio
 import logging
+import os
+import threading
 from typing import Any, NamedTuple
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,43 @@ def layer_messages(pushes: list[Push]) -> list[tuple[str, dict[str, Any]]]:
     return messages
 
 
+# How long a sync caller waits for its pushes before it gives up on them (they are hints).
+PUSH_TIMEOUT_SECONDS = 5.0
+
+
+class _PushLoop:
+    """One event loop a process, in a daemon thread, for pushes sent from plain threads (Celery's
+    pool). The Redis channel layer keeps its connections per event loop: with a fresh loop per
+    call (async_to_sync from a thread without one) every push connected to Redis and closed again.
+    Rebuilt after a fork, whose child has the loop object but not its thread."""
+
+    lock = threading.Lock()
+    loop: asyncio.AbstractEventLoop | None = None
+    pid: int | None = None
+
+    @classmethod
+    def get(cls) -> asyncio.AbstractEventLoop:
+        with cls.lock:
+            if cls.loop is None or cls.pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="realtime-push", daemon=True).start()
+                cls.loop, cls.pid = loop, os.getpid()
+            return cls.loop
+
+
+def _run_pushes(layer, send_all) -> None:
+    if isinstance(layer, InMemoryChannelLayer):
+        # Its queues belong to the server's own loop, which async_to_sync finds from a view.
+        async_to_sync(send_all)()
+        return
+    future = asyncio.run_coroutine_threadsafe(send_all(), _PushLoop.get())
+    try:
+        future.result(timeout=PUSH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
 def send_events(pushes: list[Push]) -> None:
     """Sends a batch of pushes in one event loop and as few layer messages as the groups need.
 
@@ -91,7 +130,7 @@ def send_events(pushes: list[Push]) -> None:
         await asyncio.gather(*(send_group(g, m) for g, m in per_group.items()))
 
     try:
-        async_to_sync(send_all)()
+        _run_pushes(layer, send_all)
     except Exception:
         logger.warning("pushes failed", exc_info=True)
 

@@ -124,6 +124,33 @@ def test_the_host_is_resolved_once_and_the_connection_goes_to_the_checked_addres
     assert server.requests[0]["headers"]["Host"] == f"service.test:{server.port}"
 
 
+def test_calls_to_one_host_share_a_connection_but_never_a_cookie(settings, server):
+    """The kept-alive client serves every tenant calling a provider: a cookie one answer sets must
+    not ride along on the next call, which may be another tenant's."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    server.routes["/login"] = lambda h: h.reply(
+        200, b"in", {"Set-Cookie": "session=tenant-a; Path=/"}
+    )
+    ports = []
+    server.routes["/who"] = lambda h: (ports.append(h.client_address[1]), h.reply(200, b"me"))
+
+    fetch("POST", f"{server.url}/login")
+    fetch("GET", f"{server.url}/who")
+    fetch("GET", f"{server.url}/who")
+
+    assert all("Cookie" not in r["headers"] for r in server.requests[1:])
+    assert len(set(ports)) == 1  # the second call came over the first one's connection
+
+
+def test_a_connection_the_server_closed_is_replaced_without_an_error(settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    with LoopbackServer("127.0.0.1") as first:
+        first.routes["/ok"] = lambda h: h.reply(200, b"first", {"Connection": "close"})
+        assert fetch("GET", f"{first.url}/ok").content == b"first"
+        first.routes["/ok"] = lambda h: h.reply(200, b"again")
+        assert fetch("GET", f"{first.url}/ok").content == b"again"
+
+
 def test_a_redirect_to_a_refused_address_is_not_followed(settings, server, internal):
     settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
     server.routes["/go"] = lambda h: h.reply(302, headers={"Location": f"{internal.url}/secret"})
