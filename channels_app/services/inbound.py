@@ -304,6 +304,10 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         identity_is_new=identity_is_new,
         thread_ids=item.thread_provider_ids,
     )
+    if created and item.variables:
+        # Before the inbound flow's first run, which reads them.
+        conversation.variables = {**item.variables, **(conversation.variables or {})}
+        conversation.save(update_fields=["variables"])
     reply_to = None
     if item.reply_to_provider_id:
         reply_to = Message.objects.filter(

@@ -108,10 +108,33 @@ def conversation_definitions(*, conversation: Conversation) -> list[dict]:
     return [by_id[version_id] for version_id in seen]
 
 
+def _prechat_declarations(conversation: Conversation) -> dict[str, dict]:
+    """A live-chat conversation's pre-chat answers (and an offline message's email): visible to
+    the agent, as text, unless a global or flow variable of the same name says otherwise."""
+    if conversation.kind != "chat":
+        return {}
+    from channels_app.models import ChatWidget
+
+    widget = ChatWidget.objects.filter(asset_id=conversation.asset_id).only("prechat_fields").first()
+    names = [f["key"] for f in (widget.prechat_fields if widget else []) if isinstance(f, dict)]
+    if (conversation.variables or {}).get("visitor_email"):
+        names.append("visitor_email")
+    spec = {
+        "type": "string",
+        "default": None,
+        "agent_visible": True,
+        "agent_editable": False,
+        "reportable": False,
+        "scope": "prechat",
+    }
+    return {name: dict(spec) for name in names}
+
+
 def conversation_variable_declarations(*, conversation: Conversation) -> dict[str, dict]:
-    return variable_declarations(
+    declared = variable_declarations(
         tenant=conversation.tenant, definitions=conversation_definitions(conversation=conversation)
     )
+    return {**_prechat_declarations(conversation), **declared}
 
 
 def conversation_variables_for_agent(*, conversation: Conversation) -> list[dict]:
