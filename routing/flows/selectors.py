@@ -116,9 +116,13 @@ def _prechat_declarations(conversation: Conversation) -> dict[str, dict]:
     from channels_app.models import ChatWidget
 
     widget = ChatWidget.objects.filter(asset_id=conversation.asset_id).only("prechat_fields").first()
-    names = [f["key"] for f in (widget.prechat_fields if widget else []) if isinstance(f, dict)]
+    labels = {
+        f["key"]: f.get("label", "")
+        for f in (widget.prechat_fields if widget else [])
+        if isinstance(f, dict) and f.get("key")
+    }
     if (conversation.variables or {}).get("visitor_email"):
-        names.append("visitor_email")
+        labels["visitor_email"] = "Visitor's email (replies go there)"
     spec = {
         "type": "string",
         "default": None,
@@ -127,7 +131,7 @@ def _prechat_declarations(conversation: Conversation) -> dict[str, dict]:
         "reportable": False,
         "scope": "prechat",
     }
-    return {name: dict(spec) for name in names}
+    return {name: {**spec, "label": label} for name, label in labels.items()}
 
 
 def conversation_variable_declarations(*, conversation: Conversation) -> dict[str, dict]:
@@ -147,6 +151,7 @@ def conversation_variables_for_agent(*, conversation: Conversation) -> list[dict
             "type": spec["type"],
             "value": values.get(name, spec["default"]),
             "editable": spec["agent_editable"],
+            **({"label": spec["label"]} if spec.get("label") else {}),
         }
         for name, spec in sorted(declared.items())
         if spec["agent_visible"]

@@ -30,12 +30,11 @@
   var root = host.attachShadow({ mode: "open" });
   // A constructed sheet: the host page's CSP (style-src with nonces) would refuse a <style>.
   var css =
-    ':host{all:initial}' +
+    ':host{all:initial}[hidden]{display:none!important}' +
     '*{box-sizing:border-box;font-family:system-ui,sans-serif}' +
     '.launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.3);z-index:2147483000}' +
     '.left .launcher,.left .panel{right:auto;left:20px}' +
     '.panel{position:fixed;bottom:88px;right:20px;width:340px;max-width:calc(100vw - 24px);height:460px;max-height:calc(100vh - 110px);background:#fff;color:#1f2933;border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000}' +
-    '.panel[hidden]{display:none}' +
     'header{color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between;align-items:center}' +
     'header button{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}' +
     '.log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}' +
