@@ -797,6 +797,7 @@ class ChatWidget(models.Model):
         max_length=300,
         default="No one is available right now: leave a message and we will answer by email.",
     )
+
     class Offline(models.TextChoices):
         MESSAGE = "message", "Leave a message (answered by email)"
         HIDE = "hide", "Hide the launcher"

@@ -159,9 +159,7 @@ def _opening_checked(*, widget: ChatWidget, visitor: str, ip: str, fields, offli
     if limit_hit(what="conversation_visitor", key=visitor) or limit_hit(
         what="conversation_ip", key=ip
     ):
-        raise VisitorRefused(
-            "too many new conversations: try again in a few minutes", status=429
-        )
+        raise VisitorRefused("too many new conversations: try again in a few minutes", status=429)
     return answers
 
 
@@ -256,7 +254,7 @@ def visitor_offline_message(
     ip: str,
     fields: dict | None = None,
 ) -> dict:
-    """"Leave a message": a conversation answered by email. It is stored once for its client id,
+    """ "Leave a message": a conversation answered by email. It is stored once for its client id,
     runs the chat inbound flow (which queues it at once) and every reply is mailed to `email`."""
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email

@@ -111,7 +111,7 @@ def messages(request: HttpRequest, widget: ChatWidget, data: dict) -> dict:
 
 @visitor_endpoint
 def offline_message(request: HttpRequest, widget: ChatWidget, data: dict) -> dict:
-    """"Leave a message" while no agent is available: answered by email."""
+    """ "Leave a message" while no agent is available: answered by email."""
     if request.method != "POST":
         raise services.VisitorRefused("POST a message", status=405)
     visitor = services.visitor_from_token(widget=widget, token=str(data.get("token") or ""))
@@ -170,9 +170,7 @@ def file_download(request: HttpRequest, widget: ChatWidget, data: dict, file_id:
     if request.method != "POST":
         raise services.VisitorRefused("POST the visitor token", status=405)
     visitor = services.visitor_from_token(widget=widget, token=str(data.get("token") or ""))
-    attachment = services.visitor_attachment(
-        widget=widget, visitor=visitor, attachment_id=file_id
-    )
+    attachment = services.visitor_attachment(widget=widget, visitor=visitor, attachment_id=file_id)
     response = attachment_file_response(attachment)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -4,20 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0011_chat_widget'),
+        ("channels_app", "0011_chat_widget"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='chatwidget',
-            name='offline_behaviour',
-            field=models.CharField(choices=[('message', 'Leave a message (answered by email)'), ('hide', 'Hide the launcher')], default='message', help_text='What a visitor sees when no agent who serves a chat queue is available with room for a chat.', max_length=10),
+            model_name="chatwidget",
+            name="offline_behaviour",
+            field=models.CharField(
+                choices=[
+                    ("message", "Leave a message (answered by email)"),
+                    ("hide", "Hide the launcher"),
+                ],
+                default="message",
+                help_text="What a visitor sees when no agent who serves a chat queue is available with room for a chat.",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='chatwidget',
-            name='prechat_fields',
-            field=models.JSONField(blank=True, default=list, help_text='A list of fields, e.g. [{"label": "Order number", "key": "order_number", "type": "text", "required": true}, {"label": "Topic", "key": "topic", "type": "select", "options": ["Billing", "Delivery"]}]. Types: text, email, select. Each answer becomes the flow variable named by its key.', verbose_name='extra pre-chat fields'),
+            model_name="chatwidget",
+            name="prechat_fields",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text='A list of fields, e.g. [{"label": "Order number", "key": "order_number", "type": "text", "required": true}, {"label": "Topic", "key": "topic", "type": "select", "options": ["Billing", "Delivery"]}]. Types: text, email, select. Each answer becomes the flow variable named by its key.',
+                verbose_name="extra pre-chat fields",
+            ),
         ),
     ]

@@ -115,7 +115,9 @@ def _prechat_declarations(conversation: Conversation) -> dict[str, dict]:
         return {}
     from channels_app.models import ChatWidget
 
-    widget = ChatWidget.objects.filter(asset_id=conversation.asset_id).only("prechat_fields").first()
+    widget = (
+        ChatWidget.objects.filter(asset_id=conversation.asset_id).only("prechat_fields").first()
+    )
     labels = {
         f["key"]: f.get("label", "")
         for f in (widget.prechat_fields if widget else [])

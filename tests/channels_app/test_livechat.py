@@ -10,8 +10,8 @@ from django.core import mail
 
 from channels_app import services
 from channels_app.livechat import consumers
-from channels_app.livechat.limits import limits_reset
 from channels_app.livechat import services as livechat
+from channels_app.livechat.limits import limits_reset
 from channels_app.models import ChatWidget, Conversation, Message
 from channels_app.services.outbound import message_send
 from tests.tenants.test_admin_login import sign_in

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the live-chat fixtures are imported from test_livechat
 """Files in live chat: a visitor attaches one (capped, typed by its bytes, scanned by the real
 clamd), and an agent's file reaches the visitor as a download their token authorizes."""
 
@@ -136,7 +137,9 @@ def test_an_agents_file_reaches_the_visitor_as_a_download_only_they_may_open(
     outsider = post(client, widget, f"files/{file_id}", {"token": foreign["token"]})
     forged = post(client, widget, f"files/{file_id}", {"token": token + "x"})
     by_link = client.get(url(widget, f"files/{file_id}"), headers={"Origin": ORIGIN})
-    wrong_site = post(client, widget, f"files/{file_id}", {"token": token}, origin="https://x.example")
+    wrong_site = post(
+        client, widget, f"files/{file_id}", {"token": token}, origin="https://x.example"
+    )
 
     assert sent.status == "sent"
     assert frame["files"] == [

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the live-chat fixtures are imported from test_livechat
 """Live chat's abuse limits are counted in Redis, so every process (ASGI nodes, web workers) sees
 one count: per visitor and per IP, on new conversations, messages and uploads."""
 
@@ -6,7 +7,6 @@ import subprocess
 import sys
 
 import redis
-from django.conf import settings
 from django.test import Client
 
 from channels_app.models import Conversation, Message

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the live-chat fixtures are imported from test_livechat
 """Live chat while no one is there: the widget is offline exactly when the router would find no
 agent for a new chat, and a message left then is a conversation answered by email."""
 
@@ -160,9 +161,7 @@ def test_a_widget_set_to_hide_takes_no_left_messages(client, widget):
     assert not Message.objects.exists()
 
 
-def test_an_outsiders_visitor_cannot_leave_a_message_on_this_widget(
-    client, widget, other_widget
-):
+def test_an_outsiders_visitor_cannot_leave_a_message_on_this_widget(client, widget, other_widget):
     foreign = post(client, other_widget, "session", {}, origin="http://testserver").json()
 
     response = post(client, widget, "offline", {"token": foreign["token"], **LEFT})

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the live-chat fixtures are imported from test_livechat
 """Live chat's extra pre-chat fields: defined by an admin, answered in the widget, checked by the
 server, and kept as flow variables of the conversation they open (the flow and the agent see them)."""
 

@@ -91,7 +91,9 @@ def offline_reply_mail(*, message, to: str, idempotency_key: str) -> EmailMultiA
         else "auto-replied",
     }
     earlier = list(
-        Message.objects.filter(conversation_id=message.conversation_id, direction=Direction.OUTBOUND)
+        Message.objects.filter(
+            conversation_id=message.conversation_id, direction=Direction.OUTBOUND
+        )
         .exclude(pk=message.pk)
         .filter(content__mail_id__isnull=False)
         .order_by("created_at", "pk")
