@@ -262,7 +262,12 @@ def inbound_message_receive(*, asset: ChannelAsset, item: InboundMessage) -> tup
     if existing is not None:
         return existing, False
     downloads = [_download(asset, ref) for ref in item.media]
-    return inbound_message_store(asset=asset, item=item, downloads=downloads)
+    result = inbound_message_store(asset=asset, item=item, downloads=downloads)
+    # A transport that keeps media for us (live chat's upload spool) may drop it once stored.
+    release = getattr(provider_for(asset.kind).transport(asset), "media_stored", None)
+    if release is not None and item.media:
+        transaction.on_commit(lambda: release(refs=item.media), robust=True)
+    return result
 
 
 class _Duplicate(Exception):

@@ -47,6 +47,8 @@ def spooled() -> list[str]:
 
 
 def test_a_visitors_file_is_scanned_and_shown_to_the_visitor_and_the_agent(client, widget):
+    for name in spooled():
+        default_storage.delete(f"livechat-uploads/{name}")
     token = session(client, widget)["token"]
 
     response = attach(client, widget, token, PNG)
@@ -61,6 +63,7 @@ def test_a_visitors_file_is_scanned_and_shown_to_the_visitor_and_the_agent(clien
         {"id": attachment.pk, "name": "photo.png", "size": len(PNG), "state": "ready"}
     ]
     assert Message.objects.count() == 1  # the client id makes the resend harmless
+    assert spooled() == []  # the spooled upload went once it was an attachment
     history = session(client, widget, token=token)["messages"]
     assert history[0]["files"][0]["state"] == "ready"
 
@@ -172,3 +175,29 @@ def test_an_unknown_file_is_a_404(client, widget, file_id):
     response = post(client, widget, f"files/{file_id}", {"token": token})
 
     assert response.status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_visitor_sees_their_file_become_downloadable_over_the_socket(widget):
+    from channels.db import database_sync_to_async
+
+    from channels_app.livechat import services as livechat
+    from channels_app.livechat.limits import limits_reset
+    from tests.channels_app.test_livechat import visitor_socket
+
+    await database_sync_to_async(limits_reset)()
+    token = await database_sync_to_async(livechat.visitor_token_issue)(widget=widget, visitor="v-f")
+    socket = visitor_socket(widget, token)
+    await socket.connect()
+    await socket.receive_json_from(timeout=5)
+
+    await database_sync_to_async(livechat.visitor_file_post)(
+        widget=widget, visitor="v-f", client_id="s1", data=PNG, filename="a.png", ip="192.0.2.1"
+    )
+    frame = await socket.receive_json_from(timeout=15)
+    while not (frame.get("event") == "message" and frame["payload"]["files"]):
+        frame = await socket.receive_json_from(timeout=15)
+    await socket.disconnect()
+
+    assert frame["payload"]["client_id"] == "s1"
+    assert frame["payload"]["files"][0]["state"] == "ready"

@@ -148,6 +148,14 @@ class LiveChatTransport:
             payload={"id": message.pk},
         )
 
+    def media_stored(self, *, refs: list[MediaRef]) -> None:
+        """The uploads are attachments now: the spooled copies go."""
+        from django.core.files.storage import default_storage
+
+        for ref in refs:
+            if ref.media_id.startswith(UPLOAD_SPOOL) and ".." not in ref.media_id:
+                default_storage.delete(ref.media_id)
+
     def download(self, *, ref: MediaRef) -> Media:
         """A visitor's upload, spooled in storage by the widget's upload endpoint."""
         from django.core.files.storage import default_storage
