@@ -105,7 +105,8 @@ class ChatWidgetInline(admin.StackedInline):
         ("title", "color", "position"),
         "greeting",
         ("ask_name", "ask_email"),
-        "offline_text",
+        ("offline_behaviour", "offline_text"),
+        "prechat_fields",
         "identity_secret",
     )
 

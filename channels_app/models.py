@@ -797,6 +797,27 @@ class ChatWidget(models.Model):
         max_length=300,
         default="No one is available right now: leave a message and we will answer by email.",
     )
+
+    class Offline(models.TextChoices):
+        MESSAGE = "message", "Leave a message (answered by email)"
+        HIDE = "hide", "Hide the launcher"
+
+    offline_behaviour = models.CharField(
+        max_length=10,
+        choices=Offline.choices,
+        default=Offline.MESSAGE,
+        help_text="What a visitor sees when no agent who serves a chat queue is available with "
+        "room for a chat.",
+    )
+    prechat_fields = models.JSONField(
+        "extra pre-chat fields",
+        default=list,
+        blank=True,
+        help_text='A list of fields, e.g. [{"label": "Order number", "key": "order_number", '
+        '"type": "text", "required": true}, {"label": "Topic", "key": "topic", "type": '
+        '"select", "options": ["Billing", "Delivery"]}]. Types: text, email, select. Each '
+        "answer becomes the flow variable named by its key.",
+    )
     identity_secret = EncryptedTextField(
         "identity verification secret",
         blank=True,
@@ -811,3 +832,12 @@ class ChatWidget(models.Model):
         return [
             line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()
         ]
+
+    def clean(self) -> None:
+        from channels_app.livechat.prechat import prechat_fields_problem
+
+        if self.prechat_fields in (None, ""):
+            self.prechat_fields = []
+        problem = prechat_fields_problem(self.prechat_fields)
+        if problem:
+            raise ValidationError({"prechat_fields": problem})

@@ -14,4 +14,11 @@ urlpatterns = [
     path("livechat/<uuid:widget_id>/session", livechat.session, name="livechat-session"),
     path("livechat/<uuid:widget_id>/messages", livechat.messages, name="livechat-messages"),
     path("livechat/<uuid:widget_id>/transcript", livechat.transcript, name="livechat-transcript"),
+    path("livechat/<uuid:widget_id>/offline", livechat.offline_message, name="livechat-offline"),
+    path("livechat/<uuid:widget_id>/upload", livechat.upload, name="livechat-upload"),
+    path(
+        "livechat/<uuid:widget_id>/files/<int:file_id>",
+        livechat.file_download,
+        name="livechat-file",
+    ),
 ]

@@ -212,12 +212,20 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", EMBEDDED)
 SANDBOX_PROVIDER = env_bool("SANDBOX_PROVIDER", False)
 # How long a process may reuse a channel asset (and its secrets) looked up for a webhook.
 CHANNEL_ASSET_CACHE_SECONDS = env_int("CHANNEL_ASSET_CACHE_SECONDS", 10)
-# Live chat's abuse limits, per minute: messages per visitor and per IP, new visitors per IP.
+# Live chat's abuse limits (counted in Redis when REDIS_URL is set): per minute, messages per
+# visitor and per IP, new visitors per IP, uploads per visitor and per IP; per ten minutes, new
+# conversations (chats and offline messages) per visitor and per IP.
 LIVECHAT_RATE_LIMITS = {
     "message_visitor": (env_int("LIVECHAT_MESSAGES_PER_VISITOR", 20), 60),
     "message_ip": (env_int("LIVECHAT_MESSAGES_PER_IP", 60), 60),
     "session_ip": (env_int("LIVECHAT_NEW_VISITORS_PER_IP", 10), 60),
+    "upload_visitor": (env_int("LIVECHAT_UPLOADS_PER_VISITOR", 5), 60),
+    "upload_ip": (env_int("LIVECHAT_UPLOADS_PER_IP", 20), 60),
+    "conversation_visitor": (env_int("LIVECHAT_CONVERSATIONS_PER_VISITOR", 3), 600),
+    "conversation_ip": (env_int("LIVECHAT_CONVERSATIONS_PER_IP", 10), 600),
 }
+# The largest file a visitor may attach (the chat template's own limit may be lower).
+LIVECHAT_UPLOAD_MAX_BYTES = env_int("LIVECHAT_UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
 # Email: a sender's mails beyond this many within the window are stored but not taken in.
 EMAIL_FLOOD_MAX_PER_ADDRESS = env_int("EMAIL_FLOOD_MAX_PER_ADDRESS", 20)
 EMAIL_FLOOD_WINDOW_SECONDS = env_int("EMAIL_FLOOD_WINDOW_SECONDS", 600)

@@ -19,6 +19,7 @@ from routing.models import (
     Task,
     TaskEvent,
     TaskStatus,
+    room_q,
 )
 from tenants.models import Agent, Tenant
 
@@ -163,4 +164,26 @@ def conversation_timeline(*, conversation_id: int) -> QuerySet[TaskEvent]:
         TaskEvent.objects.filter(task__conversation_id=conversation_id)
         .select_related("agent", "queue", "task__queue")
         .order_by("at", "id")
+    )
+
+
+def chat_asset_staffed(*, asset: ChannelAsset) -> bool:
+    """What the router sees for a new chat: an agent is Available, with room for one more chat,
+    in a team of one of the tenant's chat queues. One probe of the partial room index."""
+    team_ids = list(
+        Queue.teams.through.objects.filter(
+            queue__tenant_id=asset.tenant_id, queue__channel_type="chat"
+        ).values_list("team_id", flat=True)
+    )
+    if not team_ids:
+        return False
+    return (
+        AgentState.objects.filter(
+            tenant_id=asset.tenant_id, state=AgentStatus.AVAILABLE, team_id__in=team_ids
+        )
+        .filter(room_q("chat"))
+        .order_by("available_since")
+        .values_list("pk", flat=True)
+        .first()
+        is not None
     )

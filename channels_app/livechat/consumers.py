@@ -2,7 +2,7 @@
 the visitor token, joins only the visitor's own group, and hands each frame to a service.
 
 Close codes: 4403 origin not allowed, 4401 missing or forged token, 4404 no such widget.
-Frames in: {"type": "message", "client_id", "text", "name"?}, {"type": "typing"}.
+Frames in: {"type": "message", "client_id", "text", "name"?, "fields"?}, {"type": "typing"}.
 Frames out: {"type": "event", "event": "message" | "read" | "agent" | "typing", "payload"},
 {"type": "ack", "data"} for an own message, {"type": "error", "reason", "client_id"?}.
 """
@@ -70,6 +70,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                     text=str(content.get("text") or ""),
                     name=str(content.get("name") or ""),
                     ip=str(client[0]),
+                    fields=content.get("fields"),
                 )
                 await self.send_json({"type": "ack", "data": data})
             elif kind == "typing":

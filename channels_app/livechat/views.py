@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
@@ -43,7 +44,7 @@ def visitor_endpoint(view):
 
     @csrf_exempt
     @wraps(view)
-    def wrapper(request: HttpRequest, widget_id):
+    def wrapper(request: HttpRequest, widget_id, **kwargs):
         widget = services.widget_for(widget_id=widget_id)
         if widget is None:
             raise Http404("No such chat widget.")
@@ -55,7 +56,10 @@ def visitor_endpoint(view):
         if request.method == "OPTIONS":
             return _cors(HttpResponse(status=204), origin)
         data: dict = {}
-        if request.method == "POST":
+        if request.method == "POST" and request.content_type == "multipart/form-data":
+            data = {key: request.POST.get(key) for key in request.POST}
+            data["_files"] = request.FILES
+        elif request.method == "POST":
             try:
                 data = json.loads(request.body or b"{}")
             except ValueError:
@@ -65,9 +69,11 @@ def visitor_endpoint(view):
                     JsonResponse({"error": "the body must be an object"}, status=400), origin
                 )
         try:
-            result = view(request, widget, data)
+            result = view(request, widget, data, **kwargs)
         except services.VisitorRefused as exc:
             return _cors(JsonResponse({"error": exc.reason}, status=exc.status), origin)
+        if isinstance(result, HttpResponseBase):
+            return _cors(result, origin)
         return _cors(JsonResponse(result), origin)
 
     return wrapper
@@ -99,7 +105,75 @@ def messages(request: HttpRequest, widget: ChatWidget, data: dict) -> dict:
         text=str(data.get("text") or ""),
         name=str(data.get("name") or ""),
         ip=_client_ip(request),
+        fields=data.get("fields"),
     )
+
+
+@visitor_endpoint
+def offline_message(request: HttpRequest, widget: ChatWidget, data: dict) -> dict:
+    """ "Leave a message" while no agent is available: answered by email."""
+    if request.method != "POST":
+        raise services.VisitorRefused("POST a message", status=405)
+    visitor = services.visitor_from_token(widget=widget, token=str(data.get("token") or ""))
+    return services.visitor_offline_message(
+        widget=widget,
+        visitor=visitor,
+        client_id=str(data.get("client_id") or ""),
+        name=str(data.get("name") or ""),
+        email=str(data.get("email") or ""),
+        text=str(data.get("text") or ""),
+        ip=_client_ip(request),
+        fields=data.get("fields"),
+    )
+
+
+def _fields_of(raw) -> dict | None:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise services.VisitorRefused("the pre-chat answers must be JSON") from None
+
+
+@visitor_endpoint
+def upload(request: HttpRequest, widget: ChatWidget, data: dict) -> dict:
+    """A visitor's file, as multipart form data: token, client_id, file (and name, fields)."""
+    if request.method != "POST" or "_files" not in data:
+        raise services.VisitorRefused("POST the file as multipart/form-data", status=405)
+    visitor = services.visitor_from_token(widget=widget, token=str(data.get("token") or ""))
+    sent = data["_files"].get("file")
+    if sent is None:
+        raise services.VisitorRefused("no file was sent")
+    cap = services.upload_max_bytes(widget=widget)
+    if sent.size > cap:
+        # Refused before it is read.
+        raise services.VisitorRefused(f"a file is at most {cap // 1024} KB", status=413)
+    return services.visitor_file_post(
+        widget=widget,
+        visitor=visitor,
+        client_id=str(data.get("client_id") or ""),
+        data=sent.read(),
+        filename=sent.name or "",
+        name=str(data.get("name") or ""),
+        ip=_client_ip(request),
+        fields=_fields_of(data.get("fields")),
+    )
+
+
+@visitor_endpoint
+def file_download(request: HttpRequest, widget: ChatWidget, data: dict, file_id: int):
+    """One clean file of the visitor's conversations; the token in the body authorizes it (it
+    never goes into a URL)."""
+    from channels_app.media import attachment_file_response
+
+    if request.method != "POST":
+        raise services.VisitorRefused("POST the visitor token", status=405)
+    visitor = services.visitor_from_token(widget=widget, token=str(data.get("token") or ""))
+    attachment = services.visitor_attachment(widget=widget, visitor=visitor, attachment_id=file_id)
+    response = attachment_file_response(attachment)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @visitor_endpoint

@@ -61,6 +61,8 @@ class InboundMessage:
     # Provider ids of earlier messages this one continues (email's In-Reply-To and References):
     # the conversation holding them is the one it joins.
     thread_provider_ids: list[str] = field(default_factory=list)
+    # Flow variables a new conversation starts with (a live-chat pre-chat form's answers).
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

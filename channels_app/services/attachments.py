@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from channels_app import scanning
-from channels_app.models import Attachment, MalwareDetection
+from channels_app.models import Attachment, ChannelKind, MalwareDetection, Message
 from tenants.realtime import send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,16 @@ def _announce_scanned(attachment: Attachment) -> None:
         event="message.attachments",
         payload={"conversation_id": conversation.pk, "message_id": attachment.message_id},
     )
+    if conversation.kind == ChannelKind.CHAT:
+        # A live-chat visitor sees their own file turn downloadable (or refused) at once.
+        from channels_app.providers.livechat.transport import message_frame, visitor_group
+
+        message = Message.objects.select_related("author_agent").get(pk=attachment.message_id)
+        send_event_on_commit(
+            groups=[visitor_group(conversation.identity.address)],
+            event="message",
+            payload=message_frame(message),
+        )
 
 
 def attachment_quarantine(*, attachment: Attachment, signature: str, data: bytes) -> None:

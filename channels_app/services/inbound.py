@@ -262,7 +262,12 @@ def inbound_message_receive(*, asset: ChannelAsset, item: InboundMessage) -> tup
     if existing is not None:
         return existing, False
     downloads = [_download(asset, ref) for ref in item.media]
-    return inbound_message_store(asset=asset, item=item, downloads=downloads)
+    result = inbound_message_store(asset=asset, item=item, downloads=downloads)
+    # A transport that keeps media for us (live chat's upload spool) may drop it once stored.
+    release = getattr(provider_for(asset.kind).transport(asset), "media_stored", None)
+    if release is not None and item.media:
+        transaction.on_commit(lambda: release(refs=item.media), robust=True)
+    return result
 
 
 class _Duplicate(Exception):
@@ -304,6 +309,10 @@ def _store(*, asset: ChannelAsset, item: InboundMessage, downloads) -> tuple[Mes
         identity_is_new=identity_is_new,
         thread_ids=item.thread_provider_ids,
     )
+    if created and item.variables:
+        # Before the inbound flow's first run, which reads them.
+        conversation.variables = {**item.variables, **(conversation.variables or {})}
+        conversation.save(update_fields=["variables"])
     reply_to = None
     if item.reply_to_provider_id:
         reply_to = Message.objects.filter(

@@ -108,10 +108,39 @@ def conversation_definitions(*, conversation: Conversation) -> list[dict]:
     return [by_id[version_id] for version_id in seen]
 
 
+def _prechat_declarations(conversation: Conversation) -> dict[str, dict]:
+    """A live-chat conversation's pre-chat answers (and an offline message's email): visible to
+    the agent, as text, unless a global or flow variable of the same name says otherwise."""
+    if conversation.kind != "chat":
+        return {}
+    from channels_app.models import ChatWidget
+
+    widget = (
+        ChatWidget.objects.filter(asset_id=conversation.asset_id).only("prechat_fields").first()
+    )
+    labels = {
+        f["key"]: f.get("label", "")
+        for f in (widget.prechat_fields if widget else [])
+        if isinstance(f, dict) and f.get("key")
+    }
+    if (conversation.variables or {}).get("visitor_email"):
+        labels["visitor_email"] = "Visitor's email (replies go there)"
+    spec = {
+        "type": "string",
+        "default": None,
+        "agent_visible": True,
+        "agent_editable": False,
+        "reportable": False,
+        "scope": "prechat",
+    }
+    return {name: {**spec, "label": label} for name, label in labels.items()}
+
+
 def conversation_variable_declarations(*, conversation: Conversation) -> dict[str, dict]:
-    return variable_declarations(
+    declared = variable_declarations(
         tenant=conversation.tenant, definitions=conversation_definitions(conversation=conversation)
     )
+    return {**_prechat_declarations(conversation), **declared}
 
 
 def conversation_variables_for_agent(*, conversation: Conversation) -> list[dict]:
@@ -124,6 +153,7 @@ def conversation_variables_for_agent(*, conversation: Conversation) -> list[dict
             "type": spec["type"],
             "value": values.get(name, spec["default"]),
             "editable": spec["agent_editable"],
+            **({"label": spec["label"]} if spec.get("label") else {}),
         }
         for name, spec in sorted(declared.items())
         if spec["agent_visible"]

@@ -11,7 +11,7 @@
   var base = src.origin + "/livechat/" + match[1];
   var wsBase = (src.protocol === "https:" ? "wss://" : "ws://") + src.host + "/ws/livechat/" + match[1] + "/";
   var storeKey = "livechat:" + match[1];
-  var state = { token: "", socket: null, open: false, settings: null, name: "", seen: {}, retry: 0 };
+  var state = { token: "", socket: null, open: false, settings: null, name: "", answers: null, seen: {}, retry: 0 };
 
   function store(key, value) {
     try { if (value === undefined) return localStorage.getItem(storeKey + ":" + key); localStorage.setItem(storeKey + ":" + key, value); } catch (e) { return null; }
@@ -20,9 +20,9 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
+  function answer(r) { return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || ("HTTP " + r.status)); return data; }); }
   function post(path, body) {
-    return fetch(base + path, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (data) { if (!r.ok) throw new Error(data.error || ("HTTP " + r.status)); return data; }); });
+    return fetch(base + path, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }).then(answer);
   }
 
   var host = document.createElement("div");
@@ -30,12 +30,11 @@
   var root = host.attachShadow({ mode: "open" });
   // A constructed sheet: the host page's CSP (style-src with nonces) would refuse a <style>.
   var css =
-    ':host{all:initial}' +
+    ':host{all:initial}[hidden]{display:none!important}' +
     '*{box-sizing:border-box;font-family:system-ui,sans-serif}' +
     '.launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;color:#fff;font-size:24px;cursor:pointer;box-shadow:0 2px 10px rgba(0,0,0,.3);z-index:2147483000}' +
     '.left .launcher,.left .panel{right:auto;left:20px}' +
     '.panel{position:fixed;bottom:88px;right:20px;width:340px;max-width:calc(100vw - 24px);height:460px;max-height:calc(100vh - 110px);background:#fff;color:#1f2933;border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.25);display:flex;flex-direction:column;overflow:hidden;z-index:2147483000}' +
-    '.panel[hidden]{display:none}' +
     'header{color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between;align-items:center}' +
     'header button{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}' +
     '.log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px}' +
@@ -48,6 +47,8 @@
     '.grow{flex:1;display:flex}' +
     'form button{border:0;color:#fff;border-radius:8px;padding:0 12px;cursor:pointer}' +
     '.prechat{flex-direction:column;border:0}.typing{font-size:12px;color:#52606d;padding:0 12px;min-height:16px}' +
+    '.fields label{display:flex;flex-direction:column;font-size:13px;gap:2px}.fields{display:flex;flex-direction:column;gap:6px}select{padding:8px;border:1px solid #cbd2d9;border-radius:8px}' +
+    '.offline{flex-direction:column;border:0}.attach{background:#eef1f4!important;color:#1f2933!important;font-size:16px}.file{display:block;color:inherit;background:none;border:0;padding:0;text-decoration:underline;cursor:pointer;font:inherit}.drop{outline:3px dashed #1f6feb;outline-offset:-6px}' +
     '.tools{display:flex;gap:6px;padding:0 8px 8px}.tools input{font-size:12px;padding:4px}.tools button{font-size:12px;border:1px solid #cbd2d9;background:#fff;border-radius:6px;cursor:pointer}' +
     '@media (max-width:480px){.panel{right:0;left:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}' +
     '';
@@ -61,12 +62,13 @@
     '<header><span id="lc-title"></span><button type="button" class="close" aria-label="Close chat">\u00D7</button></header>' +
     '<div class="log" role="log" aria-live="polite" aria-relevant="additions"></div>' +
     '<div class="typing" aria-live="polite"></div>' +
-    '<form class="prechat" hidden><label>Your name <input name="name" autocomplete="name" required></label><label class="email" hidden>Email <input name="email" type="email" autocomplete="email"></label><button type="submit">Start chat</button></form>' +
-    '<form class="compose" hidden><label class="grow"><span hidden>Message</span><textarea name="text" rows="1" aria-label="Message" maxlength="2000"></textarea></label><button type="submit">Send</button></form>' +
+    '<form class="prechat" hidden><label class="name">Your name <input name="name" autocomplete="name" required></label><label class="email" hidden>Email <input name="email" type="email" autocomplete="email"></label><div class="fields"></div><button type="submit">Start chat</button></form>' +
+    '<form class="offline" hidden><label>Your name <input name="name" autocomplete="name" required></label><label>Email <input name="email" type="email" autocomplete="email" required></label><div class="fields"></div><label>Message <textarea name="text" rows="3" maxlength="2000" required></textarea></label><button type="submit">Leave a message</button></form>' +
+    '<form class="compose" hidden><button type="button" class="attach" aria-label="Attach a file">\u{1F4CE}</button><input type="file" name="file" hidden><label class="grow"><span hidden>Message</span><textarea name="text" rows="1" aria-label="Message" maxlength="2000"></textarea></label><button type="submit">Send</button></form>' +
     '<div class="tools" hidden><input name="transcript" type="email" aria-label="Email for the transcript" placeholder="Email the transcript to"><button type="button" class="send-transcript">Send</button></div>' +
     '</section></div>';
   var $ = function (sel) { return root.querySelector(sel); };
-  var launcher = $(".launcher"), panel = $(".panel"), log = $(".log"), prechat = $(".prechat"), compose = $(".compose"), typing = $(".typing"), tools = $(".tools");
+  var launcher = $(".launcher"), panel = $(".panel"), log = $(".log"), prechat = $(".prechat"), offline = $(".offline"), compose = $(".compose"), typing = $(".typing"), tools = $(".tools");
 
   function note(text, isError) {
     var p = document.createElement("p");
@@ -84,9 +86,11 @@
       if (m.direction === "in") existing.style.background = state.settings ? state.settings.color : "#1f6feb";
       if (m.direction !== "in" && m.author) { var who = document.createElement("div"); who.className = "who"; who.textContent = m.author; existing.appendChild(who); }
       var text = document.createElement("div"); text.className = "text"; text.textContent = m.text; existing.appendChild(text);
+      var files = document.createElement("div"); files.className = "files"; existing.appendChild(files);
       var st = document.createElement("div"); st.className = "state"; existing.appendChild(st);
       log.appendChild(existing);
     }
+    if (m.files && m.files.length) showFiles(existing.querySelector(".files"), m.files);
     if (m.client_id) existing.setAttribute("data-client", m.client_id);
     if (m.id) existing.setAttribute("data-id", m.id);
     if (m.direction === "in") existing.querySelector(".state").textContent = m.status === "read" ? "Read" : (m.id ? "Delivered" : "Sending…");
@@ -94,6 +98,52 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  function showFiles(box, files) {
+    box.textContent = "";
+    files.forEach(function (f) {
+      var el = document.createElement(f.state === "ready" ? "button" : "span");
+      el.className = "file";
+      el.textContent = f.state === "ready" ? "\u2B07 " + f.name : f.name + (f.state === "refused" ? "" : " (being checked)");
+      if (f.state === "ready") { el.type = "button"; el.addEventListener("click", function () { download(f); }); }
+      box.appendChild(el);
+    });
+  }
+  // The token goes in a POST body, never in a link: the file comes back as a blob.
+  function download(f) {
+    fetch(base + "/files/" + f.id, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token }) })
+      .then(function (r) { if (!r.ok) return answer(r); return r.blob(); })
+      .then(function (blob) { var a = document.createElement("a"); a.href = URL.createObjectURL(blob); a.download = f.name; root.appendChild(a); a.click(); a.remove(); setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000); }, function (err) { note(err.message, true); });
+  }
+  function upload(file) {
+    if (!file) return;
+    var max = state.settings ? state.settings.upload_max_bytes : 0;
+    if (max && file.size > max) { note("A file is at most " + Math.floor(max / 1024) + " KB.", true); return; }
+    var id = uid(), form = new FormData();
+    render({ client_id: id, text: file.name, direction: "in", status: "pending" });
+    form.append("token", state.token); form.append("client_id", id); form.append("name", state.name); form.append("file", file);
+    if (state.answers) form.append("fields", JSON.stringify(state.answers));
+    fetch(base + "/upload", { method: "POST", mode: "cors", credentials: "omit", body: form }).then(answer).then(render, function (err) {
+      var el = root.querySelector('[data-client="' + id + '"]'); if (el) el.remove(); note(err.message, true);
+    });
+  }
+  function fieldsInto(box, fields) {
+    box.textContent = "";
+    fields.forEach(function (f) {
+      var label = document.createElement("label"), input;
+      label.textContent = f.label + (f.required ? " *" : "");
+      if (f.type === "select") {
+        input = document.createElement("select");
+        [""].concat(f.options).forEach(function (o) { var opt = document.createElement("option"); opt.value = o; opt.textContent = o || "\u2014"; input.appendChild(opt); });
+      } else { input = document.createElement("input"); input.type = f.type === "email" ? "email" : "text"; }
+      input.name = "field:" + f.key; input.required = !!f.required;
+      label.appendChild(input); box.appendChild(label);
+    });
+  }
+  function answersOf(form) {
+    var out = {};
+    (state.settings.fields || []).forEach(function (f) { var v = form.elements["field:" + f.key].value.trim(); if (v) out[f.key] = v; });
+    return out;
+  }
   function connect() {
     if (!state.token || state.socket) return;
     var socket = new WebSocket(wsBase + "?token=" + encodeURIComponent(state.token));
@@ -122,9 +172,9 @@
   function sendMessage(text) {
     var m = { client_id: uid(), text: text, direction: "in", status: "pending" };
     render(m);
-    var frame = { type: "message", client_id: m.client_id, text: text, name: state.name };
+    var frame = { type: "message", client_id: m.client_id, text: text, name: state.name, fields: state.answers || {} };
     if (state.socket && state.socket.readyState === 1) state.socket.send(JSON.stringify(frame));
-    else post("/messages", { token: state.token, client_id: m.client_id, text: text, name: state.name }).then(render, function (err) { note(err.message, true); });
+    else { frame.token = state.token; post("/messages", frame).then(render, function (err) { note(err.message, true); }); }
   }
   function start() {
     var body = { token: store("token") || "" };
@@ -140,9 +190,16 @@
       if (data.widget.greeting) note(data.widget.greeting);
       data.messages.forEach(render);
       state.name = store("name") || "";
-      var needsForm = data.widget.ask_name && !state.name && !data.messages.length;
-      prechat.hidden = !needsForm; compose.hidden = needsForm; tools.hidden = needsForm;
+      try { state.answers = JSON.parse(store("answers") || "null"); } catch (e) { state.answers = null; }
+      var fields = data.widget.fields || [], fresh = !data.messages.length;
+      fieldsInto(prechat.querySelector(".fields"), fields); fieldsInto(offline.querySelector(".fields"), fields);
+      var away = fresh && !data.widget.online;
+      if (away && data.widget.offline_behaviour === "hide") { launcher.hidden = true; panel.hidden = true; return; }
+      var needsForm = !away && fresh && ((data.widget.ask_name && !state.name) || (fields.length > 0 && !state.answers));
+      prechat.hidden = !needsForm; offline.hidden = !away; compose.hidden = needsForm || away; tools.hidden = needsForm || away;
+      $(".prechat .name").hidden = !data.widget.ask_name; $(".prechat .name input").required = data.widget.ask_name;
       $(".prechat .email").hidden = !data.widget.ask_email;
+      if (away) { note(data.widget.offline_text); offline.elements.name.value = state.name; }
       connect();
     }, function (err) { launcher.hidden = true; if (window.console) console.warn("live chat:", err.message); });
   }
@@ -152,7 +209,7 @@
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
     launcher.setAttribute("aria-label", open ? "Close chat" : "Open chat");
-    if (open) { var f = prechat.hidden ? compose.querySelector("textarea") : prechat.querySelector("input"); if (f) f.focus(); }
+    if (open) { var f = !offline.hidden ? offline.querySelector("input") : prechat.hidden ? compose.querySelector("textarea") : prechat.querySelector("label:not([hidden]) input, label:not([hidden]) select"); if (f) f.focus(); }
     else launcher.focus();
   }
   launcher.addEventListener("click", function () { toggle(!state.open); });
@@ -161,9 +218,24 @@
   prechat.addEventListener("submit", function (e) {
     e.preventDefault();
     state.name = prechat.elements.name.value.trim(); store("name", state.name);
+    state.answers = answersOf(prechat); store("answers", JSON.stringify(state.answers));
     prechat.hidden = true; compose.hidden = false; tools.hidden = false;
     compose.querySelector("textarea").focus();
   });
+  offline.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var el = offline.elements, body = { token: state.token, client_id: uid(), name: el.name.value.trim(), email: el.email.value.trim(), text: el.text.value.trim(), fields: answersOf(offline) };
+    post("/offline", body).then(function (m) {
+      state.name = body.name; store("name", state.name); offline.hidden = true; render(m);
+      note("Thanks! We will answer by email at " + body.email + ".");
+    }, function (err) { note(err.message, true); });
+  });
+  var picker = compose.querySelector("input[type=file]");
+  compose.querySelector(".attach").addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () { upload(picker.files[0]); picker.value = ""; });
+  panel.addEventListener("dragover", function (e) { if (!compose.hidden) { e.preventDefault(); panel.classList.add("drop"); } });
+  panel.addEventListener("dragleave", function () { panel.classList.remove("drop"); });
+  panel.addEventListener("drop", function (e) { panel.classList.remove("drop"); if (compose.hidden) return; e.preventDefault(); if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]); });
   var lastTyping = 0;
   compose.querySelector("textarea").addEventListener("input", function () {
     var now = Date.now();

@@ -11,6 +11,7 @@ from django.core import mail
 from channels_app import services
 from channels_app.livechat import consumers
 from channels_app.livechat import services as livechat
+from channels_app.livechat.limits import limits_reset
 from channels_app.models import ChatWidget, Conversation, Message
 from channels_app.services.outbound import message_send
 from tests.tenants.test_admin_login import sign_in
@@ -40,6 +41,14 @@ def url(widget: ChatWidget, what: str) -> str:
 
 
 _capture = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """The abuse limits count in Redis, shared by every process: each test starts with none."""
+    limits_reset()
+    yield
+    limits_reset()
 
 
 @pytest.fixture(autouse=True)
@@ -365,7 +374,9 @@ def test_the_admin_customizes_the_widget_and_an_outsider_cannot(client, owner, o
         "chat_widget-0-position": "bottom-left",
         "chat_widget-0-greeting": "Hi!",
         "chat_widget-0-ask_name": "on",
+        "chat_widget-0-offline_behaviour": "message",
         "chat_widget-0-offline_text": "Later.",
+        "chat_widget-0-prechat_fields": "[]",
         "chat_widget-0-identity_secret": "",
     }
     change = f"/admin/channels_app/channelasset/{widget.asset.pk}/change/"

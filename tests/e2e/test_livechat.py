@@ -1,8 +1,9 @@
 """Live chat in real headless Chromium against a real ASGI server: a visitor on the demo page
-(phone viewport) opens the widget, fills the pre-chat form and writes; the message runs the
-shipped chat flow into the Chat queue with the chat RONA timeout; an agent accepts and replies;
-the visitor sees the reply live, and a reload keeps the conversation. A page on another site can
-neither load the widget nor connect."""
+(phone viewport) opens the widget, fills the pre-chat form (with an extra field the agent then sees
+as a variable) and writes; the message runs the shipped chat flow into the Chat queue with the chat
+RONA timeout; an agent accepts and replies; the visitor attaches a file the agent sees; the visitor
+sees the reply live, and a reload keeps the conversation. With no one available the widget offers
+to leave a message. A page on another site can neither load the widget nor connect."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from channels_app import services
+from channels_app.livechat.limits import limits_reset
 from channels_app.models import Conversation
 from routing.flows.models import AuthorizableNode
 from routing.flows.services import flow_import_template, node_authorization_authorize
@@ -27,6 +29,14 @@ from tests.routing.factories import make_agent, make_queue, make_team
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    limits_reset()
+    yield
+    limits_reset()
 
 
 @pytest.fixture
@@ -42,6 +52,10 @@ def chat_asset(tenant):
         flow=flow_import_template(tenant=tenant, template_name="chat_inbound"),
     )
     TenantPolicy.objects.update_or_create(tenant=tenant, defaults={"rona_chat_seconds": 30})
+    asset.chat_widget.prechat_fields = [
+        {"label": "Order number", "key": "order_number", "type": "text", "required": True}
+    ]
+    asset.chat_widget.save()
     return asset
 
 
@@ -71,6 +85,10 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
     launcher.click()
     visitor.fill(".prechat input[name=name]", "Dana")
     visitor.click(".prechat button[type=submit]")
+    # The extra field is required: the browser keeps the form open until it is filled.
+    expect(visitor.locator(".prechat")).to_be_visible()
+    visitor.fill(".prechat input[name='field:order_number']", "A-1001")
+    visitor.click(".prechat button[type=submit]")
     visitor.fill(".compose textarea", "Hello, where is my parcel?")
     visitor.keyboard.press("Enter")
     expect(visitor.locator(".msg.in", has_text="Hello, where is my parcel?")).to_be_visible()
@@ -89,6 +107,7 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
     transcript = desk.locator("#transcript")
     expect(transcript).to_contain_text("Hello, where is my parcel?")
     expect(visitor.locator(".note", has_text="Alex joined the chat")).to_be_visible()
+    expect(desk.locator("#variables label", has_text="Order number")).to_contain_text("A-1001")
     visitor.locator(".compose textarea").press_sequentially("Thanks")
     expect(desk.locator(".conversation-head .typing-hint")).to_have_text("typing…")
     desk.locator("#composer textarea").press_sequentially("It left")
@@ -101,6 +120,14 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
         "Alex"
     )
     assert Conversation.objects.get().customer.display_name == "Dana"
+    assert Conversation.objects.get().variables["order_number"] == "A-1001"
+
+    visitor.locator(".compose input[type=file]").set_input_files(
+        {"name": "parcel.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    expect(visitor.locator(".msg.in .file", has_text="parcel.png")).to_be_visible()
+    # Scanned clean by clamd, the agent sees the picture.
+    expect(transcript.locator("img[alt='parcel.png']")).to_be_visible(timeout=15000)
 
     visitor.reload()
     visitor.locator("button.launcher").click()
@@ -109,6 +136,50 @@ def test_a_visitor_chats_with_an_agent_from_the_demo_page_on_a_phone(
     assert Conversation.objects.count() == 1
     assert errors == []
     visitor.context.close()
+
+
+def test_with_no_one_available_a_visitor_leaves_a_message_on_a_phone(
+    tenant,
+    chat_asset,
+    browser,  # noqa: F811
+    live,  # noqa: F811
+):
+    make_queue(tenant=tenant, teams=[make_team(tenant=tenant)], name="Chat", channel_type="chat")
+    visitor = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    errors = []
+    visitor.on("pageerror", lambda e: errors.append(str(e)))
+    visitor.goto(f"{live.url}/livechat/demo/")
+    visitor.locator("button.launcher").click()
+
+    form = visitor.locator(".offline")
+    expect(form).to_be_visible()
+    expect(visitor.locator(".note", has_text="No one is available")).to_be_visible()
+    assert visitor.locator(".compose").is_hidden() and visitor.locator(".prechat").is_hidden()
+    form.locator("input[name=name]").fill("Dana")
+    form.locator("input[name=email]").fill("dana@example.com")
+    form.locator("input[name='field:order_number']").fill("A-7")
+    form.locator("textarea[name=text]").fill("Please call me back.")
+    form.locator("button[type=submit]").click()
+
+    expect(visitor.locator(".note", has_text="answer by email at dana@example.com")).to_be_visible()
+    expect(visitor.locator(".msg.in", has_text="Please call me back.")).to_be_visible()
+    conversation = Conversation.objects.get()
+    assert conversation.variables["visitor_email"] == "dana@example.com"
+    assert conversation.variables["order_number"] == "A-7"
+    assert errors == []
+    visitor.context.close()
+
+    # Set to hide while no one is there: a new visitor sees no launcher at all.
+    widget = chat_asset.chat_widget
+    widget.offline_behaviour = "hide"
+    widget.save()
+    newcomer = browser.new_context(viewport=PHONE, is_mobile=True).new_page()
+    newcomer.goto(f"{live.url}/livechat/demo/")
+    newcomer.wait_for_function(
+        "() => document.querySelector('[data-livechat]').shadowRoot.querySelector('#lc-title').textContent"
+    )
+    expect(newcomer.locator("button.launcher")).to_be_hidden()
+    newcomer.context.close()
 
 
 def test_a_page_on_another_site_can_neither_load_nor_connect(
