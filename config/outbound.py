@@ -216,6 +216,7 @@ def fetch(
     json: Any = None,
     data: dict[str, str] | None = None,
     files: dict[str, tuple[str, bytes, str]] | None = None,
+    content: bytes | None = None,
     auth: tuple[str, str] | None = None,
     follow_redirects: bool = False,
     max_bytes: int | None = None,
@@ -250,6 +251,7 @@ def fetch(
                 json=json,
                 data=data,
                 files=files,
+                content=content,
                 timeout=httpx.Timeout(remaining),
                 extensions={"sni_hostname": tls_name},
             )
@@ -269,7 +271,7 @@ def fetch(
                     if response.status_code == 303 or (
                         response.status_code in (301, 302) and method == "POST"
                     ):
-                        method, json, data, files = "GET", None, None, None
+                        method, json, data, files, content = "GET", None, None, None, None
                     continue
                 try:
                     content = _read_limited(

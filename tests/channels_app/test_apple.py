@@ -15,6 +15,7 @@ from channels_app.models import (
     ChannelTemplate,
     Conversation,
     DeliveryStatus,
+    Direction,
     InboundEvent,
     Message,
 )
@@ -456,19 +457,98 @@ def test_an_outsider_gets_404_for_the_apple_asset(outsider, apple_asset, api_as)
     assert api_as(outsider).get(f"/api/v1/channel-assets/{apple_asset.pk}/").status_code == 404
 
 
-def test_a_file_to_an_apple_customer_fails_with_the_reason(
-    django_capture_on_commit_callbacks, apple_conversation, agent, fake_provider
+@pytest.fixture
+def send_file(django_capture_on_commit_callbacks, apple_conversation, agent):
+    def run(data: bytes = PNG, **kwargs) -> Message:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = services.message_send_file(
+                conversation=apple_conversation,
+                data=data,
+                filename="map.png",
+                author_kind="agent",
+                author_agent=agent,
+                **kwargs,
+            )
+        message.refresh_from_db()
+        return message
+
+    return run
+
+
+def test_a_file_goes_to_apple_encrypted_and_the_customer_side_decrypts_it(send_file, fake_provider):
+    message = send_file(caption="Hier die Karte")
+
+    assert message.status == DeliveryStatus.SENT, message.failure_reason
+    [record] = fake_provider.sent_to("apple")
+    payload = record["payload"]
+    assert payload["type"] == "text"
+    assert payload["body"] == "\ufffc\nHier die Karte"
+    [described] = payload["attachments"]
+    assert described["name"] == "map.png"
+    assert described["mimeType"] == "image/png"
+    assert described["key"].startswith("00") and len(described["key"]) == 66
+    # What Apple stores is ciphertext: the key is needed to read it.
+    stored = fake_provider.media[described["url"].rsplit("/", 1)[1]][0]
+    assert stored != PNG and len(stored) == len(PNG) == described["size"]
+    [received] = fake_provider.uploads_to("apple")
+    assert received["content"] == PNG
+    assert received["message_id"] == str(message.idempotency_key)
+
+
+def test_each_file_gets_its_own_key(send_file, fake_provider):
+    send_file()
+    send_file()
+
+    keys = [r["payload"]["attachments"][0]["key"] for r in fake_provider.sent_to("apple")]
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert [u["content"] for u in fake_provider.uploads_to("apple")] == [PNG, PNG]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"not json", b'{"upload-url": "http://127.0.0.1:1/x"}', b'["upload-url"]'],
+    ids=["empty", "not json", "no mmcs-url", "not an object"],
+)
+def test_a_malformed_pre_upload_answer_fails_the_send_and_nothing_goes_out(
+    send_file, fake_provider, answer
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        message = services.message_send_file(
-            conversation=apple_conversation,
-            data=PNG,
-            filename="map.png",
-            author_kind="agent",
-            author_agent=agent,
-        )
-    message.refresh_from_db()
+    fake_provider.answer_next(path="/apple/v1/preUpload", body=answer)
+
+    message = send_file()
 
     assert message.status == DeliveryStatus.FAILED
-    assert "pre-upload is not built" in message.failure_reason
+    assert "unexpected answer from Apple's preUpload" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
+    assert fake_provider.uploads_to("apple") == []
+    assert all(slot["content"] is None for slot in fake_provider.apple_slots.values())
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 1
+
+
+def test_a_malformed_upload_answer_fails_the_send_and_sends_no_message(send_file, fake_provider):
+    fake_provider.answer_next(
+        path="/apple/v1/preUpload",
+        body=json.dumps(
+            {
+                "upload-url": f"{fake_provider.base_url}/apple/mmcs/broken",
+                "mmcs-url": f"{fake_provider.base_url}/apple/mmcs/broken",
+                "mmcs-owner": "o",
+            }
+        ).encode(),
+    )
+    fake_provider.answer_next(path="/apple/mmcs/broken", body=b'{"singleFile": {}}')
+
+    message = send_file()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert "unexpected answer from Apple's upload" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
+
+
+def test_a_pre_upload_refusal_keeps_apples_reason(send_file, fake_provider):
+    fake_provider.answer_next(path="/apple/v1/preUpload", status=403, body=b"quota exceeded")
+
+    message = send_file()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert message.failure_reason == "HTTP 403: quota exceeded"
     assert fake_provider.sent_to("apple") == []
