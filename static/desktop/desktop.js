@@ -102,6 +102,7 @@
   }
 
   function onEvent(event, payload) {
+    if (event === "conversation.variables") { refreshVariables(payload); return; }
     if (event === "conversation.typing") {
       // A live-chat visitor is typing: a hint in the open conversation's header for a few seconds.
       const head = payload.conversation_id === desk.openId && document.querySelector(".conversation-head");
@@ -247,6 +248,35 @@
         }
         const entry = desk.snapshot && desk.snapshot.conversations.find((c) => c.id === id);
         if (entry && entry.unread) send("mark_seen", { conversation_id: id }).then(resync).catch(() => {});
+      })
+      .catch((err) => toast(err.message));
+  }
+
+  // A flow set variables (a customer's answer, say): re-read the open conversation's panel and
+  // swap in the fresh values, except the one the agent is editing right now.
+  function refreshVariables(payload) {
+    const id = desk.openId;
+    if (!id || payload.conversation_id !== id) return;
+    fetch("/desktop/conversations/" + id + "/", { credentials: "same-origin" })
+      .then((r) => { if (!r.ok) throw new Error("could not load the variables (" + r.status + ")"); return r.text(); })
+      .then((html) => {
+        const current = $("variables-panel");
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("variables-panel");
+        if (desk.openId !== id || !current || !fresh) return;
+        const active = current.contains(document.activeElement) ? document.activeElement : null;
+        const editing = active && active.closest("[data-variable-name]");
+        if (!editing) {
+          current.innerHTML = fresh.innerHTML;
+        } else {
+          for (const label of fresh.querySelectorAll("[data-variable-name]")) {
+            const old = current.querySelector('[data-variable-name="' + CSS.escape(label.dataset.variableName) + '"]');
+            if (old && old !== editing) old.replaceWith(document.importNode(label, true));
+          }
+        }
+        for (const name of payload.names || []) {
+          const label = current.querySelector('[data-variable-name="' + CSS.escape(name) + '"]');
+          if (label && label !== editing) label.classList.add("updated");
+        }
       })
       .catch((err) => toast(err.message));
   }

@@ -1,6 +1,8 @@
 """Apple Messages in the agent desktop, in real Chromium: the agent builds and sends a list picker,
-the sandbox customer answers it, and the answer shows in the transcript and as a flow variable."""
+the sandbox customer answers it, and the answer shows in the transcript and, without a reload, as
+a flow variable (while a variable the agent is editing keeps the draft)."""
 
+import re
 import time
 
 import pytest
@@ -24,7 +26,10 @@ FLOW = {
     "name": "Apple: queue, then note the chosen item",
     "kind": "inbound_message",
     "start": "start",
-    "variables": [{"name": "choice", "type": "string", "agent_visible": True}],
+    "variables": [
+        {"name": "choice", "type": "string", "agent_visible": True},
+        {"name": "note", "type": "string", "agent_visible": True, "agent_editable": True},
+    ],
     "nodes": {
         "start": {"type": "start", "trigger": "inbound_message", "next": "queue"},
         "queue": {"type": "queue_task", "queue": "Support", "next": "wait"},
@@ -105,6 +110,10 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     [sent] = wait_until(lambda: fake_provider.sent_to("apple"))
     assert sent["payload"]["type"] == "interactive"
 
+    # The agent is halfway through a note when the answer arrives; the page is never reloaded.
+    page.evaluate("window.sameDocument = true")
+    note = page.locator('#variables [data-variable="note"]')
+    note.fill("ruft zurück")
     answer = apple_list_picker_answer(sent["payload"], "item-1")
     signed = sign_apple(asset, live.url, apple_message(asset, sender=CUSTOMER, interactive=answer))
     assert post_webhook(signed).status_code == 200
@@ -113,9 +122,14 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     conversation = Conversation.objects.get(asset=asset)
     assert conversation.messages.latest("id").content["selected_id"] == "item-1"
     assert wait_until(lambda: conversation_vars(conversation).get("choice")) == "Bestellung"
-    # An open conversation refreshes only its transcript on a push (an edit in progress
-    # survives): the variable the flow set shows once the desktop loads the conversation anew.
-    page.reload()
-    page.wait_for_selector("#connection.online")
-    page.locator(f'[data-conversation="{conversation.pk}"]').click()
-    expect(page.locator("#variables")).to_contain_text("Bestellung", timeout=15000)
+    choice = page.locator('#variables [data-variable-name="choice"]')
+    expect(choice).to_contain_text("Bestellung", timeout=15000)
+    expect(choice).to_have_class(re.compile(r"\bupdated\b"))
+    expect(note).to_have_value("ruft zurück")
+    expect(note).to_be_focused()
+    assert page.evaluate("window.sameDocument") is True
+    # On a phone the panel sits below the transcript, with the same values.
+    page.set_viewport_size({"width": 390, "height": 844})
+    choice.scroll_into_view_if_needed()
+    expect(choice).to_be_in_viewport()
+    expect(note).to_have_value("ruft zurück")
