@@ -11,7 +11,12 @@ from django.core.exceptions import ValidationError
 
 from channels_app.livechat.services import agent_typing
 from channels_app.models import AuthorKind, Direction
-from channels_app.services import conversation_close, message_mark_seen, message_send
+from channels_app.services import (
+    conversation_close,
+    conversation_typing_send,
+    message_mark_seen,
+    message_send,
+)
 from routing.desktop.selectors import conversation_for_agent, desktop_snapshot
 from routing.services import agent_state_set, offer_accept, offer_decline
 from tenants.models import Agent, IdleCode, WrapUpCode
@@ -165,7 +170,10 @@ def typing(*, agent: Agent, params: dict) -> dict[str, Any]:
     conversation = conversation_for_agent(
         agent=agent, conversation_id=params.get("conversation_id", "")
     )
-    return {"sent": agent_typing(conversation_id=conversation.pk, agent=agent)}
+    sent = agent_typing(conversation_id=conversation.pk, agent=agent) or conversation_typing_send(
+        conversation=conversation
+    )
+    return {"sent": sent}
 
 
 def sync(*, agent: Agent, params: dict) -> dict[str, Any]:

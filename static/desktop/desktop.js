@@ -104,7 +104,7 @@
   function onEvent(event, payload) {
     if (event === "conversation.variables") { refreshVariables(payload); return; }
     if (event === "conversation.typing") {
-      // A live-chat visitor is typing: a hint in the open conversation's header for a few seconds.
+      // The customer is typing (live chat, Apple): a hint in the open conversation's header for a few seconds.
       const head = payload.conversation_id === desk.openId && document.querySelector(".conversation-head");
       if (!head) return;
       let hint = head.querySelector(".typing-hint");
@@ -471,7 +471,7 @@
     panel.classList.remove("dropping");
     uploadFiles(Array.from(event.dataTransfer.files));
   });
-  // Live chat shows the visitor "typing"; at most one hint every 3 s.
+  // Live chat and Apple Messages show the customer "typing"; at most one hint every 3 s.
   let lastTyping = 0;
   document.addEventListener("input", (event) => {
     if (!event.target.matches || !event.target.matches("#composer textarea") || !desk.openId) return;

@@ -2,10 +2,15 @@
 replies, the close event, encrypted attachments through the scanner, and Apple's outbound format
 against the fake provider."""
 
+import asyncio
 import gzip
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.http import Http404
 
 from channels_app import services
 from channels_app.models import (
@@ -20,9 +25,11 @@ from channels_app.models import (
     Message,
 )
 from channels_app.providers.apple import auth
+from routing.desktop.actions import ACTIONS
+from tenants.realtime import agent_group
 from tests.channels_app.conftest import load_fixture, webhook_url
 from tests.clamd import EICAR
-from tests.factories import ChannelAssetFactory
+from tests.factories import AgentFactory, ChannelAssetFactory
 
 BUSINESS_ID = "4a0c3b5e-8f1f-4c1e-9d7a-2b6e1f0a9c11"
 MSP_ID = "3f1c0e5d-msp-0001"
@@ -192,12 +199,83 @@ def test_a_quick_reply_answer_carries_its_identifier(deliver_apple, apple_asset)
     assert message.text == "Ja"
 
 
-def test_typing_indicators_are_kept_but_make_no_message(deliver_apple, apple_asset):
-    response = deliver_apple(apple_asset, apple("typing_start"))
+def heard_by(group: str, action) -> list[dict]:
+    """What a channel in the group receives while the action runs (within a second after)."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    messages = []
+    try:
+        action()
+        while True:
+            try:
+                messages.append(async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=1))
+            except asyncio.TimeoutError:
+                return messages
+    finally:
+        async_to_sync(layer.group_discard)(group, channel)
 
-    assert response.status_code == 200
-    assert InboundEvent.objects.get().status == InboundEvent.Status.IGNORED
-    assert Message.objects.count() == 0
+
+def test_the_customer_typing_shows_on_the_owners_desktop_and_makes_no_message(
+    deliver_apple, apple_asset, agent
+):
+    deliver_apple(apple_asset, apple("text"))
+    conversation = Conversation.objects.get()
+    Conversation.objects.filter(pk=conversation.pk).update(owner=agent)
+
+    heard = heard_by(
+        agent_group(agent.pk), lambda: deliver_apple(apple_asset, apple("typing_start"))
+    )
+
+    assert [(m["event"], m["payload"]) for m in heard] == [
+        ("conversation.typing", {"conversation_id": conversation.pk})
+    ]
+    assert Message.objects.count() == 1
+    typing = InboundEvent.objects.get(provider_event_id__startswith="typing_start:")
+    assert typing.status == InboundEvent.Status.PROCESSED
+
+
+def test_the_customer_typing_is_not_heard_in_another_tenant(
+    deliver_apple, apple_asset, agent, other_tenant
+):
+    stranger = AgentFactory(tenant=other_tenant)
+    deliver_apple(apple_asset, apple("text"))
+    Conversation.objects.update(owner=agent)
+
+    heard = heard_by(
+        agent_group(stranger.pk), lambda: deliver_apple(apple_asset, apple("typing_start"))
+    )
+
+    assert heard == []
+
+
+def test_the_agent_typing_reaches_the_apple_customer_once_in_a_while(
+    apple_conversation, agent, fake_provider, django_capture_on_commit_callbacks
+):
+    Conversation.objects.filter(pk=apple_conversation.pk).update(owner=agent)
+    cache.delete(f"typing:{apple_conversation.pk}")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = ACTIONS["typing"](agent=agent, params={"conversation_id": apple_conversation.pk})
+        again = ACTIONS["typing"](agent=agent, params={"conversation_id": apple_conversation.pk})
+
+    assert first == again == {"sent": True}
+    [record] = fake_provider.sent_to("apple")
+    assert record["destination_id"] == CUSTOMER
+    assert record["payload"]["type"] == "typing_start"
+    assert record["payload"]["sourceId"] == BUSINESS_ID
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 0
+
+
+def test_an_agent_of_another_tenant_cannot_type_into_the_conversation(
+    apple_conversation, agent, other_tenant, fake_provider
+):
+    Conversation.objects.filter(pk=apple_conversation.pk).update(owner=agent)
+    stranger = AgentFactory(tenant=other_tenant)
+
+    with pytest.raises(Http404):
+        ACTIONS["typing"](agent=stranger, params={"conversation_id": apple_conversation.pk})
+    assert fake_provider.sent_to("apple") == []
 
 
 def test_the_close_event_closes_the_customers_conversation(deliver_apple, apple_asset):

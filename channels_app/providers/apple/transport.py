@@ -259,6 +259,23 @@ class AppleTransport:
             "key": key,
         }
 
+    def typing(self, *, to: str) -> None:
+        """Apple's typing_start: the customer sees the business typing until a message comes."""
+        message_id = str(uuid.uuid4())
+        call(
+            "POST",
+            f"{self.base}/v1/message",
+            json={
+                "v": 1,
+                "id": message_id,
+                "sourceId": self.asset.apple_business_id,
+                "destinationId": to,
+                "type": "typing_start",
+            },
+            headers=self._headers(**{"id": message_id, "destination-id": to}),
+            reason=apple_reason,
+        )
+
     def mark_read(self, *, message) -> None:
         """Apple's MSP API has no read receipts for the business side."""
 
