@@ -663,7 +663,19 @@
     }
   });
 
-  // Apple Messages: the list picker builder (a title and its items, sent as one rich message).
+  // Apple Messages: the rich message builder (a list picker, quick replies or a time picker: a
+  // title and its items; a rich link: a title and its URL), sent as one rich message.
+  function richKindShow(builder) {
+    const kind = builder.querySelector('[name="rich-kind"]').value;
+    builder.querySelector(".rich-url").hidden = kind !== "rich_link";
+    builder.querySelector(".list-items").hidden = kind === "rich_link";
+    builder.querySelector(".list-item-add").hidden = kind === "rich_link";
+    for (const input of builder.querySelectorAll('[name="list-item"]')) input.type = kind === "time_picker" ? "datetime-local" : "text";
+  }
+  document.addEventListener("change", (event) => {
+    const builder = event.target.matches('[name="rich-kind"]') && event.target.closest("#list-picker-builder");
+    if (builder) richKindShow(builder);
+  });
   document.addEventListener("click", (event) => {
     const builder = $("list-picker-builder");
     if (!builder) return;
@@ -676,17 +688,23 @@
       const list = builder.querySelector(".list-items");
       const n = list.children.length + 1;
       list.insertAdjacentHTML("beforeend", '<li><input name="list-item" maxlength="85" aria-label="Item ' + n + '"></li>');
+      richKindShow(builder);
       return;
     }
     const sendButton = event.target.closest(".list-picker-send");
     if (!sendButton) return;
+    const kind = builder.querySelector('[name="rich-kind"]').value;
     const title = builder.querySelector('[name="list-title"]').value.trim();
     const items = Array.from(builder.querySelectorAll('[name="list-item"]'))
-      .map((input) => input.value.trim()).filter(Boolean).map((text) => ({ title: text }));
-    if (!title) { toast("Give the list picker a title."); return; }
-    if (!items.length) { toast("Add at least one item."); return; }
+      .map((input) => input.value.trim()).filter(Boolean)
+      .map((text) => ({ title: kind === "time_picker" ? new Date(text).toISOString() : text }));
+    const params = { conversation_id: desk.openId, type: kind, title };
+    if (kind === "rich_link") params.url = builder.querySelector('[name="rich-url"]').value.trim();
+    else params.items = items;
+    if (!title) { toast("Give the message a title."); return; }
+    if (kind !== "rich_link" && !items.length) { toast("Add at least one item."); return; }
     sendButton.disabled = true;
-    act("send_list_picker", { conversation_id: desk.openId, title, items })
+    act("send_rich_message", params)
       .then(() => openConversation(desk.openId))
       .catch(() => {})
       .finally(() => { sendButton.disabled = false; });

@@ -133,3 +133,16 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     choice.scroll_into_view_if_needed()
     expect(choice).to_be_in_viewport()
     expect(note).to_have_value("ruft zurück")
+
+    # Still on the phone: the builder (still open) sends a rich link too.
+    expect(builder).to_be_visible()
+    builder.locator('[name="rich-kind"]').select_option("rich_link")
+    expect(builder.locator('[name="list-item"]').first).to_be_hidden()
+    builder.locator('[name="list-title"]').fill("Sendungsverfolgung")
+    builder.locator('[name="rich-url"]').fill("https://example.com/track/1")
+    builder.locator(".list-picker-send").click()
+    expect(transcript).to_contain_text("Sendungsverfolgung", timeout=15000)
+    link = wait_until(
+        lambda: [r for r in fake_provider.sent_to("apple") if r["payload"]["type"] == "richLink"]
+    )
+    assert link[0]["payload"]["richLinkData"]["url"] == "https://example.com/track/1"
