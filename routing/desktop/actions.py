@@ -63,7 +63,12 @@ def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
 
 
 # What the composer's rich-message builder sends on Apple Messages: item counts per kind.
-RICH_ITEM_LIMITS = {"list_picker": (1, 20), "quick_reply": (2, 5), "time_picker": (1, 20)}
+RICH_ITEM_LIMITS = {
+    "list_picker": (1, 20),
+    "quick_reply": (2, 5),
+    "time_picker": (1, 20),
+    "form": (1, 10),
+}
 RICH_KINDS = (*RICH_ITEM_LIMITS, "rich_link")
 RICH_TITLE_MAX = 85
 TIME_SLOT_SECONDS = 1800
@@ -81,6 +86,9 @@ def _rich_items(kind: str, items: Any) -> list[dict]:
             raise ValidationError(
                 {"items": f"item {index + 1} needs a title (at most {RICH_TITLE_MAX} characters)"}
             )
+        if kind == "form":
+            cleaned.append({"id": f"page-{index + 1}", "title": value.strip(), "type": "input"})
+            continue
         if kind != "time_picker":
             cleaned.append({"id": f"item-{index + 1}", "title": value.strip()})
             continue
@@ -100,8 +108,9 @@ def _rich_items(kind: str, items: Any) -> list[dict]:
 
 
 def send_rich_message(*, agent: Agent, params: dict) -> dict[str, Any]:
-    """A rich message from the composer's builder (Apple Messages): a list picker, quick reply or
-    time picker (a title and its items or slots), or a rich link (a title and its URL)."""
+    """A rich message from the composer's builder (Apple Messages): a list picker, quick reply,
+    time picker or form (a title and its items, slots or questions), or a rich link (a title and
+    its URL)."""
     conversation = conversation_for_agent(
         agent=agent, conversation_id=params.get("conversation_id", "")
     )
@@ -126,7 +135,8 @@ def send_rich_message(*, agent: Agent, params: dict) -> dict[str, Any]:
         content["url"] = url
     else:
         items = _rich_items(kind, params.get("items"))
-        content["slots" if kind == "time_picker" else "items"] = items
+        key = {"time_picker": "slots", "form": "pages"}.get(kind, "items")
+        content[key] = items
     message = message_send(
         conversation=conversation,
         text=title.strip(),

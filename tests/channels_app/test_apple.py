@@ -5,6 +5,7 @@ against the fake provider."""
 import asyncio
 import gzip
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -51,7 +52,9 @@ def apple_asset(tenant, fake_provider):
     )
 
 
-def post_apple(client, asset, fixture: dict, *, token: str | None = None, gzipped=False):
+def post_apple(
+    client, asset, fixture: dict, *, token: str | None = None, gzipped=False, path: str = ""
+):
     body = json.dumps(fixture["body"]).encode()
     headers = dict(fixture["headers"])
     if token is None:
@@ -62,7 +65,10 @@ def post_apple(client, asset, fixture: dict, *, token: str | None = None, gzippe
         body = gzip.compress(body)
         headers["Content-Encoding"] = "gzip"
     return client.post(
-        webhook_url(asset), data=body, content_type="application/json", headers=headers
+        webhook_url(asset).rstrip("/") + path if path else webhook_url(asset),
+        data=body,
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -101,6 +107,19 @@ def test_an_inbound_text_is_stored_with_apples_headers(deliver_apple, apple_asse
     assert stored["headers"]["destination-id"] == BUSINESS_ID
 
 
+def test_apples_message_path_under_the_webhook_url_takes_messages_too(client, apple_asset):
+    response = post_apple(client, apple_asset, apple("text"), path="/message")
+
+    assert response.status_code == 200
+    assert InboundEvent.objects.count() == 1
+
+
+def test_a_token_that_says_it_is_still_valid_is_taken(client, apple_asset):
+    token = auth.token(secret=MSP_SECRET, audience=MSP_ID, lifetime=3600)
+
+    assert post_apple(client, apple_asset, apple("text"), token=token).status_code == 200
+
+
 def test_a_gzip_body_is_inflated(deliver_apple, apple_asset):
     response = deliver_apple(apple_asset, apple("text"), gzipped=True)
 
@@ -122,8 +141,9 @@ def test_the_same_message_twice_is_stored_once(deliver_apple, apple_asset):
         "not-a-jwt",
         auth.token(secret="b3RoZXItc2VjcmV0", audience=MSP_ID),
         auth.token(secret=MSP_SECRET, audience="another-msp"),
+        auth.token(secret=MSP_SECRET, audience=MSP_ID, now=time.time() - 7200, lifetime=3600),
     ],
-    ids=["missing", "garbage", "wrong secret", "wrong audience"],
+    ids=["missing", "garbage", "wrong secret", "wrong audience", "expired"],
 )
 def test_a_missing_or_wrong_jwt_is_refused_and_nothing_is_stored(client, apple_asset, token):
     response = post_apple(client, apple_asset, apple("text"), token=token)

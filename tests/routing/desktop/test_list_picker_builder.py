@@ -189,3 +189,17 @@ def test_another_tenants_agent_cannot_send_a_rich_link_into_the_conversation(own
     with pytest.raises(Http404):
         send_rich(outsider, conversation, type="rich_link", title="X", url="https://example.com/")
     assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+def test_the_builder_sends_a_form_with_one_question_a_page(owned):
+    agent, conversation = owned
+
+    message = send_rich(
+        agent, conversation, type="form", title="Angaben", items=[{"title": "Bestellnummer"}]
+    )
+
+    assert message.content == {
+        "type": "form",
+        "title": "Angaben",
+        "pages": [{"id": "page-1", "title": "Bestellnummer", "type": "input"}],
+    }
