@@ -466,6 +466,7 @@ def _state_for(
         declared={name: spec["type"] for name, spec in declared.items()},
         system=system,
         authorized=frozenset(selectors.node_authorizations_granted(tenant=conversation.tenant)),
+        agent_visible=frozenset(name for name, spec in declared.items() if spec["agent_visible"]),
     )
     if seed_defaults:
         # A new run starts with the defaults of every variable the conversation has no value for.
@@ -548,15 +549,16 @@ def _store(
     )
     if state.changed:
         Conversation.objects.filter(pk=conversation.pk).update(variables=state.variables)
-        _push_variables_changed(conversation=conversation, names=state.changed)
+        _push_variables_changed(
+            conversation=conversation, names=state.changed & state.agent_visible
+        )
     return run
 
 
 def _push_variables_changed(*, conversation: Conversation, names: set[str]) -> None:
     """The owner's desktop (and the care console) re-read the variables an agent sees, so an
-    answer that sets one shows without a reload. Only agent-visible names are pushed."""
-    declared = selectors.conversation_variable_declarations(conversation=conversation)
-    shown = sorted(name for name in names if (declared.get(name) or {}).get("agent_visible"))
+    answer that sets one shows without a reload. Only agent-visible names are given."""
+    shown = sorted(names)
     if not shown:
         return
     send_event_on_commit(
