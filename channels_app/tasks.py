@@ -62,6 +62,11 @@ def send_read_receipt(self, message_id: int):
             )
 
 
+@shared_task(name="channels_app.tasks.send_typing_indicator")
+def send_typing_indicator(conversation_id: int) -> None:
+    services.conversation_typing_deliver(conversation_id=conversation_id)
+
+
 @shared_task(name="channels_app.tasks.close_inactive_conversations")
 def close_inactive_conversations() -> int:
     return services.conversations_close_inactive()

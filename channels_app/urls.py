@@ -6,6 +6,13 @@ from channels_app.webhooks import webhook
 
 urlpatterns = [
     path("webhooks/<slug:kind>/<uuid:asset_uuid>/", webhook, name="channels-webhook"),
+    # Apple posts to the registered URL with "/message" appended.
+    path(
+        "webhooks/apple/<uuid:asset_uuid>/message",
+        webhook,
+        {"kind": "apple"},
+        name="channels-webhook-apple-message",
+    ),
     path("media/out/<str:token>/", outbound_media, name="channels-outbound-media"),
     # Answers 404 unless settings.SANDBOX_PROVIDER is on.
     path("sandbox/provider/", include("channels_app.sandbox.urls")),

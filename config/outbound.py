@@ -255,6 +255,7 @@ def fetch(
     json: Any = None,
     data: dict[str, str] | None = None,
     files: dict[str, tuple[str, bytes, str]] | None = None,
+    content: bytes | None = None,
     auth: tuple[str, str] | None = None,
     follow_redirects: bool = False,
     max_bytes: int | None = None,
@@ -289,6 +290,7 @@ def fetch(
             json=json,
             data=data,
             files=files,
+            content=content,
             timeout=httpx.Timeout(remaining),
             extensions={"sni_hostname": tls_name},
         )
@@ -308,10 +310,10 @@ def fetch(
                 if response.status_code == 303 or (
                     response.status_code in (301, 302) and method == "POST"
                 ):
-                    method, json, data, files = "GET", None, None, None
+                    method, json, data, files, content = "GET", None, None, None, None
                 continue
             try:
-                content = _read_limited(response, max_bytes=max_bytes, deadline=deadline, url=url)
+                body = _read_limited(response, max_bytes=max_bytes, deadline=deadline, url=url)
             except httpx.TimeoutException:
                 raise OutboundTimeout(f"timed out after {timeout:g} s") from None
             except httpx.HTTPError as exc:
@@ -319,7 +321,7 @@ def fetch(
             return OutboundResponse(
                 status_code=response.status_code,
                 headers=response.headers,
-                content=content,
+                content=body,
                 url=url,
             )
         finally:

@@ -90,7 +90,15 @@ class ConversationEnded:
     reason: str
 
 
-Item = InboundMessage | StatusUpdate | Ignored | ConversationEnded
+@dataclass
+class CustomerTyping:
+    """The customer started (or stopped) typing (Apple's typing_start and typing_end)."""
+
+    sender_address: str
+    typing: bool
+
+
+Item = InboundMessage | StatusUpdate | Ignored | ConversationEnded | CustomerTyping
 
 
 @dataclass

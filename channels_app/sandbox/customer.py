@@ -322,6 +322,17 @@ def apple_message(
     }
 
 
+def apple_event(asset: ChannelAsset, *, sender: str, kind: str) -> dict:
+    """An event without content: typing_start, typing_end, or close (the conversation deleted)."""
+    return {
+        "v": 1,
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "sourceId": sender,
+        "destinationId": asset.apple_business_id,
+    }
+
+
 def apple_list_picker_answer(sent: dict, item_id: str) -> dict:
     """The data of an answer to a list picker we sent (its Apple payload): the chosen item only."""
     data = sent["interactiveData"]["data"]

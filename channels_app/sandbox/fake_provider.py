@@ -13,7 +13,8 @@ Paths start with the provider's kind, so an asset's api_base_url is <server>/<ki
   /email/messages.mime                    POST send (raw MIME, see sandbox/mail.py)
   /apple/v1/message                       POST send (Apple's JSON; source-id, destination-id, id)
   /apple/v1/preDownload                   GET the download URL of an encrypted attachment
-  /apple/mmcs/<id>                        GET an attachment's encrypted bytes
+  /apple/v1/preUpload                     GET where to upload an encrypted file (MMCS-Size header)
+  /apple/mmcs/<id>                        GET an attachment's encrypted bytes, POST to upload them
   /<kind>/media/<id>/download             GET media bytes
   /sent  /  POST /_fail  POST /_reset  POST /_media (upload bytes, returns an id)
 
@@ -195,6 +196,10 @@ class FakeProvider:
     failures: list[Failure] = field(default_factory=list)
     idempotent: dict[str, dict] = field(default_factory=dict)
     requests: int = 0
+    # One-shot answers by path, whatever the request: for provider answers that make no sense.
+    canned: dict[str, list[Response]] = field(default_factory=dict)
+    # Apple: upload slots handed out by preUpload, by MMCS id (size, owner, the bytes once uploaded).
+    apple_slots: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -209,8 +214,15 @@ class FakeProvider:
                 Failure(status=status, kind=kind, remaining=times, message=message)
             )
 
+    def answer_next(self, *, path: str, status: int = 200, body: bytes = b"") -> None:
+        """The next request to this path gets this answer, as it is."""
+        with self.lock:
+            self.canned.setdefault(path, []).append(Response(status, body))
+
     def reset(self) -> None:
         with self.lock:
+            self.canned.clear()
+            self.apple_slots.clear()
             self.sent.clear()
             self.uploads.clear()
             self.templates = [dict(t) for t in TEMPLATES]
@@ -275,6 +287,13 @@ class FakeProvider:
                 parse_qs(query).get("filename", [""])[0],
             )
             return Response.json({"id": media_id})
+        with self.lock:
+            canned = self.canned.get(path)
+            if canned:
+                answer = canned.pop(0)
+                if not canned:
+                    del self.canned[path]
+                return answer
         kind = path.split("/")[1]
         download = re.fullmatch(r"/(whatsapp|messenger|sms)/media/([\w.-]+)/download", path)
         if download and method == "GET":
@@ -737,16 +756,22 @@ class FakeProvider:
             if media_id not in self.media:
                 return Response(404, b"no such media", "text/plain")
             return Response.json(self.apple_attachment(media_id, base_url))
-        # The download URL is a pre-signed storage link: it takes no Authorization.
+        # Download and upload URLs are pre-signed storage links: they take no Authorization.
         if path.startswith("/apple/mmcs/") and method == "GET":
             return self._download(path.rsplit("/", 1)[1])
+        if path.startswith("/apple/mmcs/") and method == "POST":
+            return self._apple_upload(path.rsplit("/", 1)[1], body)
         if not self._bearer(headers) or headers["authorization"].count(".") != 2:
             return Response(401, b"", "text/plain")
         if path == "/apple/v1/preDownload" and method == "GET":
-            url = headers.get("url", "")
-            if not url.startswith(f"{base_url}/apple/mmcs/") or not headers.get("signature"):
-                return Response(400, b"url and signature headers are required", "text/plain")
+            url = headers.get("mmcs-url", "")
+            if not url.startswith(f"{base_url}/apple/mmcs/") or not headers.get("mmcs-signature"):
+                return Response(
+                    400, b"MMCS-Url and MMCS-Signature headers are required", "text/plain"
+                )
             return Response.json({"download-url": url})
+        if path == "/apple/v1/preUpload" and method == "GET":
+            return self._apple_pre_upload(headers, base_url)
         if path != "/apple/v1/message" or method != "POST":
             return Response(404, f"unknown path {path}".encode(), "text/plain")
         for name in ("source-id", "destination-id", "id"):
@@ -765,11 +790,102 @@ class FakeProvider:
             return Response(400, b"interactiveData.data is required", "text/plain")
         if kind not in ("text", "interactive", "richLink", "typing_start", "typing_end"):
             return Response(400, f"unknown message type {kind!r}".encode(), "text/plain")
+        received, refusal = self._apple_received_files(payload.get("attachments") or [], base_url)
+        if refusal:
+            return Response(400, refusal.encode(), "text/plain")
         answer = {"id": headers["id"]}
         record = self._record("apple", path, payload, headers, answer)
         record["idempotency_key"] = headers["id"]
         record["destination_id"] = headers["destination-id"]
+        for upload in received:
+            self._store_upload("apple", path, message_id=headers["id"], **upload)
         return Response(200, b"", "text/plain")
+
+    def _apple_pre_upload(self, headers: dict[str, str], base_url: str) -> Response:
+        try:
+            size = int(headers.get("mmcs-size", ""))
+        except ValueError:
+            return Response(400, b"the MMCS-Size header is required", "text/plain")
+        if size <= 0 or not headers.get("source-id"):
+            return Response(400, b"MMCS-Size and source-id are required", "text/plain")
+        mmcs_id = f"mmcs-{uuid.uuid4().hex[:12]}"
+        owner = f"owner-{uuid.uuid4().hex[:16]}"
+        with self.lock:
+            self.apple_slots[mmcs_id] = {"size": size, "owner": owner, "content": None}
+        return Response.json(
+            {
+                "upload-url": f"{base_url}/apple/mmcs/{mmcs_id}",
+                "mmcs-url": f"{base_url}/apple/mmcs/{mmcs_id}",
+                "mmcs-owner": owner,
+            }
+        )
+
+    def _apple_upload(self, mmcs_id: str, body: bytes) -> Response:
+        with self.lock:
+            slot = self.apple_slots.get(mmcs_id)
+            if slot is None or slot["content"] is not None:
+                return Response(404, b"no such upload slot", "text/plain")
+            if len(body) != slot["size"]:
+                return Response(
+                    400, f"expected {slot['size']} bytes, got {len(body)}".encode(), "text/plain"
+                )
+            slot["content"] = body
+            self.media[mmcs_id] = (body, "application/octet-stream", "")
+        checksum = base64.b64encode(hashlib.sha1(body).digest()).decode()
+        return Response.json(
+            {"singleFile": {"fileChecksum": checksum, "fileSize": len(body), "receipt": mmcs_id}}
+        )
+
+    def _apple_received_files(self, attachments: Any, base_url: str) -> tuple[list[dict], str]:
+        """What a device would do with the message's files: fetch each upload, check its owner,
+        size and signature, decrypt it with the key. Answers the plain files, or why not."""
+        from channels_app.providers.apple.transport import decrypt
+        from channels_app.providers.base import PermanentSendError
+
+        if not isinstance(attachments, list):
+            return [], "attachments must be a list"
+        received = []
+        for index, attachment in enumerate(attachments):
+            where = f"attachment {index + 1}"
+            if not isinstance(attachment, dict):
+                return [], f"{where} must be an object"
+            missing = [
+                name
+                for name in ("name", "mimeType", "size", "signature-base64", "url", "owner", "key")
+                if attachment.get(name) in (None, "")
+            ]
+            if missing:
+                return [], f"{where} lacks {', '.join(missing)}"
+            prefix = f"{base_url}/apple/mmcs/"
+            mmcs_id = str(attachment["url"])[len(prefix) :]
+            with self.lock:
+                slot = self.apple_slots.get(mmcs_id)
+            if not str(attachment["url"]).startswith(prefix) or slot is None:
+                return [], f"{where}: no such upload"
+            if slot["content"] is None:
+                return [], f"{where}: nothing was uploaded"
+            content = slot["content"]
+            if attachment["owner"] != slot["owner"]:
+                return [], f"{where}: wrong owner"
+            if int(attachment["size"]) != len(content):
+                return [], f"{where}: size {attachment['size']} is not {len(content)}"
+            if (
+                attachment["signature-base64"]
+                != base64.b64encode(hashlib.sha1(content).digest()).decode()
+            ):
+                return [], f"{where}: signature does not match the upload"
+            try:
+                plain = decrypt(content, str(attachment["key"]))
+            except PermanentSendError as exc:
+                return [], f"{where}: {exc.reason}"
+            received.append(
+                {
+                    "content": plain,
+                    "content_type": str(attachment["mimeType"]),
+                    "filename": str(attachment["name"]),
+                }
+            )
+        return received, ""
 
     def _download(self, media_id: str) -> Response:
         if media_id not in self.media:

@@ -24,6 +24,8 @@ from channels_app.services.inbound import (
 )
 from channels_app.services.outbound import (
     SendRefused,
+    conversation_typing_deliver,
+    conversation_typing_send,
     message_deliver,
     message_mark_seen,
     message_read_receipt_send,
@@ -38,6 +40,8 @@ __all__ = [
     "channel_asset_create",
     "channel_asset_update",
     "conversation_close",
+    "conversation_typing_deliver",
+    "conversation_typing_send",
     "conversations_close_inactive",
     "customer_identity_get_or_create",
     "email_connection_check",

@@ -20,6 +20,7 @@ from channels_app.models import (
 from channels_app.providers import provider_for
 from channels_app.providers.base import (
     ConversationEnded,
+    CustomerTyping,
     Ignored,
     InboundMessage,
     MalformedEvent,
@@ -219,6 +220,9 @@ def inbound_event_process(*, event_id: int) -> str:
         elif isinstance(item, ConversationEnded):
             conversation_end_by_customer(asset=asset, item=item)
             handled = True
+        elif isinstance(item, CustomerTyping):
+            customer_typing_show(asset=asset, item=item)
+            handled = True
         elif isinstance(item, Ignored):
             logger.info("event %s: %s", event.pk, item.reason)
     status = InboundEvent.Status.PROCESSED if handled else InboundEvent.Status.IGNORED
@@ -226,6 +230,27 @@ def inbound_event_process(*, event_id: int) -> str:
         status=status, processed_at=timezone.now(), error=""
     )
     return status
+
+
+def customer_typing_show(*, asset: ChannelAsset, item: CustomerTyping) -> bool:
+    """The owner's desktop shows that the customer is typing (the hint fades by itself)."""
+    if not item.typing:
+        return False
+    conversation = (
+        Conversation.objects.filter(
+            asset=asset, identity__address=item.sender_address, status=Conversation.Status.OPEN
+        )
+        .only("id", "owner_id")
+        .first()
+    )
+    if conversation is None or not conversation.owner_id:
+        return False
+    send_event_on_commit(
+        groups=[agent_group(conversation.owner_id)],
+        event="conversation.typing",
+        payload={"conversation_id": conversation.pk},
+    )
+    return True
 
 
 def conversation_end_by_customer(*, asset: ChannelAsset, item: ConversationEnded) -> bool:

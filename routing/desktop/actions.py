@@ -8,10 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from channels_app.livechat.services import agent_typing
 from channels_app.models import AuthorKind, Direction
-from channels_app.services import conversation_close, message_mark_seen, message_send
+from channels_app.services import (
+    conversation_close,
+    conversation_typing_send,
+    message_mark_seen,
+    message_send,
+)
 from routing.desktop.selectors import conversation_for_agent, desktop_snapshot
 from routing.services import agent_state_set, offer_accept, offer_decline
 from tenants.models import Agent, IdleCode, WrapUpCode
@@ -54,38 +62,93 @@ def send_message(*, agent: Agent, params: dict) -> dict[str, Any]:
     return {"message_id": message.pk, "status": message.status}
 
 
-LIST_PICKER_MAX_ITEMS = 20
+# What the composer's rich-message builder sends on Apple Messages: item counts per kind.
+RICH_ITEM_LIMITS = {
+    "list_picker": (1, 20),
+    "quick_reply": (2, 5),
+    "time_picker": (1, 20),
+    "form": (1, 10),
+}
+RICH_KINDS = (*RICH_ITEM_LIMITS, "rich_link")
+RICH_TITLE_MAX = 85
+TIME_SLOT_SECONDS = 1800
 
 
-def send_list_picker(*, agent: Agent, params: dict) -> dict[str, Any]:
-    """A list picker from the composer's builder (Apple Messages): a title and its items."""
+def _rich_items(kind: str, items: Any) -> list[dict]:
+    low, high = RICH_ITEM_LIMITS[kind]
+    label = kind.replace("_", " ")
+    if not isinstance(items, list) or not low <= len(items) <= high:
+        raise ValidationError({"items": f"a {label} has {low} to {high} items"})
+    cleaned = []
+    for index, item in enumerate(items):
+        value = item.get("title") if isinstance(item, dict) else None
+        if not isinstance(value, str) or not value.strip() or len(value) > RICH_TITLE_MAX:
+            raise ValidationError(
+                {"items": f"item {index + 1} needs a title (at most {RICH_TITLE_MAX} characters)"}
+            )
+        if kind == "form":
+            cleaned.append({"id": f"page-{index + 1}", "title": value.strip(), "type": "input"})
+            continue
+        if kind != "time_picker":
+            cleaned.append({"id": f"item-{index + 1}", "title": value.strip()})
+            continue
+        start = parse_datetime(value.strip())
+        if start is None:
+            raise ValidationError({"items": f"slot {index + 1} is not a date and time"})
+        if timezone.is_naive(start):
+            start = timezone.make_aware(start)
+        cleaned.append(
+            {
+                "id": f"slot-{index + 1}",
+                "start": start.strftime("%Y-%m-%dT%H:%M%z"),
+                "duration": TIME_SLOT_SECONDS,
+            }
+        )
+    return cleaned
+
+
+def send_rich_message(*, agent: Agent, params: dict) -> dict[str, Any]:
+    """A rich message from the composer's builder (Apple Messages): a list picker, quick reply,
+    time picker or form (a title and its items, slots or questions), or a rich link (a title and
+    its URL)."""
     conversation = conversation_for_agent(
         agent=agent, conversation_id=params.get("conversation_id", "")
     )
     if conversation.kind != "apple":
-        raise ValidationError({"type": "list pickers are sent on Apple Messages conversations"})
+        raise ValidationError({"type": "rich messages are sent on Apple Messages conversations"})
+    kind = params.get("type")
+    if kind not in RICH_KINDS:
+        raise ValidationError({"type": f"one of {', '.join(RICH_KINDS)}"})
+    label = kind.replace("_", " ")
     title = params.get("title")
-    if not isinstance(title, str) or not title.strip() or len(title) > 85:
-        raise ValidationError({"title": "a list picker needs a title of at most 85 characters"})
-    items = params.get("items")
-    if not isinstance(items, list) or not 1 <= len(items) <= LIST_PICKER_MAX_ITEMS:
-        raise ValidationError({"items": f"a list picker has 1 to {LIST_PICKER_MAX_ITEMS} items"})
-    cleaned = []
-    for index, item in enumerate(items):
-        item_title = item.get("title") if isinstance(item, dict) else None
-        if not isinstance(item_title, str) or not item_title.strip() or len(item_title) > 85:
-            raise ValidationError(
-                {"items": f"item {index + 1} needs a title (at most 85 characters)"}
-            )
-        cleaned.append({"id": f"item-{index + 1}", "title": item_title.strip()})
+    if not isinstance(title, str) or not title.strip() or len(title) > RICH_TITLE_MAX:
+        raise ValidationError(
+            {"title": f"a {label} needs a title of at most {RICH_TITLE_MAX} characters"}
+        )
+    content: dict[str, Any] = {"type": kind, "title": title.strip()}
+    if kind == "rich_link":
+        url = params.get("url")
+        try:
+            URLValidator(schemes=["https", "http"])(url)
+        except ValidationError:
+            raise ValidationError({"url": "a rich link needs an http(s) URL"}) from None
+        content["url"] = url
+    else:
+        items = _rich_items(kind, params.get("items"))
+        key = {"time_picker": "slots", "form": "pages"}.get(kind, "items")
+        content[key] = items
     message = message_send(
         conversation=conversation,
         text=title.strip(),
-        content={"type": "list_picker", "title": title.strip(), "items": cleaned},
+        content=content,
         author_kind=AuthorKind.AGENT,
         author_agent=agent,
     )
     return {"message_id": message.pk, "status": message.status}
+
+
+def send_list_picker(*, agent: Agent, params: dict) -> dict[str, Any]:
+    return send_rich_message(agent=agent, params={**params, "type": "list_picker"})
 
 
 def send_template(*, agent: Agent, params: dict) -> dict[str, Any]:
@@ -165,7 +228,10 @@ def typing(*, agent: Agent, params: dict) -> dict[str, Any]:
     conversation = conversation_for_agent(
         agent=agent, conversation_id=params.get("conversation_id", "")
     )
-    return {"sent": agent_typing(conversation_id=conversation.pk, agent=agent)}
+    sent = agent_typing(conversation_id=conversation.pk, agent=agent) or conversation_typing_send(
+        conversation=conversation
+    )
+    return {"sent": sent}
 
 
 def sync(*, agent: Agent, params: dict) -> dict[str, Any]:
@@ -178,6 +244,7 @@ ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "send_message": send_message,
     "send_template": send_template,
     "send_list_picker": send_list_picker,
+    "send_rich_message": send_rich_message,
     "set_state": set_state,
     "set_variable": set_variable,
     "close_conversation": close_conversation,

@@ -64,6 +64,8 @@ class RunState:
     # The tenant's authorized node families, read when the run starts or resumes; None skips
     # the check (dry runs).
     authorized: frozenset[str] | None = None
+    # The declared variables an agent sees in the desktop (told live when the run changes them).
+    agent_visible: frozenset[str] = frozenset()
 
     def context(self) -> dict:
         return {**self.variables, **self.system}

@@ -37,6 +37,7 @@ from routing.flows.templates import template_load, template_versions
 from routing.flows.variables import RESERVED_NAMES, coerce
 from tenants.access import user_can
 from tenants.models import Agent, Tenant, User
+from tenants.realtime import send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
 
@@ -465,6 +466,7 @@ def _state_for(
         declared={name: spec["type"] for name, spec in declared.items()},
         system=system,
         authorized=frozenset(selectors.node_authorizations_granted(tenant=conversation.tenant)),
+        agent_visible=frozenset(name for name, spec in declared.items() if spec["agent_visible"]),
     )
     if seed_defaults:
         # A new run starts with the defaults of every variable the conversation has no value for.
@@ -547,7 +549,23 @@ def _store(
     )
     if state.changed:
         Conversation.objects.filter(pk=conversation.pk).update(variables=state.variables)
+        _push_variables_changed(
+            conversation=conversation, names=state.changed & state.agent_visible
+        )
     return run
+
+
+def _push_variables_changed(*, conversation: Conversation, names: set[str]) -> None:
+    """The owner's desktop (and the care console) re-read the variables an agent sees, so an
+    answer that sets one shows without a reload. Only agent-visible names are given."""
+    shown = sorted(names)
+    if not shown:
+        return
+    send_event_on_commit(
+        groups=watcher_groups(tenant_id=conversation.tenant_id, agent_id=conversation.owner_id),
+        event="conversation.variables",
+        payload={"conversation_id": conversation.pk, "names": shown},
+    )
 
 
 # No savepoint of its own: a failed start undoes the caller's block (the inbound pipeline runs it

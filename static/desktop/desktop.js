@@ -102,8 +102,9 @@
   }
 
   function onEvent(event, payload) {
+    if (event === "conversation.variables") { refreshVariables(payload); return; }
     if (event === "conversation.typing") {
-      // A live-chat visitor is typing: a hint in the open conversation's header for a few seconds.
+      // The customer is typing (live chat, Apple): a hint in the open conversation's header for a few seconds.
       const head = payload.conversation_id === desk.openId && document.querySelector(".conversation-head");
       if (!head) return;
       let hint = head.querySelector(".typing-hint");
@@ -247,6 +248,35 @@
         }
         const entry = desk.snapshot && desk.snapshot.conversations.find((c) => c.id === id);
         if (entry && entry.unread) send("mark_seen", { conversation_id: id }).then(resync).catch(() => {});
+      })
+      .catch((err) => toast(err.message));
+  }
+
+  // A flow set variables (a customer's answer, say): re-read the open conversation's panel and
+  // swap in the fresh values, except the one the agent is editing right now.
+  function refreshVariables(payload) {
+    const id = desk.openId;
+    if (!id || payload.conversation_id !== id) return;
+    fetch("/desktop/conversations/" + id + "/", { credentials: "same-origin" })
+      .then((r) => { if (!r.ok) throw new Error("could not load the variables (" + r.status + ")"); return r.text(); })
+      .then((html) => {
+        const current = $("variables-panel");
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("variables-panel");
+        if (desk.openId !== id || !current || !fresh) return;
+        const active = current.contains(document.activeElement) ? document.activeElement : null;
+        const editing = active && active.closest("[data-variable-name]");
+        if (!editing) {
+          current.innerHTML = fresh.innerHTML;
+        } else {
+          for (const label of fresh.querySelectorAll("[data-variable-name]")) {
+            const old = current.querySelector('[data-variable-name="' + CSS.escape(label.dataset.variableName) + '"]');
+            if (old && old !== editing) old.replaceWith(document.importNode(label, true));
+          }
+        }
+        for (const name of payload.names || []) {
+          const label = current.querySelector('[data-variable-name="' + CSS.escape(name) + '"]');
+          if (label && label !== editing) label.classList.add("updated");
+        }
       })
       .catch((err) => toast(err.message));
   }
@@ -441,7 +471,7 @@
     panel.classList.remove("dropping");
     uploadFiles(Array.from(event.dataTransfer.files));
   });
-  // Live chat shows the visitor "typing"; at most one hint every 3 s.
+  // Live chat and Apple Messages show the customer "typing"; at most one hint every 3 s.
   let lastTyping = 0;
   document.addEventListener("input", (event) => {
     if (!event.target.matches || !event.target.matches("#composer textarea") || !desk.openId) return;
@@ -633,7 +663,19 @@
     }
   });
 
-  // Apple Messages: the list picker builder (a title and its items, sent as one rich message).
+  // Apple Messages: the rich message builder (a list picker, quick replies or a time picker: a
+  // title and its items; a rich link: a title and its URL), sent as one rich message.
+  function richKindShow(builder) {
+    const kind = builder.querySelector('[name="rich-kind"]').value;
+    builder.querySelector(".rich-url").hidden = kind !== "rich_link";
+    builder.querySelector(".list-items").hidden = kind === "rich_link";
+    builder.querySelector(".list-item-add").hidden = kind === "rich_link";
+    for (const input of builder.querySelectorAll('[name="list-item"]')) input.type = kind === "time_picker" ? "datetime-local" : "text";
+  }
+  document.addEventListener("change", (event) => {
+    const builder = event.target.matches('[name="rich-kind"]') && event.target.closest("#list-picker-builder");
+    if (builder) richKindShow(builder);
+  });
   document.addEventListener("click", (event) => {
     const builder = $("list-picker-builder");
     if (!builder) return;
@@ -646,17 +688,23 @@
       const list = builder.querySelector(".list-items");
       const n = list.children.length + 1;
       list.insertAdjacentHTML("beforeend", '<li><input name="list-item" maxlength="85" aria-label="Item ' + n + '"></li>');
+      richKindShow(builder);
       return;
     }
     const sendButton = event.target.closest(".list-picker-send");
     if (!sendButton) return;
+    const kind = builder.querySelector('[name="rich-kind"]').value;
     const title = builder.querySelector('[name="list-title"]').value.trim();
     const items = Array.from(builder.querySelectorAll('[name="list-item"]'))
-      .map((input) => input.value.trim()).filter(Boolean).map((text) => ({ title: text }));
-    if (!title) { toast("Give the list picker a title."); return; }
-    if (!items.length) { toast("Add at least one item."); return; }
+      .map((input) => input.value.trim()).filter(Boolean)
+      .map((text) => ({ title: kind === "time_picker" ? new Date(text).toISOString() : text }));
+    const params = { conversation_id: desk.openId, type: kind, title };
+    if (kind === "rich_link") params.url = builder.querySelector('[name="rich-url"]').value.trim();
+    else params.items = items;
+    if (!title) { toast("Give the message a title."); return; }
+    if (kind !== "rich_link" && !items.length) { toast("Add at least one item."); return; }
     sendButton.disabled = true;
-    act("send_list_picker", { conversation_id: desk.openId, title, items })
+    act("send_rich_message", params)
       .then(() => openConversation(desk.openId))
       .catch(() => {})
       .finally(() => { sendButton.disabled = false; });

@@ -2,10 +2,16 @@
 replies, the close event, encrypted attachments through the scanner, and Apple's outbound format
 against the fake provider."""
 
+import asyncio
 import gzip
 import json
+import time
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.http import Http404
 
 from channels_app import services
 from channels_app.models import (
@@ -15,13 +21,16 @@ from channels_app.models import (
     ChannelTemplate,
     Conversation,
     DeliveryStatus,
+    Direction,
     InboundEvent,
     Message,
 )
 from channels_app.providers.apple import auth
+from routing.desktop.actions import ACTIONS
+from tenants.realtime import agent_group
 from tests.channels_app.conftest import load_fixture, webhook_url
 from tests.clamd import EICAR
-from tests.factories import ChannelAssetFactory
+from tests.factories import AgentFactory, ChannelAssetFactory
 
 BUSINESS_ID = "4a0c3b5e-8f1f-4c1e-9d7a-2b6e1f0a9c11"
 MSP_ID = "3f1c0e5d-msp-0001"
@@ -43,7 +52,9 @@ def apple_asset(tenant, fake_provider):
     )
 
 
-def post_apple(client, asset, fixture: dict, *, token: str | None = None, gzipped=False):
+def post_apple(
+    client, asset, fixture: dict, *, token: str | None = None, gzipped=False, path: str = ""
+):
     body = json.dumps(fixture["body"]).encode()
     headers = dict(fixture["headers"])
     if token is None:
@@ -54,7 +65,10 @@ def post_apple(client, asset, fixture: dict, *, token: str | None = None, gzippe
         body = gzip.compress(body)
         headers["Content-Encoding"] = "gzip"
     return client.post(
-        webhook_url(asset), data=body, content_type="application/json", headers=headers
+        webhook_url(asset).rstrip("/") + path if path else webhook_url(asset),
+        data=body,
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -93,6 +107,19 @@ def test_an_inbound_text_is_stored_with_apples_headers(deliver_apple, apple_asse
     assert stored["headers"]["destination-id"] == BUSINESS_ID
 
 
+def test_apples_message_path_under_the_webhook_url_takes_messages_too(client, apple_asset):
+    response = post_apple(client, apple_asset, apple("text"), path="/message")
+
+    assert response.status_code == 200
+    assert InboundEvent.objects.count() == 1
+
+
+def test_a_token_that_says_it_is_still_valid_is_taken(client, apple_asset):
+    token = auth.token(secret=MSP_SECRET, audience=MSP_ID, lifetime=3600)
+
+    assert post_apple(client, apple_asset, apple("text"), token=token).status_code == 200
+
+
 def test_a_gzip_body_is_inflated(deliver_apple, apple_asset):
     response = deliver_apple(apple_asset, apple("text"), gzipped=True)
 
@@ -114,8 +141,9 @@ def test_the_same_message_twice_is_stored_once(deliver_apple, apple_asset):
         "not-a-jwt",
         auth.token(secret="b3RoZXItc2VjcmV0", audience=MSP_ID),
         auth.token(secret=MSP_SECRET, audience="another-msp"),
+        auth.token(secret=MSP_SECRET, audience=MSP_ID, now=time.time() - 7200, lifetime=3600),
     ],
-    ids=["missing", "garbage", "wrong secret", "wrong audience"],
+    ids=["missing", "garbage", "wrong secret", "wrong audience", "expired"],
 )
 def test_a_missing_or_wrong_jwt_is_refused_and_nothing_is_stored(client, apple_asset, token):
     response = post_apple(client, apple_asset, apple("text"), token=token)
@@ -191,12 +219,83 @@ def test_a_quick_reply_answer_carries_its_identifier(deliver_apple, apple_asset)
     assert message.text == "Ja"
 
 
-def test_typing_indicators_are_kept_but_make_no_message(deliver_apple, apple_asset):
-    response = deliver_apple(apple_asset, apple("typing_start"))
+def heard_by(group: str, action) -> list[dict]:
+    """What a channel in the group receives while the action runs (within a second after)."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    messages = []
+    try:
+        action()
+        while True:
+            try:
+                messages.append(async_to_sync(asyncio.wait_for)(layer.receive(channel), timeout=1))
+            except asyncio.TimeoutError:
+                return messages
+    finally:
+        async_to_sync(layer.group_discard)(group, channel)
 
-    assert response.status_code == 200
-    assert InboundEvent.objects.get().status == InboundEvent.Status.IGNORED
-    assert Message.objects.count() == 0
+
+def test_the_customer_typing_shows_on_the_owners_desktop_and_makes_no_message(
+    deliver_apple, apple_asset, agent
+):
+    deliver_apple(apple_asset, apple("text"))
+    conversation = Conversation.objects.get()
+    Conversation.objects.filter(pk=conversation.pk).update(owner=agent)
+
+    heard = heard_by(
+        agent_group(agent.pk), lambda: deliver_apple(apple_asset, apple("typing_start"))
+    )
+
+    assert [(m["event"], m["payload"]) for m in heard] == [
+        ("conversation.typing", {"conversation_id": conversation.pk})
+    ]
+    assert Message.objects.count() == 1
+    typing = InboundEvent.objects.get(provider_event_id__startswith="typing_start:")
+    assert typing.status == InboundEvent.Status.PROCESSED
+
+
+def test_the_customer_typing_is_not_heard_in_another_tenant(
+    deliver_apple, apple_asset, agent, other_tenant
+):
+    stranger = AgentFactory(tenant=other_tenant)
+    deliver_apple(apple_asset, apple("text"))
+    Conversation.objects.update(owner=agent)
+
+    heard = heard_by(
+        agent_group(stranger.pk), lambda: deliver_apple(apple_asset, apple("typing_start"))
+    )
+
+    assert heard == []
+
+
+def test_the_agent_typing_reaches_the_apple_customer_once_in_a_while(
+    apple_conversation, agent, fake_provider, django_capture_on_commit_callbacks
+):
+    Conversation.objects.filter(pk=apple_conversation.pk).update(owner=agent)
+    cache.delete(f"typing:{apple_conversation.pk}")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = ACTIONS["typing"](agent=agent, params={"conversation_id": apple_conversation.pk})
+        again = ACTIONS["typing"](agent=agent, params={"conversation_id": apple_conversation.pk})
+
+    assert first == again == {"sent": True}
+    [record] = fake_provider.sent_to("apple")
+    assert record["destination_id"] == CUSTOMER
+    assert record["payload"]["type"] == "typing_start"
+    assert record["payload"]["sourceId"] == BUSINESS_ID
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 0
+
+
+def test_an_agent_of_another_tenant_cannot_type_into_the_conversation(
+    apple_conversation, agent, other_tenant, fake_provider
+):
+    Conversation.objects.filter(pk=apple_conversation.pk).update(owner=agent)
+    stranger = AgentFactory(tenant=other_tenant)
+
+    with pytest.raises(Http404):
+        ACTIONS["typing"](agent=stranger, params={"conversation_id": apple_conversation.pk})
+    assert fake_provider.sent_to("apple") == []
 
 
 def test_the_close_event_closes_the_customers_conversation(deliver_apple, apple_asset):
@@ -456,19 +555,98 @@ def test_an_outsider_gets_404_for_the_apple_asset(outsider, apple_asset, api_as)
     assert api_as(outsider).get(f"/api/v1/channel-assets/{apple_asset.pk}/").status_code == 404
 
 
-def test_a_file_to_an_apple_customer_fails_with_the_reason(
-    django_capture_on_commit_callbacks, apple_conversation, agent, fake_provider
+@pytest.fixture
+def send_file(django_capture_on_commit_callbacks, apple_conversation, agent):
+    def run(data: bytes = PNG, **kwargs) -> Message:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = services.message_send_file(
+                conversation=apple_conversation,
+                data=data,
+                filename="map.png",
+                author_kind="agent",
+                author_agent=agent,
+                **kwargs,
+            )
+        message.refresh_from_db()
+        return message
+
+    return run
+
+
+def test_a_file_goes_to_apple_encrypted_and_the_customer_side_decrypts_it(send_file, fake_provider):
+    message = send_file(caption="Hier die Karte")
+
+    assert message.status == DeliveryStatus.SENT, message.failure_reason
+    [record] = fake_provider.sent_to("apple")
+    payload = record["payload"]
+    assert payload["type"] == "text"
+    assert payload["body"] == "\ufffc\nHier die Karte"
+    [described] = payload["attachments"]
+    assert described["name"] == "map.png"
+    assert described["mimeType"] == "image/png"
+    assert described["key"].startswith("00") and len(described["key"]) == 66
+    # What Apple stores is ciphertext: the key is needed to read it.
+    stored = fake_provider.media[described["url"].rsplit("/", 1)[1]][0]
+    assert stored != PNG and len(stored) == len(PNG) == described["size"]
+    [received] = fake_provider.uploads_to("apple")
+    assert received["content"] == PNG
+    assert received["message_id"] == str(message.idempotency_key)
+
+
+def test_each_file_gets_its_own_key(send_file, fake_provider):
+    send_file()
+    send_file()
+
+    keys = [r["payload"]["attachments"][0]["key"] for r in fake_provider.sent_to("apple")]
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert [u["content"] for u in fake_provider.uploads_to("apple")] == [PNG, PNG]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"", b"not json", b'{"upload-url": "http://127.0.0.1:1/x"}', b'["upload-url"]'],
+    ids=["empty", "not json", "no mmcs-url", "not an object"],
+)
+def test_a_malformed_pre_upload_answer_fails_the_send_and_nothing_goes_out(
+    send_file, fake_provider, answer
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        message = services.message_send_file(
-            conversation=apple_conversation,
-            data=PNG,
-            filename="map.png",
-            author_kind="agent",
-            author_agent=agent,
-        )
-    message.refresh_from_db()
+    fake_provider.answer_next(path="/apple/v1/preUpload", body=answer)
+
+    message = send_file()
 
     assert message.status == DeliveryStatus.FAILED
-    assert "pre-upload is not built" in message.failure_reason
+    assert "unexpected answer from Apple's preUpload" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
+    assert fake_provider.uploads_to("apple") == []
+    assert all(slot["content"] is None for slot in fake_provider.apple_slots.values())
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 1
+
+
+def test_a_malformed_upload_answer_fails_the_send_and_sends_no_message(send_file, fake_provider):
+    fake_provider.answer_next(
+        path="/apple/v1/preUpload",
+        body=json.dumps(
+            {
+                "upload-url": f"{fake_provider.base_url}/apple/mmcs/broken",
+                "mmcs-url": f"{fake_provider.base_url}/apple/mmcs/broken",
+                "mmcs-owner": "o",
+            }
+        ).encode(),
+    )
+    fake_provider.answer_next(path="/apple/mmcs/broken", body=b'{"singleFile": {}}')
+
+    message = send_file()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert "unexpected answer from Apple's upload" in message.failure_reason
+    assert fake_provider.sent_to("apple") == []
+
+
+def test_a_pre_upload_refusal_keeps_apples_reason(send_file, fake_provider):
+    fake_provider.answer_next(path="/apple/v1/preUpload", status=403, body=b"quota exceeded")
+
+    message = send_file()
+
+    assert message.status == DeliveryStatus.FAILED
+    assert message.failure_reason == "HTTP 403: quota exceeded"
     assert fake_provider.sent_to("apple") == []

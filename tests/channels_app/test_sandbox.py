@@ -113,7 +113,7 @@ def test_the_demo_gets_one_asset_per_channel_wired_to_the_sandbox(tenant, settin
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sandbox_customer_plays_an_apple_customer_with_a_file_and_a_list_picker_answer(
+def test_sandbox_customer_plays_an_apple_customer_with_a_file_an_answer_and_the_close(
     live_server, tenant, agent, fake_provider
 ):
     from channels_app.services import message_send
@@ -144,3 +144,9 @@ def test_sandbox_customer_plays_an_apple_customer_with_a_file_and_a_list_picker_
     assert answer.content_type == "list_picker"
     assert answer.content["selected_id"] == "order"
     assert answer.text == "Bestellung"
+
+    call_command("sandbox_customer", "apple", "--event", "close", *command)
+
+    conversation.refresh_from_db()
+    assert conversation.status == conversation.Status.CLOSED
+    assert conversation.close_reason == "customer_deleted"

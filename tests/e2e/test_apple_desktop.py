@@ -1,6 +1,8 @@
 """Apple Messages in the agent desktop, in real Chromium: the agent builds and sends a list picker,
-the sandbox customer answers it, and the answer shows in the transcript and as a flow variable."""
+the sandbox customer answers it, and the answer shows in the transcript and, without a reload, as
+a flow variable (while a variable the agent is editing keeps the draft)."""
 
+import re
 import time
 
 import pytest
@@ -24,7 +26,10 @@ FLOW = {
     "name": "Apple: queue, then note the chosen item",
     "kind": "inbound_message",
     "start": "start",
-    "variables": [{"name": "choice", "type": "string", "agent_visible": True}],
+    "variables": [
+        {"name": "choice", "type": "string", "agent_visible": True},
+        {"name": "note", "type": "string", "agent_visible": True, "agent_editable": True},
+    ],
     "nodes": {
         "start": {"type": "start", "trigger": "inbound_message", "next": "queue"},
         "queue": {"type": "queue_task", "queue": "Support", "next": "wait"},
@@ -105,6 +110,10 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     [sent] = wait_until(lambda: fake_provider.sent_to("apple"))
     assert sent["payload"]["type"] == "interactive"
 
+    # The agent is halfway through a note when the answer arrives; the page is never reloaded.
+    page.evaluate("window.sameDocument = true")
+    note = page.locator('#variables [data-variable="note"]')
+    note.fill("ruft zurück")
     answer = apple_list_picker_answer(sent["payload"], "item-1")
     signed = sign_apple(asset, live.url, apple_message(asset, sender=CUSTOMER, interactive=answer))
     assert post_webhook(signed).status_code == 200
@@ -113,9 +122,27 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     conversation = Conversation.objects.get(asset=asset)
     assert conversation.messages.latest("id").content["selected_id"] == "item-1"
     assert wait_until(lambda: conversation_vars(conversation).get("choice")) == "Bestellung"
-    # An open conversation refreshes only its transcript on a push (an edit in progress
-    # survives): the variable the flow set shows once the desktop loads the conversation anew.
-    page.reload()
-    page.wait_for_selector("#connection.online")
-    page.locator(f'[data-conversation="{conversation.pk}"]').click()
-    expect(page.locator("#variables")).to_contain_text("Bestellung", timeout=15000)
+    choice = page.locator('#variables [data-variable-name="choice"]')
+    expect(choice).to_contain_text("Bestellung", timeout=15000)
+    expect(choice).to_have_class(re.compile(r"\bupdated\b"))
+    expect(note).to_have_value("ruft zurück")
+    expect(note).to_be_focused()
+    assert page.evaluate("window.sameDocument") is True
+    # On a phone the panel sits below the transcript, with the same values.
+    page.set_viewport_size({"width": 390, "height": 844})
+    choice.scroll_into_view_if_needed()
+    expect(choice).to_be_in_viewport()
+    expect(note).to_have_value("ruft zurück")
+
+    # Still on the phone: the builder (still open) sends a rich link too.
+    expect(builder).to_be_visible()
+    builder.locator('[name="rich-kind"]').select_option("rich_link")
+    expect(builder.locator('[name="list-item"]').first).to_be_hidden()
+    builder.locator('[name="list-title"]').fill("Sendungsverfolgung")
+    builder.locator('[name="rich-url"]').fill("https://example.com/track/1")
+    builder.locator(".list-picker-send").click()
+    expect(transcript).to_contain_text("Sendungsverfolgung", timeout=15000)
+    link = wait_until(
+        lambda: [r for r in fake_provider.sent_to("apple") if r["payload"]["type"] == "richLink"]
+    )
+    assert link[0]["payload"]["richLinkData"]["url"] == "https://example.com/track/1"

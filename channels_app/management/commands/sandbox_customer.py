@@ -8,6 +8,7 @@ from channels_app.models import ChannelAsset, Direction, Message
 from channels_app.sandbox.customer import (
     MEDIA_KINDS,
     SignedWebhook,
+    apple_event,
     apple_list_picker_answer,
     apple_message,
     customer_webhook,
@@ -63,6 +64,12 @@ class Command(BaseCommand):
             default="",
             help="apple: answer the last list picker sent to this customer with this item id",
         )
+        parser.add_argument(
+            "--event",
+            choices=["typing_start", "typing_end", "close"],
+            default="",
+            help="apple: the customer starts or stops typing, or deletes the conversation",
+        )
 
     def handle(
         self,
@@ -78,6 +85,7 @@ class Command(BaseCommand):
         reply_to,
         html=False,
         choose="",
+        event="",
         **options,
     ):
         assets = ChannelAsset.objects.filter(kind=kind)
@@ -98,13 +106,20 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError("--location is LAT,LON, e.g. 52.52,13.405") from exc
             coordinates = (lat, lon)
-        if not (text or media or coordinates or choose):
-            raise CommandError("say something: give a text, --media, --location or --choose")
+        if event and kind != "apple":
+            raise CommandError("--event is for apple")
+        if not (text or media or coordinates or choose or event):
+            raise CommandError(
+                "say something: give a text, --media, --location, --choose or --event"
+            )
         media_base_url = (
             found.api_base_url.rstrip("/").removesuffix(f"/{kind}")
             or f"{base_url.rstrip('/')}/sandbox/provider"
         )
-        if kind == "apple":
+        if event:
+            sender = sender or DEFAULT_SENDERS[kind]
+            webhook = sign_apple(found, base_url, apple_event(found, sender=sender, kind=event))
+        elif kind == "apple":
             webhook = _apple_webhook(
                 found,
                 base_url=base_url,

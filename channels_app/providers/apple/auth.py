@@ -25,17 +25,27 @@ def secret_bytes(secret: str) -> bytes:
         return secret.encode()
 
 
-def token(*, secret: str, audience: str, now: float | None = None) -> str:
+def token(
+    *, secret: str, audience: str, now: float | None = None, lifetime: int | None = None
+) -> str:
     header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    claims = {"aud": audience, "iat": int(now if now is not None else time.time())}
+    issued = int(now if now is not None else time.time())
+    claims: dict = {"aud": audience, "iat": issued}
+    if lifetime is not None:
+        claims["exp"] = issued + lifetime
     payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
     signing_input = f"{header}.{payload}".encode()
     signature = hmac.new(secret_bytes(secret), signing_input, hashlib.sha256).digest()
     return f"{header}.{payload}.{_b64url(signature)}"
 
 
-def token_valid(value: str, *, secret: str, audience: str) -> bool:
-    """An HS256 token signed with the secret (constant-time compare) whose audience is the MSP."""
+# Clock difference allowed between Apple and us when a token says when it expires.
+LEEWAY_SECONDS = 60
+
+
+def token_valid(value: str, *, secret: str, audience: str, now: float | None = None) -> bool:
+    """An HS256 token signed with the secret (constant-time compare) whose audience is the MSP,
+    and not expired if it says when it expires."""
     if not value or not secret or not audience:
         return False
     parts = value.split(".")
@@ -56,6 +66,12 @@ def token_valid(value: str, *, secret: str, audience: str) -> bool:
         return False
     if not isinstance(claims, dict):
         return False
+    exp = claims.get("exp")
+    if exp is not None:
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            return False
+        if exp < (now if now is not None else time.time()) - LEEWAY_SECONDS:
+            return False
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     return audience in audiences

@@ -11,6 +11,7 @@ from channels_app.providers.apple import auth
 from channels_app.providers.apple.transport import AppleTransport
 from channels_app.providers.base import (
     ConversationEnded,
+    CustomerTyping,
     Ignored,
     InboundMessage,
     Item,
@@ -139,7 +140,7 @@ def parse_envelope(envelope: dict) -> Item:
     message_id = str(headers.get("id") or require(message, "id", "message"))
     sender = str(headers.get("source-id") or require(message, "sourceId", "message"))
     if kind in ("typing_start", "typing_end"):
-        return Ignored(f"Apple typing indicator {kind}")
+        return CustomerTyping(sender_address=sender, typing=kind == "typing_start")
     if kind == "close":
         return ConversationEnded(sender_address=sender, reason="customer_deleted")
     if kind == "interactive":

@@ -1,7 +1,12 @@
 """Outbound: Apple's POST /v1/message with the business in `source-id`, the customer in
-`destination-id` and our message id in `id`; attachments through /v1/preDownload, then the
-download URL, then AES-CTR decryption with the key Apple sent."""
+`destination-id` and our message id in `id`. Files both ways are AES-256-CTR encrypted (zero IV,
+a fresh key per file): inbound through /v1/preDownload, then the download URL, then decryption
+with the key Apple sent; outbound encrypted here, then /v1/preUpload, the upload of the
+encrypted bytes, and the message's `attachments[]` with the key."""
 
+import base64
+import binascii
+import os
 import uuid
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -41,6 +46,15 @@ def decrypt(data: bytes, key: str) -> bytes:
 
 
 encrypt = decrypt  # CTR mode: the same operation both ways
+
+
+def new_key() -> str:
+    """A random AES-256 key written as Apple writes it: hex, with a leading 00 byte."""
+    return "00" + os.urandom(32).hex()
+
+
+# Apple's text marks each attachment's place in the body with this character.
+OBJECT_REPLACEMENT = "\ufffc"
 
 
 def _items(raw: list, where: str) -> list[dict]:
@@ -172,10 +186,14 @@ class AppleTransport:
         body["destinationId"] = to
         content = message.content or {}
         if content.get("attachment"):
-            raise PermanentSendError(
-                "files cannot be sent on Apple Messages yet (Apple's pre-upload is not built)"
-            )
-        if content.get("type") in RICH_TYPES:
+            attachment = message.attachments.get()
+            caption = content.get("caption") or message.text or ""
+            body |= {
+                "type": "text",
+                "body": OBJECT_REPLACEMENT + (f"\n{caption}" if caption else ""),
+                "attachments": [self.upload_encrypted(attachment=attachment)],
+            }
+        elif content.get("type") in RICH_TYPES:
             body |= interactive_payload(content, message.text)
         else:
             body |= {"type": "text", "body": message.text}
@@ -189,6 +207,75 @@ class AppleTransport:
         # Apple answers 200 without a body: the message id is the one we chose.
         return SendResult(provider_message_id=message_id)
 
+    def upload_encrypted(self, *, attachment) -> dict:
+        """Encrypts the file with a fresh key, asks Apple where to put it (/v1/preUpload), uploads
+        the encrypted bytes there and answers the attachment as the message carries it."""
+        with attachment.file.open("rb") as handle:
+            plain = handle.read()
+        key = new_key()
+        encrypted = encrypt(plain, key)
+        answer = call(
+            "GET",
+            f"{self.base}/v1/preUpload",
+            headers=self._headers(**{"MMCS-Size": str(len(encrypted))}),
+            reason=apple_reason,
+        )
+        try:
+            where = answer.json()
+            upload_url = str(where["upload-url"])
+            mmcs_url = str(where["mmcs-url"])
+            owner = str(where["mmcs-owner"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentSendError(
+                f"unexpected answer from Apple's preUpload: {answer.text[:200] or 'empty'}"
+            ) from exc
+        if not upload_url.startswith(("https://", "http://")) or not mmcs_url or not owner:
+            raise PermanentSendError(
+                f"unexpected answer from Apple's preUpload: {answer.text[:200]}"
+            )
+        uploaded = call(
+            "POST",
+            upload_url,
+            content=encrypted,
+            headers={"Content-Type": "application/octet-stream"},
+            reason=apple_reason,
+        )
+        try:
+            checksum = str(uploaded.json()["singleFile"]["fileChecksum"])
+            base64.b64decode(checksum, validate=True)
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise PermanentSendError(
+                f"unexpected answer from Apple's upload: {uploaded.text[:200] or 'empty'}"
+            ) from exc
+        return {
+            "name": attachment.filename or "file",
+            "mimeType": attachment.detected_content_type
+            or attachment.declared_content_type
+            or "application/octet-stream",
+            "size": len(encrypted),
+            "signature-base64": checksum,
+            "url": mmcs_url,
+            "owner": owner,
+            "key": key,
+        }
+
+    def typing(self, *, to: str) -> None:
+        """Apple's typing_start: the customer sees the business typing until a message comes."""
+        message_id = str(uuid.uuid4())
+        call(
+            "POST",
+            f"{self.base}/v1/message",
+            json={
+                "v": 1,
+                "id": message_id,
+                "sourceId": self.asset.apple_business_id,
+                "destinationId": to,
+                "type": "typing_start",
+            },
+            headers=self._headers(**{"id": message_id, "destination-id": to}),
+            reason=apple_reason,
+        )
+
     def mark_read(self, *, message) -> None:
         """Apple's MSP API has no read receipts for the business side."""
 
@@ -200,9 +287,11 @@ class AppleTransport:
             "GET",
             f"{self.base}/v1/preDownload",
             headers=self._headers(
-                url=ref.url,
-                signature=getattr(ref, "signature", ""),
-                owner=getattr(ref, "owner", ""),
+                **{
+                    "MMCS-Url": ref.url,
+                    "MMCS-Signature": getattr(ref, "signature", ""),
+                    "MMCS-Owner": getattr(ref, "owner", ""),
+                }
             ),
             reason=apple_reason,
         )
