@@ -91,7 +91,7 @@ def api_as():
 # longer locally. Fixed seeds (derandomize) keep a CI failure reproducible.
 hypothesis_settings.register_profile(
     "ci",
-    max_examples=75,
+    max_examples=50,
     deadline=None,
     database=None,
     derandomize=True,

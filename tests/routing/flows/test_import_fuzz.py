@@ -120,3 +120,25 @@ def test_the_import_service_imports_or_refuses_with_a_reason_and_stores_nothing_
 
     case()
     assert outcomes == {"imported", "refused"}
+
+
+@pytest.mark.parametrize("where", ["name", "description", "node text", "key"])
+def test_a_document_holding_a_nul_character_is_refused_with_its_path_not_a_500(
+    api_as, owner, authorized, where
+):
+    """Found by the fuzzer: PostgreSQL's text and jsonb cannot hold NUL, and the insert failed."""
+    document = template_load("sms_inbound")
+    if where == "name":
+        document["name"] = "Inbound\u0000"
+    elif where == "description":
+        document["description"] = "a\u0000b"
+    elif where == "node text":
+        document["variables"] = [{"name": "x", "type": "string", "default": "\u0000"}]
+    else:
+        document["nodes"]["start"]["\u0000"] = 1
+
+    response = api_as(owner).post("/api/v1/flows/import/", {"document": document}, format="json")
+
+    assert response.status_code == 400
+    assert "NUL character" in json.dumps(response.json())
+    assert not Flow.objects.exists()
