@@ -287,8 +287,8 @@ def test_apple_answers_any_body_with_a_2xx_or_4xx(run, client, apple_asset):  # 
 
 def test_live_chat_endpoints_answer_any_body_with_a_2xx_or_4xx(
     client,
-    widget,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    widget,  # noqa: F811 - the fixture
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         token = client.post(
