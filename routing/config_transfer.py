@@ -231,6 +231,14 @@ class _Importer:
             return None  # a reference is missing: said once, not again as a null field
         if changed:
             self._taken_elsewhere(obj, where)
+            if isinstance(obj, Queue) and obj.default:
+                other = Queue.objects.filter(tenant=self.tenant, default=True).exclude(name=value)
+                if other.exists():
+                    self.problem(
+                        where,
+                        f"is the default queue, but {other.first().name!r} already is here "
+                        "(a tenant has one default queue)",
+                    )
             try:
                 # Provider ids unique across the installation are checked above, with a reason
                 # that names no other tenant.

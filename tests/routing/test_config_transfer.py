@@ -203,6 +203,21 @@ def test_a_broken_file_is_refused_whole_with_every_reason(tmp_path, configured):
     assert not Tenant.objects.filter(slug="acme-copy").exists()
 
 
+def test_a_second_default_queue_is_refused_with_the_reason(tmp_path, configured, other_tenant):
+    document = json.loads(export("acme"))
+    leave_the_installation(configured)
+    document["queues"][0]["default"] = True
+    TeamFactory(tenant=other_tenant, name="Front")
+    Queue.objects.create(tenant=other_tenant, name="Fallback", channel_type="chat", default=True)
+
+    with pytest.raises(CommandError, match="'Fallback' already is here"):
+        import_file(tmp_path, json.dumps(document), "--tenant-slug", "globex")
+
+    assert list(Queue.objects.filter(tenant=other_tenant).values_list("name", flat=True)) == [
+        "Fallback"
+    ]
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
