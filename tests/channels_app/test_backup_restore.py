@@ -83,12 +83,17 @@ class Customer(threading.Thread):
 @pytest.fixture
 def restored_name():
     name = f"{connection.settings_dict['NAME']}_restored"
+
+    def drop():
+        subprocess.run(
+            ["psql", database_url("postgres"), "-q", "-c", f'DROP DATABASE IF EXISTS "{name}"'],
+            check=True,
+        )
+
+    drop()  # left over by an interrupted run
     yield name
     connections.close_all()
-    subprocess.run(
-        ["psql", database_url("postgres"), "-q", "-c", f'DROP DATABASE IF EXISTS "{name}"'],
-        check=True,
-    )
+    drop()
 
 
 def in_database(name: str, sql: str, *params):
