@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from channels_app import selectors, services
 from channels_app.providers import provider_for
-from channels_app.providers.base import MalformedEvent
+from channels_app.providers.base import SHAPE_ERRORS, MalformedEvent, malformed_from
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,19 @@ def webhook(request: HttpRequest, kind: str, asset_uuid) -> HttpResponse:
             if split_request
             else provider.split(asset, body, request.content_type)
         )
-    except MalformedEvent as exc:
+        for piece in split.pieces:
+            # An id taken from the body may be any JSON value; only text keys a stored event.
+            if not isinstance(piece.provider_event_id, str) or not piece.provider_event_id:
+                raise MalformedEvent(f"event id {piece.provider_event_id!r:.80} is not text")
+    except SHAPE_ERRORS as exc:
+        if not isinstance(exc, MalformedEvent):
+            # A parser that missed a shape: kept as a dead letter all the same, logged to be fixed.
+            logger.exception("%s webhook for asset %s: parser failed", kind, asset.uuid)
+        reason = str(malformed_from(exc))
         services.inbound_dead_letter_store(
-            asset=asset, body=body, content_type=provider.content_type, reason=str(exc)
+            asset=asset, body=body, content_type=provider.content_type, reason=reason
         )
-        return JsonResponse({"error": "malformed event", "reason": str(exc)}, status=400)
+        return JsonResponse({"error": "malformed event", "reason": reason}, status=400)
     services.inbound_events_accept(
         asset=asset, pieces=split.pieces, content_type=provider.content_type
     )

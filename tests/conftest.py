@@ -1,8 +1,12 @@
 """Shared personas: alice owns tenant Acme, bob is one of its agents, carol supervises it, and
 mallory is a full admin of another tenant (Globex): the outsider every API test includes."""
 
+import os
+
 import pytest
 from django.core.cache import cache
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from tenants.roles import AdminRole, CareProfile
@@ -81,3 +85,19 @@ def api_as():
         return client
 
     return make
+
+
+# Property-based tests draw a bounded number of examples in CI; HYPOTHESIS_PROFILE=deep searches
+# longer locally. Fixed seeds (derandomize) keep a CI failure reproducible.
+hypothesis_settings.register_profile(
+    "ci",
+    max_examples=50,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+hypothesis_settings.register_profile(
+    "deep", max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -85,8 +85,13 @@ def identity_signature(*, secret: str, user_id: str) -> str:
 def verified_visitor(*, widget: ChatWidget, user_id: str, signature: str) -> str:
     if not widget.identity_secret:
         raise VisitorRefused("this widget does not verify identities")
-    expected = identity_signature(secret=widget.identity_secret, user_id=user_id)
-    if not user_id or not hmac.compare_digest(expected, signature or ""):
+    try:
+        expected = identity_signature(secret=widget.identity_secret, user_id=user_id)
+        given = (signature or "").encode()
+    except UnicodeEncodeError as exc:
+        raise VisitorRefused("user id and signature must be valid text") from exc
+    # Bytes, not str: compare_digest refuses str with non-ASCII characters.
+    if not user_id or not hmac.compare_digest(expected.encode(), given):
         raise VisitorRefused("identity signature does not match", status=403)
     digest = hashlib.sha256(f"{widget.widget_id}:{user_id}".encode()).hexdigest()[:40]
     return f"u-{digest}"

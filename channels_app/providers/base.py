@@ -21,6 +21,18 @@ class MalformedEvent(ValueError):
     """A signed event whose body we cannot read; the message is the reason shown to the provider."""
 
 
+# What reading an untrusted body can raise when its shape is not the one a parser expects (a
+# string where an object belongs, a missing key): the body is unreadable, not the server broken.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+def malformed_from(exc: Exception) -> MalformedEvent:
+    """The MalformedEvent to record for an exception a parser raised on an untrusted body."""
+    if isinstance(exc, MalformedEvent):
+        return exc
+    return MalformedEvent(f"unexpected shape ({type(exc).__name__}: {exc})"[:1000])
+
+
 class SendError(Exception):
     def __init__(self, reason: str, *, status_code: int | None = None):
         super().__init__(reason)

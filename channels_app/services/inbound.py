@@ -19,6 +19,7 @@ from channels_app.models import (
 )
 from channels_app.providers import provider_for
 from channels_app.providers.base import (
+    SHAPE_ERRORS,
     ConversationEnded,
     CustomerTyping,
     Ignored,
@@ -29,6 +30,7 @@ from channels_app.providers.base import (
     SendError,
     StatusUpdate,
     StoredPiece,
+    malformed_from,
 )
 from channels_app.providers.util import body_hash
 from channels_app.selectors import channel_template_for
@@ -124,8 +126,10 @@ def inbound_events_accept(
 def inbound_dead_letter_store(
     *, asset: ChannelAsset, body: bytes, content_type: str, reason: str
 ) -> int | None:
-    """Keeps a signed event we could not read, so an admin can see it and replay it after a fix."""
-    text = body.decode("utf-8", errors="replace")
+    """Keeps a signed event we could not read, so an admin can see it and replay it after a fix.
+
+    PostgreSQL text cannot hold NUL: like bytes that are not UTF-8, it is kept as U+FFFD."""
+    text = _storable(body.decode("utf-8", errors="replace"))
     logger.warning("dead letter on %s asset %s: %s", asset.kind, asset.uuid, reason)
     return _insert_event(
         asset=asset,
@@ -133,8 +137,12 @@ def inbound_dead_letter_store(
         body=text,
         content_type=content_type,
         status=InboundEvent.Status.DEAD,
-        error=reason,
+        error=_storable(reason),
     )
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 def inbound_event_replay(*, event: InboundEvent) -> bool:
@@ -203,9 +211,21 @@ def inbound_event_process(*, event_id: int) -> str:
     provider = provider_for(asset.kind)
     try:
         items = provider.parse(asset, event.body, event.content_type)
+    except SHAPE_ERRORS as exc:
+        if not isinstance(exc, MalformedEvent):
+            logger.exception("event %s: parser failed", event.pk)
+        exc = malformed_from(exc)
+        InboundEvent.objects.filter(pk=event.pk, status=InboundEvent.Status.PENDING).update(
+            status=InboundEvent.Status.DEAD, error=_storable(str(exc)), processed_at=timezone.now()
+        )
+        logger.warning("event %s is a dead letter: %s", event.pk, exc)
+        return InboundEvent.Status.DEAD
+    try:
+        for item in items:
+            _check_item(item)
     except MalformedEvent as exc:
         InboundEvent.objects.filter(pk=event.pk, status=InboundEvent.Status.PENDING).update(
-            status=InboundEvent.Status.DEAD, error=str(exc), processed_at=timezone.now()
+            status=InboundEvent.Status.DEAD, error=_storable(str(exc)), processed_at=timezone.now()
         )
         logger.warning("event %s is a dead letter: %s", event.pk, exc)
         return InboundEvent.Status.DEAD
@@ -251,6 +271,50 @@ def customer_typing_show(*, asset: ChannelAsset, item: CustomerTyping) -> bool:
         payload={"conversation_id": conversation.pk},
     )
     return True
+
+
+KEY_LENGTH = 255  # provider ids and addresses: CharField(max_length=255)
+
+
+def _key(value, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > KEY_LENGTH or "\x00" in value:
+        raise MalformedEvent(f"{where} must be text of 1 to {KEY_LENGTH} characters")
+    return value
+
+
+def _scrubbed(value):
+    """PostgreSQL text and jsonb cannot hold NUL: it carries no meaning in a message, so it goes."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+def _check_item(item) -> None:
+    """Checks what a parser took from the body fits the columns it goes to (ids and addresses
+    whole, or a dead letter), and scrubs what text may hold (NUL). Raises MalformedEvent."""
+    if isinstance(item, InboundMessage):
+        _key(item.provider_message_id, "the message id")
+        _key(item.sender_address, "the sender's address")
+        if item.reply_to_provider_id:
+            _key(item.reply_to_provider_id, "the id of the message replied to")
+        if not isinstance(item.text, str) or not isinstance(item.sender_name, str):
+            raise MalformedEvent(f"message {item.provider_message_id}: text must be text")
+        item.text = _scrubbed(item.text)
+        item.sender_name = _scrubbed(item.sender_name)[:200]
+        item.content = _scrubbed(item.content)
+        item.thread_provider_ids = [
+            i for i in item.thread_provider_ids if isinstance(i, str) and 0 < len(i) <= KEY_LENGTH
+        ]
+    elif isinstance(item, StatusUpdate):
+        for provider_id in item.provider_message_ids:
+            _key(provider_id, "a status's message id")
+        item.error = _scrubbed(str(item.error))
+    elif isinstance(item, (ConversationEnded, CustomerTyping)):
+        _key(item.sender_address, "the sender's address")
 
 
 def conversation_end_by_customer(*, asset: ChannelAsset, item: ConversationEnded) -> bool:

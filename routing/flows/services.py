@@ -68,6 +68,9 @@ def flow_validate(
     *, tenant: Tenant, definition: Any, check_authorization: bool = True
 ) -> list[Problem]:
     """Schema and graph problems, then (for a well-formed flow) the nodes not authorized."""
+    found = _nul_problems(definition)
+    if found:
+        return found
     found = definitions.problems(definition)
     if found or not check_authorization:
         return found
@@ -82,6 +85,23 @@ def flow_validate(
                         family=family,
                     )
                 )
+    return found
+
+
+def _nul_problems(value: Any, path: str = "$") -> list[Problem]:
+    """PostgreSQL cannot store NUL in text or jsonb: a document holding one is refused where it is."""
+    if isinstance(value, str):
+        return [Problem(path, "contains a NUL character (\\u0000)")] if "\x00" in value else []
+    found: list[Problem] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                found.append(Problem(path, "has a key containing a NUL character (\\u0000)"))
+            else:
+                found += _nul_problems(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _nul_problems(child, f"{path}[{index}]")
     return found
 
 

@@ -25,12 +25,20 @@ STATUSES = {
 
 
 def _form(body: str | bytes) -> dict[str, str]:
-    text = body.decode() if isinstance(body, bytes) else body
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise MalformedEvent(f"body is not UTF-8: {exc}") from exc
+    if "\x00" in text:
+        raise MalformedEvent("body holds a NUL byte")
     try:
         parsed = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
     except ValueError as exc:
         raise MalformedEvent(f"body is not a form: {exc}") from exc
-    return {key: values[-1] for key, values in parsed.items()}
+    form = {key: values[-1] for key, values in parsed.items()}
+    if any("\x00" in key + value for key, value in form.items()):
+        raise MalformedEvent("a form field holds a NUL character")
+    return form
 
 
 def _media_kind(content_type: str) -> str:
