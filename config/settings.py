@@ -169,6 +169,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
     },
+    "channels-requeue-stale-outbound-messages": {
+        "task": "channels_app.tasks.requeue_stale_outbound_messages",
+        "schedule": timedelta(seconds=15),
+        "options": {"expires": 10},
+    },
     "channels-requeue-pending-scans": {
         "task": "channels_app.tasks.requeue_pending_scans",
         "schedule": timedelta(seconds=60),
