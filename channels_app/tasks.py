@@ -6,6 +6,7 @@ from channels_app import services
 from channels_app.providers.base import TransientSendError
 from channels_app.services import attachments as attachment_services
 from config import pipeline
+from config.broker import enqueue
 
 SEND_BACKOFF_SECONDS = (2, 5, 15, 45, 120)
 
@@ -47,7 +48,7 @@ def deliver_message_soon(message_id: int) -> None:
         order=pipeline.DELIVER,
         key=("deliver_message", message_id),
         run=lambda: deliver_message_now(message_id),
-        fallback=lambda: deliver_message.delay(message_id),
+        fallback=lambda: enqueue(deliver_message, message_id),
     )
 
 
@@ -80,6 +81,11 @@ def purge_expired_transcripts() -> int:
 @shared_task(name="channels_app.tasks.requeue_stale_inbound_events")
 def requeue_stale_inbound_events() -> tuple[int, int]:
     return services.inbound_events_requeue_stale()
+
+
+@shared_task(name="channels_app.tasks.requeue_stale_outbound_messages")
+def requeue_stale_outbound_messages() -> int:
+    return services.messages_requeue_stale()
 
 
 # clamd down or restarting: the file waits; after these the sweep takes over.

@@ -153,6 +153,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # Periodic sweeps: Celery beat in production, the in-process ticker (config.ticker) embedded.
+# Beat reconnects to the broker every half second (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     "routing-sweep-due-timers": {
         "task": "routing.tasks.sweep_due_timers",
@@ -168,6 +170,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.requeue_stale_inbound_events",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
+    },
+    "channels-requeue-stale-outbound-messages": {
+        "task": "channels_app.tasks.requeue_stale_outbound_messages",
+        "schedule": timedelta(seconds=15),
+        "options": {"expires": 10},
     },
     "channels-requeue-pending-scans": {
         "task": "channels_app.tasks.requeue_pending_scans",

@@ -52,15 +52,15 @@ def someone_elses_uvicorn():
 
 @pytest.fixture
 def test_command_recorder(tmp_path):
-    """A `bash` first on PATH that records the test command instead of running the whole suite
-    again (this test is part of it) and hands everything else to the real bash."""
+    """A `bash` first on PATH that records the test and soak commands instead of running the
+    whole suite again (this test is part of it) and hands everything else to the real bash."""
     shims = tmp_path / "shims"
     shims.mkdir()
     record = tmp_path / "test-command"
     (shims / "bash").write_text(
         "#!/bin/sh\n"
-        'if [ "$1" = "scripts/test.sh" ]; then echo "bash $*" > "$CI_TEST_COMMAND_RECORD"; '
-        "exit 0; fi\n"
+        'if [ "$1" = "scripts/test.sh" ] || [ "$1" = "scripts/soak.sh" ]; then '
+        'echo "bash $*" >> "$CI_TEST_COMMAND_RECORD"; exit 0; fi\n'
         'exec /bin/bash "$@"\n'
     )
     (shims / "bash").chmod(0o755)
@@ -98,4 +98,8 @@ def test_ci_run_uses_a_free_port_and_stops_only_its_own_server(
     assert port != 8000
     assert free_port_is_free(port), "the server .ci/run started is still listening"
     assert someone_elses_uvicorn.poll() is None, "another checkout's server was killed"
-    assert record.read_text().strip() == "bash scripts/test.sh"
+    # The README's test command, then the harness's short run.
+    assert record.read_text().splitlines() == [
+        "bash scripts/test.sh",
+        "bash scripts/soak.sh --duration 120 --rate 4",
+    ]

@@ -31,6 +31,7 @@ from channels_app.services.outbound import (
     message_read_receipt_send,
     message_send,
     message_send_file,
+    messages_requeue_stale,
     whatsapp_window_open,
 )
 from channels_app.services.retention import retention_purge
@@ -55,6 +56,7 @@ __all__ = [
     "inbound_events_requeue_stale",
     "inbound_message_store",
     "message_deliver",
+    "messages_requeue_stale",
     "message_mark_seen",
     "message_read_receipt_send",
     "message_send",

@@ -40,6 +40,7 @@ from channels_app.services.conversations import (
     conversation_get_or_open,
     customer_identity_find_or_create,
 )
+from config.broker import enqueue
 from tenants.realtime import agent_group, send_event_on_commit, watcher_groups
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,9 @@ def inbound_events_accept(
     for event_pk, event_id, status in inserted:
         if status == InboundEvent.Status.PENDING:
             new_ids.append(event_pk)
-            transaction.on_commit(lambda event_pk=event_pk: process_inbound_event.delay(event_pk))
+            transaction.on_commit(
+                lambda event_pk=event_pk: enqueue(process_inbound_event, event_pk)
+            )
         else:
             logger.info(
                 "ignored %s event %s on asset %s: a kind we do not handle",
@@ -154,7 +157,7 @@ def inbound_event_replay(*, event: InboundEvent) -> bool:
             pk=event.pk, status__in=[InboundEvent.Status.DEAD, InboundEvent.Status.IGNORED]
         ).update(status=InboundEvent.Status.PENDING, error="")
         if updated:
-            transaction.on_commit(lambda: process_inbound_event.delay(event.pk))
+            transaction.on_commit(lambda: enqueue(process_inbound_event, event.pk))
     return bool(updated)
 
 

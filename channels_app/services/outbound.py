@@ -18,6 +18,7 @@ from channels_app.models import (
 )
 from channels_app.providers import provider_for
 from channels_app.providers.base import PermanentSendError, SendError, TransientSendError
+from config.broker import enqueue
 from tenants.models import Agent
 from tenants.realtime import agent_group, send_event_on_commit, watcher_groups
 
@@ -331,6 +332,36 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> str:
     return "sent"
 
 
+# A pending message nobody has tried this long after it was stored lost its task (the broker was
+# away when it was queued, or the worker holding it died); a claim past its lease lost its worker.
+STALE_SEND_AFTER = timedelta(seconds=30)
+
+
+def messages_requeue_stale(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Queues delivery again for outbound messages still pending whose task was lost: never tried
+    STALE_SEND_AFTER after they were stored, or claimed by a worker whose lease ran out. A message
+    between retries (tried, claim released) is left to its retry. message_deliver's claim makes a
+    second task for the same message harmless. Returns how many were queued."""
+    from channels_app.tasks import deliver_message
+
+    now = now or timezone.now()
+    ids = list(
+        Message.objects.filter(
+            Q(send_attempts=0, created_at__lt=now - STALE_SEND_AFTER)
+            | Q(send_claimed_until__lt=now),
+            direction=Direction.OUTBOUND,
+            status=DeliveryStatus.PENDING,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for message_id in ids:
+        deliver_message.delay(message_id)
+    if ids:
+        logger.warning("queued %s outbound messages again whose delivery was lost", len(ids))
+    return len(ids)
+
+
 def _attachment_ready(*, message: Message, transport) -> tuple[str, str]:
     """Scans the outbound file (once) and uploads it to the provider (once): ("ready", ""),
     ("wait", why) while the scanner is down, or ("failed", "") when the message failed here
@@ -410,7 +441,7 @@ def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:
                 ):
                     newest[message.conversation_id] = message
         for message in newest.values():
-            transaction.on_commit(lambda pk=message.pk: send_read_receipt.delay(pk))
+            transaction.on_commit(lambda pk=message.pk: enqueue(send_read_receipt, pk))
     return len(ids)
 
 

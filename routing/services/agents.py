@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.broker import enqueue
 from routing.errors import RoutingError
 from routing.models import AgentState, AgentStateChange, AgentStatus, Offer, OfferStatus
 from routing.services.skills import agent_skills_refresh
@@ -160,4 +161,4 @@ def _agent_state_set(
 def _route_for_agent_later(agent_id: int) -> None:
     from routing.tasks import route_for_agent
 
-    route_for_agent.delay(agent_id)
+    enqueue(route_for_agent, agent_id)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from channels_app.livechat.services import visitor_agent_joined
 from channels_app.models import Conversation, Direction, Message, channel_display_name
 from config import pipeline
+from config.broker import enqueue
 from routing import events
 from routing.errors import RoutingError
 from routing.models import (
@@ -55,7 +56,7 @@ def _route_queues_later(queue_ids) -> None:
             order=pipeline.ROUTE,
             key=("route_queue", queue_id),
             run=lambda queue_id=queue_id: route_now(queue_id=queue_id),
-            fallback=lambda queue_id=queue_id: route_queue.delay(queue_id),
+            fallback=lambda queue_id=queue_id: enqueue(route_queue, queue_id),
         )
 
 
@@ -63,7 +64,7 @@ def _route_agents_later(agent_ids) -> None:
     from routing.tasks import route_for_agent
 
     for agent_id in sorted(set(agent_ids)):
-        route_for_agent.delay(agent_id)
+        enqueue(route_for_agent, agent_id)
 
 
 def rona_seconds(*, tenant_id: int, channel_type: str) -> int:

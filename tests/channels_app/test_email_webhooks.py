@@ -72,6 +72,20 @@ def test_a_replayed_post_is_refused(client, webhook_asset):
     ]
 
 
+def test_the_same_signed_mail_posted_again_is_taken_and_stored_once(client, webhook_asset):
+    """A provider's retry: our answer was lost, or we failed after checking the signature and
+    before storing the mail; refusing it would lose the mail."""
+    form = signed_form(mail(message_id="retried@example.org"))
+    assert client.post(webhook_url(webhook_asset), data=form).status_code == 200
+
+    again = client.post(webhook_url(webhook_asset), data=form)
+
+    assert again.status_code == 200
+    assert list(InboundEvent.objects.values_list("provider_event_id", flat=True)) == [
+        "retried@example.org"
+    ]
+
+
 def test_a_post_signed_long_ago_is_refused(post_mail, webhook_asset):
     response = post_mail(webhook_asset, mail(), timestamp=int(time.time()) - 3600)
 

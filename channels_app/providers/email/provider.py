@@ -196,12 +196,15 @@ class EmailProvider:
             return False
         if age > SIGNATURE_MAX_AGE_SECONDS:
             return False
-        # A token is good once: a captured request posted again is refused.
-        return cache.add(
-            f"email-webhook-token:{asset.pk}:{hashlib.sha256(token.encode()).hexdigest()}",
-            1,
-            timeout=2 * SIGNATURE_MAX_AGE_SECONDS,
-        )
+        # A token is good for one mail: the signature does not cover the body, so a captured
+        # request posted again with another mail inside is refused. The same mail again is the
+        # provider retrying (our answer was lost, or we failed before storing it): taken, and
+        # stored once by its Message-ID.
+        mail = hashlib.sha256(form.get("body-mime", "").encode()).hexdigest()
+        key = f"email-webhook-token:{asset.pk}:{hashlib.sha256(token.encode()).hexdigest()}"
+        if cache.add(key, mail, timeout=2 * SIGNATURE_MAX_AGE_SECONDS):
+            return True
+        return cache.get(key) == mail
 
     def split(self, asset, body: bytes, content_type: str) -> Split:
         fields = _form_fields(body)
