@@ -650,3 +650,15 @@ def test_a_pre_upload_refusal_keeps_apples_reason(send_file, fake_provider):
     assert message.status == DeliveryStatus.FAILED
     assert message.failure_reason == "HTTP 403: quota exceeded"
     assert fake_provider.sent_to("apple") == []
+
+
+def test_a_send_apple_refuses_for_a_moment_is_retried_and_arrives_once(send_file, fake_provider):
+    fake_provider.answer_next(path="/apple/v1/message", status=503, body=b"try again")
+
+    message = send_file()
+
+    assert message.status == DeliveryStatus.SENT
+    assert message.send_attempts == 2
+    [record] = fake_provider.sent_to("apple")
+    assert record["idempotency_key"] == str(message.idempotency_key)
+    assert [u["content"] for u in fake_provider.uploads_to("apple")] == [PNG]
