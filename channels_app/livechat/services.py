@@ -406,7 +406,7 @@ def visitor_transcript_email(*, widget: ChatWidget, visitor: str, email: str) ->
     if not frames:
         raise VisitorRefused("there is no conversation to send yet")
     lines = [
-        f"{f['at'][:16].replace('T', ' ')}  {'You' if f['direction'] == 'in' else f['author'] or 'Agent'}: {f['text']}"
+        f"{f['at'][:16].replace('T', ' ')}  {'You' if f['direction'] == 'in' else f['author'] or 'Agent'}: {_line_text(f)}"
         for f in frames
     ]
     send_mail(
@@ -416,6 +416,11 @@ def visitor_transcript_email(*, widget: ChatWidget, visitor: str, email: str) ->
         recipient_list=[email],
     )
     return len(frames)
+
+
+def _line_text(frame: dict) -> str:
+    files = ", ".join(f"[file: {f['name']}]" for f in frame.get("files", []))
+    return " ".join(part for part in (frame["text"], files) if part)
 
 
 def _visitor_of(conversation_id: int) -> str | None:

@@ -3,6 +3,7 @@
 clamd), and an agent's file reaches the visitor as a download their token authorizes."""
 
 import pytest
+from django.core import mail
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -66,6 +67,8 @@ def test_a_visitors_file_is_scanned_and_shown_to_the_visitor_and_the_agent(clien
     assert spooled() == []  # the spooled upload went once it was an attachment
     history = session(client, widget, token=token)["messages"]
     assert history[0]["files"][0]["state"] == "ready"
+    post(client, widget, "transcript", {"token": token, "email": "dana@example.com"})
+    assert "[file: photo.png]" in mail.outbox[-1].body
 
 
 def test_eicar_is_refused_by_clamd_and_nothing_is_kept(client, widget, tenant):
