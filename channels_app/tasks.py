@@ -111,3 +111,10 @@ def poll_mailboxes() -> dict:
     from channels_app.services.email import email_mailboxes_poll
 
     return email_mailboxes_poll()
+
+
+@shared_task(name="channels_app.tasks.send_typing_indicator")
+def send_typing_indicator(conversation_id: int) -> None:
+    from channels_app.services.typing import typing_indicator_send
+
+    typing_indicator_send(conversation_id=conversation_id)

@@ -339,8 +339,10 @@ def _offer_for_agent(*, offer_id: int, agent: Agent) -> Offer:
 
 
 @transaction.atomic
-def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
-    """The agent takes the contact: they own the conversation; capacity stays engaged."""
+def offer_accept(*, offer_id: int, agent: Agent, auto: bool = False) -> Offer:
+    """The agent takes the contact: they own the conversation; capacity stays engaged.
+
+    auto: accepted for the agent, who opted in to auto-accept for the offer's queue."""
     offer = _offer_for_agent(offer_id=offer_id, agent=agent)
     if offer.status == OfferStatus.ACCEPTED:
         return offer
@@ -376,8 +378,12 @@ def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
         data={
             "wait_seconds": round(wait, 3),
             "within_service_level": wait <= task.queue.service_level_seconds,
+            **({"auto_accepted": True} if auto else {}),
         },
-        push={"conversation_uuid": str(task.conversation.uuid)},
+        push={
+            "conversation_uuid": str(task.conversation.uuid),
+            **({"auto_accepted": True} if auto else {}),
+        },
     )
     return offer
 
