@@ -14,13 +14,13 @@ from channels_app.services import conversation_close, message_mark_seen, message
 from channels_app.services.typing import conversation_typing
 from routing.desktop.selectors import conversation_for_agent, desktop_snapshot, transfer_targets
 from routing.models import Queue
+from routing.services import agent_state_set, offer_accept, offer_decline
 from routing.services.desktop import (
     agent_preference_set,
     conversation_note_add,
     conversation_transfer_by_agent_to_agent,
     conversation_transfer_by_agent_to_queue,
 )
-from routing.services import agent_state_set, offer_accept, offer_decline
 from tenants.models import Agent, IdleCode, WrapUpCode
 
 MAX_TEXT = 4096
@@ -208,7 +208,11 @@ def transfer(*, agent: Agent, params: dict) -> dict[str, Any]:
         offer = conversation_transfer_by_agent_to_agent(
             conversation=conversation, agent=agent, to_agent=to_agent
         )
-        return {"conversation_id": conversation.pk, "to_agent_id": to_agent.pk, "offer_id": offer.pk}
+        return {
+            "conversation_id": conversation.pk,
+            "to_agent_id": to_agent.pk,
+            "offer_id": offer.pk,
+        }
     queue = Queue.objects.filter(pk=_int(params, "to_queue_id"), tenant_id=agent.tenant_id).first()
     if queue is None:
         raise ValidationError({"to_queue_id": "No such queue in this tenant."})
@@ -226,9 +230,7 @@ def set_preferences(*, agent: Agent, params: dict) -> dict[str, Any]:
     )
     return {
         "sound_muted": preference.sound_muted,
-        "auto_accept_queue_ids": sorted(
-            preference.auto_accept_queues.values_list("pk", flat=True)
-        ),
+        "auto_accept_queue_ids": sorted(preference.auto_accept_queues.values_list("pk", flat=True)),
     }
 
 

@@ -7,8 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone

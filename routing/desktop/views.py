@@ -1,6 +1,7 @@
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
@@ -24,8 +25,6 @@ from channels_app.services.whatsapp_templates import (
 )
 from channels_app.templatetags.email_body import email_remote_images
 from config.outbound import OutboundError, OutboundRefused, fetch
-from django.core.exceptions import ValidationError
-
 from routing.desktop.selectors import (
     conversation_for_agent,
     conversation_list,
@@ -55,7 +54,9 @@ def desktop_page(request):
     if agent is None:
         return _not_an_agent(request)
     preference = agent_preference_get(agent=agent)
-    chosen = set(preference.auto_accept_queues.values_list("pk", flat=True)) if preference.pk else set()
+    chosen = (
+        set(preference.auto_accept_queues.values_list("pk", flat=True)) if preference.pk else set()
+    )
     return render(
         request,
         "desktop/index.html",
@@ -158,7 +159,8 @@ def conversation_panel(request, conversation_id: int):
             and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
             "timeline": sorted(
-                [*messages, *notes], key=lambda item: (item.created_at, isinstance(item, ConversationNote))
+                [*messages, *notes],
+                key=lambda item: (item.created_at, isinstance(item, ConversationNote)),
             ),
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],

@@ -6,48 +6,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0011_chat_widget'),
-        ('routing', '0003_agentstate_room_indexes'),
-        ('tenants', '0005_merge_invitation_placement_and_role_audit'),
+        ("channels_app", "0011_chat_widget"),
+        ("routing", "0003_agentstate_room_indexes"),
+        ("tenants", "0005_merge_invitation_placement_and_role_audit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queue',
-            name='auto_accept_allowed',
-            field=models.BooleanField(default=False, help_text="Agents may opt in to accept this queue's offers automatically."),
+            model_name="queue",
+            name="auto_accept_allowed",
+            field=models.BooleanField(
+                default=False,
+                help_text="Agents may opt in to accept this queue's offers automatically.",
+            ),
         ),
         migrations.AlterField(
-            model_name='taskevent',
-            name='kind',
-            field=models.CharField(choices=[('queued', 'Queued'), ('offered', 'Offered'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('rona', 'RONA'), ('relaxed', 'Requirements relaxed'), ('overflowed', 'Overflowed'), ('transferred', 'Transferred'), ('closed', 'Closed')], max_length=12),
+            model_name="taskevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("offered", "Offered"),
+                    ("accepted", "Accepted"),
+                    ("declined", "Declined"),
+                    ("rona", "RONA"),
+                    ("relaxed", "Requirements relaxed"),
+                    ("overflowed", "Overflowed"),
+                    ("transferred", "Transferred"),
+                    ("closed", "Closed"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.CreateModel(
-            name='AgentPreference',
+            name="AgentPreference",
             fields=[
-                ('agent', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='desktop_preference', serialize=False, to='tenants.agent')),
-                ('sound_muted', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('auto_accept_queues', models.ManyToManyField(blank=True, related_name='+', to='routing.queue')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "agent",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="desktop_preference",
+                        serialize=False,
+                        to="tenants.agent",
+                    ),
+                ),
+                ("sound_muted", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "auto_accept_queues",
+                    models.ManyToManyField(blank=True, related_name="+", to="routing.queue"),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ConversationNote',
+            name="ConversationNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_name', models.CharField(max_length=160)),
-                ('text', models.TextField(max_length=4000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.agent')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='internal_notes', to='channels_app.conversation')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("author_name", models.CharField(max_length=160)),
+                ("text", models.TextField(max_length=4000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tenants.agent",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="internal_notes",
+                        to="channels_app.conversation",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['conversation', 'created_at'], name='routing_con_convers_2203c8_idx')],
+                "ordering": ["created_at", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["conversation", "created_at"], name="routing_con_convers_2203c8_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -95,7 +95,9 @@ def agents_auto_accepting(*, queue: Queue, agent_ids: list[int]) -> set[int]:
 # --- Internal notes ---------------------------------------------------------------------------
 
 
-def conversation_note_add(*, conversation: Conversation, agent: Agent, text: str) -> ConversationNote:
+def conversation_note_add(
+    *, conversation: Conversation, agent: Agent, text: str
+) -> ConversationNote:
     """A note for colleagues and supervisors; it is stored, shown, and never sent to a provider."""
     if conversation.tenant_id != agent.tenant_id:
         raise ValidationError("No such conversation.")
@@ -179,9 +181,7 @@ def conversation_transfer_by_agent_to_agent(
         raise ValidationError(
             {"to_agent_id": f"{to_agent} has no free {media} capacity."}
         ) from None
-    expires_at = now + timedelta(
-        seconds=rona_seconds(tenant_id=task.tenant_id, channel_type=media)
-    )
+    expires_at = now + timedelta(seconds=rona_seconds(tenant_id=task.tenant_id, channel_type=media))
     offer = Offer.objects.create(
         tenant_id=task.tenant_id,
         task=task,
