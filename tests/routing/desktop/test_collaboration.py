@@ -457,3 +457,35 @@ def test_the_finder_is_for_agents_of_the_tenant_only(desk, outsider, supervisor)
         browser.force_login(user)
         assert browser.get("/desktop/conversations/").status_code == 403
     assert Client().get("/desktop/conversations/").status_code == 302
+
+
+def test_a_note_is_not_in_the_transcript_mailed_to_a_chat_visitor(client, tenant, team):
+    from django.core import mail
+
+    from channels_app import services
+    from routing.services.desktop import conversation_note_add
+
+    asset = services.channel_asset_create(tenant=tenant, kind="chat", name="Website chat")
+    widget = asset.chat_widget
+    widget.allowed_origins = "https://shop.example\n"
+    widget.save()
+
+    def post(what, body):
+        return client.post(
+            f"/livechat/{widget.widget_id}/{what}",
+            body,
+            content_type="application/json",
+            headers={"Origin": "https://shop.example"},
+        )
+
+    token = post("session", {}).json()["token"]
+    post("messages", {"token": token, "client_id": "a", "text": "Wo ist mein Paket?"})
+    conversation = Conversation.objects.get(asset=asset)
+    agent = make_agent(tenant=tenant, team=team, name="Notierer")
+    conversation_note_add(conversation=conversation, agent=agent, text="Intern: Kunde verärgert")
+
+    response = post("transcript", {"token": token, "email": "dana@example.com"})
+
+    assert response.status_code == 200, response.content
+    body = mail.outbox[-1].body
+    assert "Wo ist mein Paket?" in body and "Intern" not in body and "verärgert" not in body
