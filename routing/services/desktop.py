@@ -207,6 +207,7 @@ def conversation_transfer_by_agent_to_agent(
                     "from_agent_id": agent.pk,
                     "to_agent_id": to_agent.pk,
                     "by": agent.user.email,
+                    "by_name": str(agent),
                     "previous_task_id": current.pk,
                 },
             ),

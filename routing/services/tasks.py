@@ -29,6 +29,7 @@ from routing.models import (
     OfferStatus,
     Queue,
     Task,
+    TaskEvent,
     TaskEventKind,
     TaskStatus,
 )
@@ -192,8 +193,16 @@ def offer_payloads(
     caller has the offers' tasks, with their queue, at hand)."""
     if not offers:
         return {}
+    # Who handed the contact on, for offers a colleague's transfer made (the router's own offers,
+    # which come with their tasks, never are).
+    transferred_by: dict[tuple[int, int], str] = {}
     if tasks is None:
         tasks = Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")
+        for task_id, data in TaskEvent.objects.filter(
+            task_id__in={o.task_id for o in offers}, kind=TaskEventKind.TRANSFERRED
+        ).values_list("task_id", "data"):
+            if data.get("to_agent_id") and data.get("by_name"):
+                transferred_by[(task_id, data["to_agent_id"])] = data["by_name"]
     tasks = {t.pk: t for t in tasks}
     last_inbound = (
         Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
@@ -228,6 +237,8 @@ def offer_payloads(
             "preview": (conversation.preview or "")[:280],
             "expires_at": offer.expires_at.isoformat(),
         }
+        if (task.pk, offer.agent_id) in transferred_by:
+            payloads[offer.pk]["transferred_by"] = transferred_by[(task.pk, offer.agent_id)]
     return payloads
 
 

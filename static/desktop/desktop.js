@@ -216,9 +216,9 @@
     const conversations = desk.snapshot.conversations;
     if (!conversations.length) { list.innerHTML = '<li class="empty">None yet</li>'; return; }
     list.innerHTML = conversations.map((c) =>
-      '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '" tabindex="0" role="button" aria-label="' + esc(c.customer_name + ", " + c.kind_label + (c.unread ? ", " + c.unread + " unread" : "")) + '">' +
+      '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '" tabindex="0">' +
       '<div><strong>' + esc(c.customer_name) + '</strong> <span class="channel channel-' + esc(c.kind) + '">' + esc(c.kind_label) + "</span>" +
-      (c.unread ? ' <span class="unread" title="unread">' + c.unread + "</span>" : "") + "</div>" +
+      (c.unread ? ' <span class="unread" title="unread">' + c.unread + '<span class="visually-hidden"> unread</span></span>' : "") + "</div>" +
       '<div class="preview muted">' + esc(c.preview) + "</div></li>"
     ).join("");
   }
@@ -333,6 +333,7 @@
         .then(() => {
           desk.openId = null;
           $("panel").innerHTML = '<p class="placeholder">Conversation closed.</p>';
+          announce("desk:closed-panel", null);
           return resync();
         })
         .catch(() => {});

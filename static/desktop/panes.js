@@ -53,8 +53,7 @@
         const list = $("finder-results");
         list.innerHTML = data.conversations.length ? data.conversations.map((c) =>
           "<li class=\"conversation-item" + (c.status === "closed" ? " closed" : "") + "\"" +
-          (c.mine && c.status === "open" ? " data-conversation=\"" + c.id + "\" tabindex=\"0\" role=\"button\"" : "") +
-          " aria-label=\"" + esc(c.customer_name + ", " + c.kind_label + ", " + c.status) + "\">" +
+          (c.mine && c.status === "open" ? " data-conversation=\"" + c.id + "\" tabindex=\"0\"" : "") + ">" +
           "<div><strong>" + esc(c.customer_name) + "</strong> <span class=\"channel channel-" + esc(c.kind) + "\">" +
           esc(c.kind_label) + "</span> <span class=\"muted small\">" + esc(c.status) + "</span></div>" +
           "<div class=\"preview muted\">" + esc(c.preview) + "</div></li>").join("")
