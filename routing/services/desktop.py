@@ -156,7 +156,15 @@ def conversation_transfer_by_agent_to_agent(
         raise ValidationError({"to_agent_id": "The conversation is already with you."})
     current = _assigned_task(conversation)
     media = current.channel_type
-    target = AgentState.objects.select_for_update().filter(pk=to_agent.pk).first()
+    # Both agents' rows, in id order as everywhere, before either changes: two agents handing
+    # conversations to each other at the same moment wait in turn instead of deadlocking.
+    locked = {
+        s.pk: s
+        for s in AgentState.objects.select_for_update()
+        .filter(pk__in=sorted({agent.pk, to_agent.pk}))
+        .order_by("pk")
+    }
+    target = locked.get(to_agent.pk)
     if target is None or target.state != AgentStatus.AVAILABLE:
         raise ValidationError({"to_agent_id": f"{to_agent} is not available."})
     if not AgentState.objects.filter(pk=to_agent.pk).filter(room_q(media)).exists():
