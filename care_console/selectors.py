@@ -28,6 +28,7 @@ from routing.flows.selectors import flow_run_list
 from routing.models import (
     AgentState,
     AgentStatus,
+    ConversationNote,
     Offer,
     OfferStatus,
     Task,
@@ -382,6 +383,11 @@ def transcript(*, conversation: Conversation) -> dict[str, Any]:
         "messages": messages,
         "variables": sorted((conversation.variables or {}).items()),
         "timeline": list(conversation_timeline(conversation_id=conversation.pk)),
+        "notes": list(
+            ConversationNote.objects.filter(
+                conversation=conversation, tenant_id=conversation.tenant_id
+            )
+        ),
         "flow_runs": runs,
     }
 

@@ -63,11 +63,6 @@ def send_read_receipt(self, message_id: int):
             )
 
 
-@shared_task(name="channels_app.tasks.send_typing_indicator")
-def send_typing_indicator(conversation_id: int) -> None:
-    services.conversation_typing_deliver(conversation_id=conversation_id)
-
-
 @shared_task(name="channels_app.tasks.close_inactive_conversations")
 def close_inactive_conversations() -> int:
     return services.conversations_close_inactive()
@@ -122,3 +117,10 @@ def poll_mailboxes() -> dict:
     from channels_app.services.email import email_mailboxes_poll
 
     return email_mailboxes_poll()
+
+
+@shared_task(name="channels_app.tasks.send_typing_indicator")
+def send_typing_indicator(conversation_id: int) -> None:
+    from channels_app.services.typing import typing_indicator_send
+
+    typing_indicator_send(conversation_id=conversation_id)

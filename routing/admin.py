@@ -59,6 +59,7 @@ class QueueAdmin(TenantOnFormMixin, TenantScopedAdmin):
         "max_time_in_queue_seconds",
         "overflow_queue",
         "default",
+        "auto_accept_allowed",
     ]
     list_filter = ["channel_type", "routing_type"]
     filter_horizontal = ["teams"]

@@ -121,6 +121,10 @@ class Queue(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="overflow_sources"
     )
     default = models.BooleanField(default=False, help_text="The tenant's fallback queue.")
+    auto_accept_allowed = models.BooleanField(
+        default=False,
+        help_text="Agents may opt in to accept this queue's offers automatically.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -567,7 +571,7 @@ class TaskEventKind(models.TextChoices):
     RONA = "rona", "RONA"
     RELAXED = "relaxed", "Requirements relaxed"
     OVERFLOWED = "overflowed", "Overflowed"
-    TRANSFERRED = "transferred", "Transferred by a supervisor"
+    TRANSFERRED = "transferred", "Transferred"
     CLOSED = "closed", "Closed"
 
 
@@ -595,3 +599,41 @@ class TaskEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%H:%M:%S}"
+
+
+class AgentPreference(models.Model):
+    """What an agent chose for their desktop; kept on the server so it follows them everywhere."""
+
+    agent = models.OneToOneField(
+        Agent, on_delete=models.CASCADE, primary_key=True, related_name="desktop_preference"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    sound_muted = models.BooleanField(default=False)
+    # Queues whose offers are accepted at once; only queues that allow it count.
+    auto_accept_queues = models.ManyToManyField(Queue, blank=True, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Desktop preferences of agent {self.agent_id}"
+
+
+class ConversationNote(models.Model):
+    """An internal note on a conversation: for agents and supervisors only, never sent anywhere."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="internal_notes"
+    )
+    author = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_name = models.CharField(max_length=160)
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on conversation {self.conversation_id}"

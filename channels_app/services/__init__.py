@@ -24,8 +24,6 @@ from channels_app.services.inbound import (
 )
 from channels_app.services.outbound import (
     SendRefused,
-    conversation_typing_deliver,
-    conversation_typing_send,
     message_deliver,
     message_mark_seen,
     message_read_receipt_send,
@@ -41,8 +39,6 @@ __all__ = [
     "channel_asset_create",
     "channel_asset_update",
     "conversation_close",
-    "conversation_typing_deliver",
-    "conversation_typing_send",
     "conversations_close_inactive",
     "customer_identity_get_or_create",
     "email_connection_check",

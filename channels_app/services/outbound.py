@@ -28,8 +28,6 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 SEND_LEASE = timedelta(seconds=60)
 READ_RECEIPT_KINDS = (ChannelKind.WHATSAPP, ChannelKind.MESSENGER, ChannelKind.CHAT)
 # Channels whose provider takes the business's typing indicator, and how often we send one.
-TYPING_KINDS = (ChannelKind.APPLE,)
-TYPING_EVERY_SECONDS = 3
 
 
 class SendRefused(ValidationError):
@@ -443,38 +441,6 @@ def message_mark_seen(*, message_ids: list[int], agent: Agent) -> int:
         for message in newest.values():
             transaction.on_commit(lambda pk=message.pk: enqueue(send_read_receipt, pk))
     return len(ids)
-
-
-def conversation_typing_send(*, conversation: Conversation) -> bool:
-    """The customer sees the agent typing, on channels whose provider takes it: at most one
-    indicator every few seconds per conversation, sent by a worker after commit."""
-    from django.core.cache import cache
-
-    from channels_app.tasks import send_typing_indicator
-
-    if conversation.kind not in TYPING_KINDS or conversation.status != Conversation.Status.OPEN:
-        return False
-    if cache.add(f"typing:{conversation.pk}", 1, timeout=TYPING_EVERY_SECONDS):
-        transaction.on_commit(lambda: send_typing_indicator.delay(conversation.pk))
-    return True
-
-
-def conversation_typing_deliver(*, conversation_id: int) -> None:
-    """One typing indicator to the provider; a late one is worthless, so a failure is only logged."""
-    conversation = (
-        Conversation.objects.select_related("asset", "identity")
-        .filter(pk=conversation_id, status=Conversation.Status.OPEN)
-        .first()
-    )
-    if conversation is None:
-        return
-    transport = provider_for(conversation.asset.kind).transport(conversation.asset)
-    try:
-        transport.typing(to=conversation.identity.address)
-    except SendError as exc:
-        logger.info(
-            "typing indicator for conversation %s not sent: %s", conversation.pk, exc.reason
-        )
 
 
 def message_read_receipt_send(*, message_id: int) -> None:

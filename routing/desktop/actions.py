@@ -12,16 +12,18 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from channels_app.livechat.services import agent_typing
 from channels_app.models import AuthorKind, Direction
-from channels_app.services import (
-    conversation_close,
-    conversation_typing_send,
-    message_mark_seen,
-    message_send,
-)
-from routing.desktop.selectors import conversation_for_agent, desktop_snapshot
+from channels_app.services import conversation_close, message_mark_seen, message_send
+from channels_app.services.typing import conversation_typing
+from routing.desktop.selectors import conversation_for_agent, desktop_snapshot, transfer_targets
+from routing.models import Queue
 from routing.services import agent_state_set, offer_accept, offer_decline
+from routing.services.desktop import (
+    agent_preference_set,
+    conversation_note_add,
+    conversation_transfer_by_agent_to_agent,
+    conversation_transfer_by_agent_to_queue,
+)
 from tenants.models import Agent, IdleCode, WrapUpCode
 
 MAX_TEXT = 4096
@@ -228,10 +230,66 @@ def typing(*, agent: Agent, params: dict) -> dict[str, Any]:
     conversation = conversation_for_agent(
         agent=agent, conversation_id=params.get("conversation_id", "")
     )
-    sent = agent_typing(conversation_id=conversation.pk, agent=agent) or conversation_typing_send(
-        conversation=conversation
+    return {"sent": conversation_typing(conversation=conversation, agent=agent)}
+
+
+def add_note(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
     )
-    return {"sent": sent}
+    note = conversation_note_add(conversation=conversation, agent=agent, text=params.get("text"))
+    return {"note_id": note.pk}
+
+
+def list_transfer_targets(*, agent: Agent, params: dict) -> dict[str, Any]:
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    return transfer_targets(agent=agent, conversation=conversation)
+
+
+def transfer(*, agent: Agent, params: dict) -> dict[str, Any]:
+    """To a colleague (to_agent_id) or a queue (to_queue_id) of the agent's tenant."""
+    conversation = conversation_for_agent(
+        agent=agent, conversation_id=params.get("conversation_id", "")
+    )
+    has_agent = params.get("to_agent_id") not in (None, "")
+    has_queue = params.get("to_queue_id") not in (None, "")
+    if has_agent == has_queue:
+        raise ValidationError("Choose either an agent (to_agent_id) or a queue (to_queue_id).")
+    if has_agent:
+        to_agent = Agent.objects.filter(
+            pk=_int(params, "to_agent_id"), tenant_id=agent.tenant_id
+        ).first()
+        if to_agent is None:
+            raise ValidationError({"to_agent_id": "No such agent in this tenant."})
+        offer = conversation_transfer_by_agent_to_agent(
+            conversation=conversation, agent=agent, to_agent=to_agent
+        )
+        return {
+            "conversation_id": conversation.pk,
+            "to_agent_id": to_agent.pk,
+            "offer_id": offer.pk,
+        }
+    queue = Queue.objects.filter(pk=_int(params, "to_queue_id"), tenant_id=agent.tenant_id).first()
+    if queue is None:
+        raise ValidationError({"to_queue_id": "No such queue in this tenant."})
+    task = conversation_transfer_by_agent_to_queue(
+        conversation=conversation, agent=agent, queue=queue
+    )
+    return {"conversation_id": conversation.pk, "to_queue_id": queue.pk, "task_id": task.pk}
+
+
+def set_preferences(*, agent: Agent, params: dict) -> dict[str, Any]:
+    preference = agent_preference_set(
+        agent=agent,
+        sound_muted=params.get("sound_muted"),
+        auto_accept_queue_ids=params.get("auto_accept_queue_ids"),
+    )
+    return {
+        "sound_muted": preference.sound_muted,
+        "auto_accept_queue_ids": sorted(preference.auto_accept_queues.values_list("pk", flat=True)),
+    }
 
 
 def sync(*, agent: Agent, params: dict) -> dict[str, Any]:
@@ -251,4 +309,8 @@ ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     "mark_seen": mark_seen,
     "sync": sync,
     "typing": typing,
+    "add_note": add_note,
+    "transfer_targets": list_transfer_targets,
+    "transfer": transfer,
+    "set_preferences": set_preferences,
 }

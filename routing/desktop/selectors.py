@@ -7,8 +7,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -216,5 +217,114 @@ def _snapshot_portable(*, agent: Agent) -> dict[str, Any]:
                 "last_message_at": c.last_message_at.isoformat(),
             }
             for c in owned_conversations(agent=agent)
+        ],
+    }
+
+
+def transfer_targets(*, agent: Agent, conversation: Conversation) -> dict[str, Any]:
+    """Where the agent may hand a conversation: colleagues of the tenant who are available with
+    room for its media type, and the tenant's queues that take it."""
+    from routing.models import AgentState, Queue, room_q
+
+    media = conversation.media_type
+    colleagues = (
+        AgentState.objects.filter(tenant_id=agent.tenant_id, state=AgentStatus.AVAILABLE)
+        .filter(room_q(media))
+        .exclude(pk=agent.pk)
+        .select_related("agent__user")
+        .order_by("agent__display_name", "pk")[:200]
+    )
+    queues = Queue.objects.filter(tenant_id=agent.tenant_id, channel_type=media).order_by("name")
+    return {
+        "agents": [{"id": s.agent_id, "name": str(s.agent)} for s in colleagues],
+        "queues": [{"id": q.pk, "name": q.name} for q in queues],
+    }
+
+
+LIST_FILTERS = ("mine", "open", "waiting", "closed_today")
+LIST_PAGE_SIZE = 25
+
+
+def conversation_list(
+    *, agent: Agent, filter: str = "mine", q: str = "", page: int = 1
+) -> dict[str, Any]:
+    """The agent's conversations: the ones they own or were assigned before, in their tenant.
+
+    mine: open and owned now; open: every open one of theirs (also those they handed on);
+    waiting: owned, open, and the last message is ours (waiting on the customer); closed_today:
+    closed since midnight in the server's time zone. q searches the customer's name and address
+    and the messages' text."""
+    from routing.models import Task
+
+    if filter not in LIST_FILTERS:
+        raise ValidationError({"filter": f"one of {', '.join(LIST_FILTERS)}"})
+    if len(q) > 200:
+        raise ValidationError({"q": "a search is at most 200 characters"})
+    handled = Task.objects.filter(tenant_id=agent.tenant_id, agent_id=agent.pk).values(
+        "conversation_id"
+    )
+    base = Conversation.objects.filter(tenant_id=agent.tenant_id)
+    if filter == "mine":
+        rows = base.filter(owner=agent, status=Conversation.Status.OPEN)
+    elif filter == "waiting":
+        last_direction = (
+            Message.objects.filter(conversation_id=OuterRef("pk"))
+            .order_by("-created_at", "-id")
+            .values("direction")[:1]
+        )
+        rows = (
+            base.filter(owner=agent, status=Conversation.Status.OPEN)
+            .annotate(last_direction=Subquery(last_direction))
+            .filter(last_direction=Direction.OUTBOUND)
+        )
+    else:
+        mine_or_handled = Q(owner=agent) | Q(pk__in=handled)
+        if filter == "open":
+            rows = base.filter(mine_or_handled, status=Conversation.Status.OPEN)
+        else:
+            midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+            rows = base.filter(
+                mine_or_handled, status=Conversation.Status.CLOSED, closed_at__gte=midnight
+            )
+    q = q.strip()
+    if q:
+        text_hit = Message.objects.filter(conversation_id=OuterRef("pk"), text__icontains=q)
+        rows = rows.filter(
+            Q(customer__display_name__icontains=q)
+            | Q(identity__address__icontains=q)
+            | Exists(text_hit)
+        )
+    total = rows.count()
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    last_text = (
+        Message.objects.filter(conversation_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("text")[:1]
+    )
+    chunk = (
+        rows.select_related("customer", "identity")
+        .annotate(preview=Subquery(last_text))
+        .order_by("-last_message_at", "-pk")[(page - 1) * LIST_PAGE_SIZE : page * LIST_PAGE_SIZE]
+    )
+    return {
+        "filter": filter,
+        "q": q,
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "conversations": [
+            {
+                "id": c.pk,
+                "kind": c.kind,
+                "kind_label": channel_display_name(c.kind),
+                "customer_name": str(c.customer),
+                "address": c.identity.address,
+                "status": c.status,
+                "mine": c.owner_id == agent.pk,
+                "preview": (c.preview or "")[:120],
+                "last_message_at": c.last_message_at.isoformat(),
+            }
+            for c in chunk
         ],
     }

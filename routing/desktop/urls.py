@@ -5,6 +5,7 @@ from routing.desktop import views
 urlpatterns = [
     path("desktop/", views.desktop_page, name="desktop"),
     path("desktop/state/", views.desktop_state, name="desktop-state"),
+    path("desktop/conversations/", views.conversation_list_view, name="desktop-conversation-list"),
     path(
         "desktop/conversations/<int:conversation_id>/",
         views.conversation_panel,

@@ -1,6 +1,7 @@
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import select_template
@@ -26,10 +27,13 @@ from channels_app.templatetags.email_body import email_remote_images
 from config.outbound import OutboundError, OutboundRefused, fetch
 from routing.desktop.selectors import (
     conversation_for_agent,
+    conversation_list,
     conversation_messages,
     desktop_agent,
     desktop_snapshot,
 )
+from routing.models import ConversationNote
+from routing.services.desktop import agent_preference_get, auto_accept_queues_for
 from tenants.middleware import SESSION_KEY
 
 
@@ -49,11 +53,48 @@ def desktop_page(request):
     agent = _agent_or_none(request)
     if agent is None:
         return _not_an_agent(request)
+    preference = agent_preference_get(agent=agent)
+    chosen = (
+        set(preference.auto_accept_queues.values_list("pk", flat=True)) if preference.pk else set()
+    )
     return render(
         request,
         "desktop/index.html",
-        {"agent": agent, "channel_templates": channel_template_list(tenant=agent.tenant)},
+        {
+            "agent": agent,
+            "channel_templates": channel_template_list(tenant=agent.tenant),
+            "preference": preference,
+            "auto_accept_queues": [
+                {"id": q.pk, "name": q.name, "on": q.pk in chosen}
+                for q in auto_accept_queues_for(agent=agent)
+            ],
+        },
     )
+
+
+@require_GET
+@login_required
+def conversation_list_view(request):
+    """The agent's conversations, filtered, searched and paginated (JSON)."""
+    agent = _agent_or_none(request)
+    if agent is None:
+        return JsonResponse({"error": "not an agent"}, status=403)
+    page = request.GET.get("page", "1")
+    if not page.isdigit():
+        return JsonResponse({"error": "page: a page number"}, status=400)
+    try:
+        data = conversation_list(
+            agent=agent,
+            filter=request.GET.get("filter", "mine"),
+            q=request.GET.get("q", ""),
+            page=int(page[:6]),
+        )
+    except ValidationError as exc:
+        return JsonResponse(
+            {"error": "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())},
+            status=400,
+        )
+    return JsonResponse(data)
 
 
 @require_GET
@@ -90,6 +131,11 @@ def conversation_panel(request, conversation_id: int):
         return _not_an_agent(request)
     conversation = conversation_for_agent(agent=agent, conversation_id=conversation_id)
     messages = conversation_messages(conversation=conversation)
+    notes = list(
+        ConversationNote.objects.filter(conversation=conversation, tenant_id=agent.tenant_id)
+    )
+    for note in notes:
+        note.is_note = True
     # The channel template says which rich elements this channel shows; others show as text.
     channel = channel_template_for(tenant=agent.tenant, kind=conversation.kind)
     for message in messages:
@@ -112,6 +158,10 @@ def conversation_panel(request, conversation_id: int):
             "window_closed": conversation.kind == ChannelKind.WHATSAPP
             and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
+            "timeline": sorted(
+                [*messages, *notes],
+                key=lambda item: (item.created_at, isinstance(item, ConversationNote)),
+            ),
             "variables": _variables(conversation),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
             "no_previews": not channel.image_previews,

@@ -39,8 +39,8 @@ from routing.models import (
     room_q,
 )
 from routing.services.skills import COLUMN_BY_TYPE
-from routing.services.tasks import offer_payloads, rona_seconds
-from tenants.models import TenantPolicy
+from routing.services.tasks import offer_accept, offer_payloads, rona_seconds
+from tenants.models import Agent, TenantPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,23 @@ def _assign_batch(
                 for (task, agent), offer in zip(pairs, offers, strict=True)
             ]
         )
+        if queue.auto_accept_allowed:
+            _auto_accept(queue=queue, offers=offers)
         return len(pairs), len(pairs) < len(tasks)
+
+
+def _auto_accept(*, queue: Queue, offers: list[Offer]) -> None:
+    """Offers to agents who opted in to auto-accept for this queue are accepted at once, in the
+    transaction that made them: capacity was taken with the offer, so nothing else changes."""
+    from routing.services.desktop import agents_auto_accepting
+
+    chosen = agents_auto_accepting(queue=queue, agent_ids=[o.agent_id for o in offers])
+    if not chosen:
+        return
+    agents = {a.pk: a for a in Agent.objects.filter(pk__in=chosen)}
+    for offer in offers:
+        if offer.agent_id in agents:
+            offer_accept(offer_id=offer.pk, agent=agents[offer.agent_id], auto=True)
 
 
 def _any_room(*, queue: Queue, team_ids: list[int]) -> bool:

@@ -30,6 +30,7 @@ from routing.models import (
     OfferStatus,
     Queue,
     Task,
+    TaskEvent,
     TaskEventKind,
     TaskStatus,
 )
@@ -193,8 +194,16 @@ def offer_payloads(
     caller has the offers' tasks, with their queue, at hand)."""
     if not offers:
         return {}
+    # Who handed the contact on, for offers a colleague's transfer made (the router's own offers,
+    # which come with their tasks, never are).
+    transferred_by: dict[tuple[int, int], str] = {}
     if tasks is None:
         tasks = Task.objects.filter(pk__in={o.task_id for o in offers}).select_related("queue")
+        for task_id, data in TaskEvent.objects.filter(
+            task_id__in={o.task_id for o in offers}, kind=TaskEventKind.TRANSFERRED
+        ).values_list("task_id", "data"):
+            if data.get("to_agent_id") and data.get("by_name"):
+                transferred_by[(task_id, data["to_agent_id"])] = data["by_name"]
     tasks = {t.pk: t for t in tasks}
     last_inbound = (
         Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
@@ -229,6 +238,8 @@ def offer_payloads(
             "preview": (conversation.preview or "")[:280],
             "expires_at": offer.expires_at.isoformat(),
         }
+        if (task.pk, offer.agent_id) in transferred_by:
+            payloads[offer.pk]["transferred_by"] = transferred_by[(task.pk, offer.agent_id)]
     return payloads
 
 
@@ -340,8 +351,10 @@ def _offer_for_agent(*, offer_id: int, agent: Agent) -> Offer:
 
 
 @transaction.atomic
-def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
-    """The agent takes the contact: they own the conversation; capacity stays engaged."""
+def offer_accept(*, offer_id: int, agent: Agent, auto: bool = False) -> Offer:
+    """The agent takes the contact: they own the conversation; capacity stays engaged.
+
+    auto: accepted for the agent, who opted in to auto-accept for the offer's queue."""
     offer = _offer_for_agent(offer_id=offer_id, agent=agent)
     if offer.status == OfferStatus.ACCEPTED:
         return offer
@@ -377,8 +390,12 @@ def offer_accept(*, offer_id: int, agent: Agent) -> Offer:
         data={
             "wait_seconds": round(wait, 3),
             "within_service_level": wait <= task.queue.service_level_seconds,
+            **({"auto_accepted": True} if auto else {}),
         },
-        push={"conversation_uuid": str(task.conversation.uuid)},
+        push={
+            "conversation_uuid": str(task.conversation.uuid),
+            **({"auto_accepted": True} if auto else {}),
+        },
     )
     return offer
 

@@ -79,6 +79,12 @@
     });
   }
   desk.send = send;
+  desk.toast = (text, kind) => toast(text, kind);
+
+  // Other scripts (alerts, panes, collaboration) follow the desktop through these events.
+  function announce(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { detail }));
+  }
 
   function act(action, params) {
     return send(action, params).catch((err) => { toast(err.message); throw err; });
@@ -124,11 +130,21 @@
       offers.push(payload);
       desk.snapshot.offers = offers;
       renderOffers();
+      announce("desk:offer", payload);
+      announce("desk:changed", desk.snapshot);
       return;
     }
     if (event === "routing.agent_state" && desk.snapshot) {
       desk.snapshot.state = { state: payload.state, idle_code_id: payload.idle_code_id, since: payload.state_since };
       renderState();
+      return;
+    }
+    if (event === "conversation.note" && payload.conversation_id === desk.openId) {
+      openConversation(desk.openId, { keepScroll: true });
+    }
+    if (event === "routing.accepted" && payload.auto_accepted && !desk.openId) {
+      resync().then(() => openConversation(payload.conversation_id));
+      announce("desk:auto-accepted", payload);
       return;
     }
     if (event === "message.new" || event === "message.status" || event === "message.attachments") {
@@ -158,9 +174,11 @@
     if (desk.openId && !data.conversations.some((c) => c.id === desk.openId)) {
       desk.openId = null;
       $("panel").innerHTML = '<p class="placeholder">Accept an offer or choose a conversation.</p>';
+      announce("desk:closed-panel", null);
     } else if (desk.openId) {
       openConversation(desk.openId, { keepScroll: true });
     }
+    announce("desk:changed", data);
   }
 
   function renderState() {
@@ -187,8 +205,9 @@
       '<div class="muted small">' + esc(o.queue_name) + " · waiting <span data-since=\"" + esc(o.enqueued_at) + '"></span></div>' +
       '<div class="preview">' + esc(o.preview) + "</div>" +
       '<div class="countdown" data-expires="' + esc(o.expires_at) + '"></div>' +
-      '<div class="actions"><button class="accept" data-offer="' + o.offer_id + '">Accept</button>' +
-      '<button class="decline secondary" data-offer="' + o.offer_id + '">Decline</button></div></li>'
+      (o.transferred_by ? '<div class="small">Transferred by ' + esc(o.transferred_by) + "</div>" : "") +
+      '<div class="actions"><button class="accept" data-offer="' + o.offer_id + '" aria-label="Accept ' + esc(o.customer_name) + '">Accept</button>' +
+      '<button class="decline secondary" data-offer="' + o.offer_id + '" aria-label="Decline ' + esc(o.customer_name) + '">Decline</button></div></li>'
     ).join("");
     tick();
   }
@@ -198,9 +217,9 @@
     const conversations = desk.snapshot.conversations;
     if (!conversations.length) { list.innerHTML = '<li class="empty">None yet</li>'; return; }
     list.innerHTML = conversations.map((c) =>
-      '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '">' +
+      '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '" tabindex="0">' +
       '<div><strong>' + esc(c.customer_name) + '</strong> <span class="channel channel-' + esc(c.kind) + '">' + esc(c.kind_label) + "</span>" +
-      (c.unread ? ' <span class="unread" title="unread">' + c.unread + "</span>" : "") + "</div>" +
+      (c.unread ? ' <span class="unread" title="unread">' + c.unread + '<span class="visually-hidden"> unread</span></span>' : "") + "</div>" +
       '<div class="preview muted">' + esc(c.preview) + "</div></li>"
     ).join("");
   }
@@ -246,6 +265,7 @@
         for (const item of document.querySelectorAll(".conversation-item")) {
           item.classList.toggle("open", Number(item.dataset.conversation) === id);
         }
+        announce("desk:opened", { id, fresh: !same });
         const entry = desk.snapshot && desk.snapshot.conversations.find((c) => c.id === id);
         if (entry && entry.unread) send("mark_seen", { conversation_id: id }).then(resync).catch(() => {});
       })
@@ -307,8 +327,18 @@
       return;
     }
     const item = event.target.closest(".conversation-item");
-    if (item) openConversation(Number(item.dataset.conversation));
+    if (item && item.dataset.conversation) openConversation(Number(item.dataset.conversation));
   });
+  // The list items are reachable by keyboard: Enter or Space opens one.
+  document.addEventListener("keydown", (event) => {
+    const item = event.target.closest && event.target.closest(".conversation-item");
+    if (item && item.dataset.conversation && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      openConversation(Number(item.dataset.conversation));
+    }
+  });
+  desk.openConversation = (id) => openConversation(id);
+  desk.resync = () => resync();
 
   document.addEventListener("submit", (event) => {
     const form = event.target;
@@ -333,6 +363,7 @@
         .then(() => {
           desk.openId = null;
           $("panel").innerHTML = '<p class="placeholder">Conversation closed.</p>';
+          announce("desk:closed-panel", null);
           return resync();
         })
         .catch(() => {});
@@ -471,7 +502,8 @@
     panel.classList.remove("dropping");
     uploadFiles(Array.from(event.dataTransfer.files));
   });
-  // Live chat and Apple Messages show the customer "typing"; at most one hint every 3 s.
+  // The customer sees "typing" where the channel can show it; at most one hint every 3 s from
+  // here, and the server keeps to its own interval per conversation whoever types.
   let lastTyping = 0;
   document.addEventListener("input", (event) => {
     if (!event.target.matches || !event.target.matches("#composer textarea") || !desk.openId) return;

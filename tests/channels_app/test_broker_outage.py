@@ -70,7 +70,10 @@ def test_an_agent_reply_stored_while_the_broker_is_away_is_sent_once_by_the_swee
 ):
     with django_capture_on_commit_callbacks(execute=True):
         message = services.message_send(
-            conversation=whatsapp_conversation, text="Gern.", author_kind="agent", author_agent=agent
+            conversation=whatsapp_conversation,
+            text="Gern.",
+            author_kind="agent",
+            author_agent=agent,
         )
     message.refresh_from_db()
     assert message.status == DeliveryStatus.PENDING and message.send_attempts == 0

@@ -259,8 +259,9 @@ class AppleTransport:
             "key": key,
         }
 
-    def typing(self, *, to: str) -> None:
+    def typing(self, *, conversation, reply_to) -> None:
         """Apple's typing_start: the customer sees the business typing until a message comes."""
+        to = conversation.identity.address
         message_id = str(uuid.uuid4())
         call(
             "POST",

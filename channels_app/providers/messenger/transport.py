@@ -84,6 +84,12 @@ class MessengerTransport:
             }
         )
 
+    def typing(self, *, conversation, reply_to) -> None:
+        """The customer sees the page typing (sender action typing_on)."""
+        self._post(
+            {"recipient": {"id": conversation.identity.address}, "sender_action": "typing_on"}
+        )
+
     def download(self, *, ref: MediaRef) -> Media:
         response = call(
             "GET",

@@ -117,6 +117,23 @@ class WhatsAppTransport:
             reason=meta.graph_error_reason,
         )
 
+    def typing(self, *, conversation, reply_to) -> None:
+        """WhatsApp shows typing together with the read receipt of the customer's last message."""
+        if reply_to is None or not reply_to.provider_message_id:
+            return
+        call(
+            "POST",
+            f"{self.base}/{self.asset.wa_phone_number_id}/messages",
+            json={
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": reply_to.provider_message_id,
+                "typing_indicator": {"type": "text"},
+            },
+            headers=self._headers(),
+            reason=meta.graph_error_reason,
+        )
+
     def download(self, *, ref: MediaRef) -> Media:
         url = ref.url
         content_type = ref.declared_content_type

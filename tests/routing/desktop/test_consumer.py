@@ -406,3 +406,46 @@ async def test_editing_variables_follows_their_flags_and_types(desk):
     )()
     assert stored["order_number"] == 4711 and "vip" not in stored
     await communicator.disconnect()
+
+
+async def test_the_new_actions_answer_an_outsider_with_not_found_and_change_nothing(
+    desk, other_tenant
+):
+    await database_sync_to_async(desk.available)(desk.first)
+    conversation = await database_sync_to_async(desk.waiting)()
+    stranger = await database_sync_to_async(
+        lambda: make_agent(tenant=other_tenant, team=make_team(tenant=other_tenant, name="G"))
+    )()
+    communicator, _ = await connected(stranger.user)
+
+    replies = [
+        await call(communicator, "add_note", conversation_id=conversation.pk, text="x"),
+        await call(communicator, "transfer", conversation_id=conversation.pk, to_queue_id=1),
+        await call(communicator, "transfer_targets", conversation_id=conversation.pk),
+    ]
+    bad = await call(communicator, "set_preferences", auto_accept_queue_ids=[desk.queue.pk])
+
+    assert [r["error"] for r in replies] == ["not found"] * 3
+    assert not bad["ok"] and "only for your team's queues" in bad["error"]
+    from routing.models import AgentPreference, ConversationNote
+
+    counts = await database_sync_to_async(
+        lambda: (ConversationNote.objects.count(), AgentPreference.objects.count())
+    )()
+    assert counts == (0, 0)
+    await communicator.disconnect()
+
+
+async def test_a_note_is_pushed_to_the_owners_desktop(desk):
+    await database_sync_to_async(desk.available)(desk.first)
+    conversation = await database_sync_to_async(desk.waiting)()
+    communicator, snapshot = await connected(desk.first.user)
+    await call(communicator, "accept_offer", offer_id=snapshot["offers"][0]["offer_id"])
+
+    reply = await call(communicator, "add_note", conversation_id=conversation.pk, text="Merken")
+    pushed = await next_event(communicator, "conversation.note")
+
+    assert reply["ok"]
+    assert pushed["conversation_id"] == conversation.pk
+    assert pushed["note_id"] == reply["data"]["note_id"]
+    await communicator.disconnect()
