@@ -66,9 +66,12 @@ def desktop_state(request):
     return JsonResponse(desktop_snapshot(agent=agent))
 
 
-def _variables(conversation) -> list[dict]:
+def _variables(conversation, agent) -> list[dict]:
+    """Labels and values as the agent reads them; an editable field keeps the raw value."""
+    from routing.desktop.readable import readable_for_agent
     from routing.flows.selectors import conversation_variables_for_agent
 
+    readable = readable_for_agent(agent=agent)
     variables = conversation_variables_for_agent(conversation=conversation)
     for variable in variables:
         value = variable["value"]
@@ -78,6 +81,7 @@ def _variables(conversation) -> list[dict]:
             variable["display"] = json.dumps(value, ensure_ascii=False)
         else:
             variable["display"] = str(value).lower() if isinstance(value, bool) else str(value)
+        variable["readable"] = readable.value(variable["type"], value)
     return variables
 
 
@@ -112,7 +116,7 @@ def conversation_panel(request, conversation_id: int):
             "window_closed": conversation.kind == ChannelKind.WHATSAPP
             and not whatsapp_window_open(conversation=conversation),
             "messages": messages,
-            "variables": _variables(conversation),
+            "variables": _variables(conversation, agent),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
             "no_previews": not channel.image_previews,
         },
