@@ -112,11 +112,14 @@ def customer_conversation_history(
 
 def customer_by_address(*, tenant_id: int, address: str, kind: str = ""):
     """The live customer record holding this exact address in the tenant (None when there is
-    none, or when the address is on several channels of different customers and no kind says
-    which)."""
+    none, or when the address belongs to several customers and no kind says which)."""
     from channels_app.models import CustomerIdentity
 
-    identities = CustomerIdentity.objects.filter(tenant_id=tenant_id, address=address.strip())
+    address = address.strip()
+    # A phone number is found with or without its "+" (WhatsApp ids have none, SMS numbers have).
+    digits = address.lstrip("+").replace(" ", "")
+    wanted = {address, digits, f"+{digits}"} if digits.isdigit() else {address}
+    identities = CustomerIdentity.objects.filter(tenant_id=tenant_id, address__in=wanted)
     if kind:
         identities = identities.filter(kind=kind)
     customers = {i.customer_id: i.customer for i in identities.select_related("customer")}

@@ -164,3 +164,26 @@ def test_the_channel_shows_the_templates_display_name(client, tenant, agent, ser
 
     assert "WhatsApp Business" in html and listed["kind_label"] == "WhatsApp Business"
     assert Customer.objects.get(pk=served.customer_id).display_name == "Dana"
+
+
+def test_a_flow_variable_takes_a_label_in_its_flow_document(tenant):
+    from routing.flows.definitions import problems
+    from routing.flows.selectors import variable_declarations
+    from tests.routing.flows.conftest import flow_doc
+
+    document = flow_doc(
+        {"set": {"type": "set_variables", "assignments": [], "next": None}},
+        variables=[
+            {"name": "plan", "type": "string", "label": "Contract plan", "agent_visible": True},
+            {"name": "raw", "type": "string", "agent_visible": True},
+        ],
+    )
+
+    assert problems(document) == []
+    declared = variable_declarations(tenant=tenant, definitions=[document])
+    assert (declared["plan"]["label"], declared["raw"]["label"]) == ("Contract plan", "")
+    too_long = flow_doc(
+        {"set": {"type": "set_variables", "assignments": [], "next": None}},
+        variables=[{"name": "x", "type": "string", "label": "x" * 81}],
+    )
+    assert problems(too_long)

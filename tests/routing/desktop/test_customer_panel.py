@@ -233,3 +233,34 @@ def test_the_list_previews_the_customers_last_message_and_their_wait(client, age
         status="sent",
     )
     assert client.get("/desktop/state/").json()["conversations"][0]["waiting_since"] is None
+
+
+def test_a_phone_number_is_found_with_or_without_its_plus(client, agent, served, tenant):
+    conversation, _ = served
+    other = make_conversation(tenant=tenant, kind="whatsapp", customer_name="Dana (phone)")
+    CustomerIdentity.objects.filter(pk=other.identity_id).update(address="4915100000123")
+    client.force_login(agent.user)
+
+    response = _post(
+        client,
+        f"/desktop/conversations/{conversation.pk}/customer/link/",
+        {"address": "+49 151 00000123"},
+    )
+
+    assert response.status_code == 201
+    other.refresh_from_db()
+    assert other.customer_id == conversation.customer_id
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [({"address": ""}, 400), ({"address": 5}, 400), ({"address": "x", "kind": "fax"}, 400)],
+)
+def test_a_malformed_link_request_is_refused(client, agent, served, body, status):
+    conversation, _ = served
+    client.force_login(agent.user)
+
+    response = _post(client, f"/desktop/conversations/{conversation.pk}/customer/link/", body)
+
+    assert response.status_code == status and response.json()["error"]
+    assert not CustomerMerge.objects.exists()
