@@ -201,7 +201,7 @@
       '<div><strong>' + esc(c.customer_name) + '</strong> <span class="channel channel-' + esc(c.kind) + '">' + esc(c.kind_label) + "</span>" +
       (c.unread ? ' <span class="unread" title="unread">' + c.unread + "</span>" : "") + "</div>" +
       '<div class="preview muted">' + esc(c.preview) + "</div>" +
-      (c.waiting_since ? '<div class="waiting muted">Waiting <span data-since="' + esc(c.waiting_since) + '"></span></div>' : "") + "</li>"
+      (c.waiting_since ? '<div class="waiting">Waiting <span data-since="' + esc(c.waiting_since) + '"></span></div>' : "") + "</li>"
     ).join("");
     tick();
   }

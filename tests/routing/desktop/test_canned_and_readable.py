@@ -172,7 +172,13 @@ def test_a_flow_variable_takes_a_label_in_its_flow_document(tenant):
     from tests.routing.flows.conftest import flow_doc
 
     document = flow_doc(
-        {"set": {"type": "set_variables", "assignments": [], "next": None}},
+        {
+            "set": {
+                "type": "set_variables",
+                "assignments": [{"name": "plan", "value": "basic"}],
+                "next": None,
+            }
+        },
         variables=[
             {"name": "plan", "type": "string", "label": "Contract plan", "agent_visible": True},
             {"name": "raw", "type": "string", "agent_visible": True},
@@ -183,7 +189,13 @@ def test_a_flow_variable_takes_a_label_in_its_flow_document(tenant):
     declared = variable_declarations(tenant=tenant, definitions=[document])
     assert (declared["plan"]["label"], declared["raw"]["label"]) == ("Contract plan", "")
     too_long = flow_doc(
-        {"set": {"type": "set_variables", "assignments": [], "next": None}},
+        {
+            "set": {
+                "type": "set_variables",
+                "assignments": [{"name": "plan", "value": "basic"}],
+                "next": None,
+            }
+        },
         variables=[{"name": "x", "type": "string", "label": "x" * 81}],
     )
     assert problems(too_long)
