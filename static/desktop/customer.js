@@ -50,11 +50,12 @@
       .catch((err) => { panel.dataset.loaded = ""; notify("Customer profile: " + err.message); });
   }
 
-  function reloadConversation() {
-    // The list and header show the customer's name: re-read them like any other change.
+  // The list shows the customer's name and canned texts may hold it: re-read both. A link or an
+  // undo changes what the panel lists, so it is rendered again; a saved profile is already shown.
+  function profileChanged(rerender) {
     if (window.desk && window.desk.send) window.desk.send("sync").catch(() => {});
-    canned.conversation = null; // the filled texts may name the customer
-    return loadPanel(true);
+    canned.conversation = null;
+    return rerender ? loadPanel(true) : Promise.resolve();
   }
 
   document.addEventListener("submit", (event) => {
@@ -68,14 +69,14 @@
         notes: form.elements.notes.value,
         tags,
       })
-        .then(() => { status.textContent = "Saved."; reloadConversation(); })
+        .then(() => { profileChanged(false); status.textContent = "Saved."; })
         .catch((err) => { status.textContent = ""; notify("The profile was not saved: " + err.message); });
     } else if (form.id === "customer-link-form") {
       event.preventDefault();
       postJson(form.dataset.url, { address: form.elements.address.value, kind: form.elements.kind.value })
         .then((data) => {
           notify("Linked: " + data.identities + " address(es) and " + data.conversations + " conversation(s) moved here.", "info");
-          reloadConversation();
+          profileChanged(true);
         })
         .catch((err) => notify("Not linked: " + err.message));
     }
@@ -107,7 +108,7 @@
     if (undo) {
       undo.disabled = true;
       postJson(undo.dataset.url)
-        .then(() => { notify("The link was undone.", "info"); reloadConversation(); })
+        .then(() => { notify("The link was undone.", "info"); profileChanged(true); })
         .catch((err) => { undo.disabled = false; notify("Not undone: " + err.message); });
     }
   });
