@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from care_console import views
+from care_console import canned, views
 
 urlpatterns = [
     path("care/", views.live_page, name="care-home"),
@@ -42,6 +42,9 @@ urlpatterns = [
         name="care-attachment",
     ),
     path("care/reports/", views.reports_page, name="care-reports"),
+    path("care/canned/", canned.canned_list, name="care-canned"),
+    path("care/canned/<int:response_id>/", canned.canned_edit, name="care-canned-edit"),
+    path("care/canned/<int:response_id>/delete/", canned.canned_delete, name="care-canned-delete"),
     path("care/reports/<slug:name>.json", views.report_data, name="care-report-data"),
     path("care/reports/<slug:name>.csv", views.report_csv, name="care-report-csv"),
 ]

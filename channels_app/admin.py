@@ -19,6 +19,7 @@ from channels_app.models import (
     Conversation,
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     InboundEvent,
     MalwareDetection,
     Message,
@@ -367,9 +368,75 @@ class IdentityInline(admin.TabularInline):
 @admin.register(Customer, site=console_site)
 class CustomerAdmin(TenantScopedAdmin):
     object_type = "customer"
-    list_display = ("__str__", "created_at")
+    list_display = ("__str__", "created_at", "merged_into")
     search_fields = ("display_name", "identities__address")
+    fields = ("display_name", "notes", "tags", "merged_into", "created_at")
+    readonly_fields = ("merged_into", "created_at")
     inlines = (IdentityInline,)
+    actions = ("merge",)
+
+    def save_model(self, request, obj, form, change):
+        if change and "display_name" in form.changed_data:
+            # An admin's name, like an agent's, is kept against provider profile names.
+            obj.name_set_by_agent = True
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Merge the two selected customers (the older record is kept)")
+    def merge(self, request, queryset):
+        from channels_app.services.customers import customer_merge
+
+        if not self._can(request, "change"):
+            self.message_user(request, "You may not merge customers.", messages.ERROR)
+            return
+        chosen = list(queryset.order_by("created_at", "pk")[:3])
+        if len(chosen) != 2:
+            self.message_user(request, "Select exactly two customers to merge.", messages.ERROR)
+            return
+        survivor, merged = chosen
+        try:
+            merge = customer_merge(survivor=survivor, merged=merged, by=request.user)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Merged {merged} into {survivor}: {len(merge.identity_ids)} address(es) and "
+            f"{len(merge.conversation_ids)} conversation(s) moved. Undo it under Customer merges.",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(CustomerMerge, site=console_site)
+class CustomerMergeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """The merge audit: who merged which records when and what moved; undone merges stay listed."""
+
+    object_type = "customer"
+    list_display = ("at", "survivor", "merged", "by", "moved", "undone_at", "undone_by")
+    list_select_related = ("survivor", "merged", "by", "undone_by")
+    actions = ("undo",)
+
+    @admin.display(description="moved")
+    def moved(self, obj) -> str:
+        return f"{len(obj.identity_ids)} address(es), {len(obj.conversation_ids)} conversation(s)"
+
+    @admin.action(description="Undo the selected merges")
+    def undo(self, request, queryset):
+        from channels_app.services.customers import customer_merge_undo
+
+        if not self._can(request, "change"):
+            self.message_user(request, "You may not undo merges.", messages.ERROR)
+            return
+        undone, problems = 0, []
+        for merge in queryset.order_by("-at", "-pk"):
+            try:
+                customer_merge_undo(merge=merge, by=request.user)
+                undone += 1
+            except ValidationError as exc:
+                problems.append(f"{merge}: {' '.join(exc.messages)}")
+        if undone:
+            self.message_user(request, f"{undone} merge(s) undone.", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
 
 
 class MessageInline(admin.TabularInline):

@@ -237,6 +237,14 @@ class Customer(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="customers")
     display_name = models.CharField(max_length=200, blank=True)
+    # Set once an agent or admin names the customer: a provider's profile name never replaces it.
+    name_set_by_agent = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    # A record merged into another: kept (with nothing on it) so that the merge can be undone.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -264,6 +272,37 @@ class CustomerIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.address}"
+
+
+class CustomerMerge(models.Model):
+    """Two customer records made one: what moved from `merged` to `survivor`, so it can be undone."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges_in")
+    merged = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges_out")
+    by = models.ForeignKey(
+        "tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    identity_ids = models.JSONField(default=list)
+    conversation_ids = models.JSONField(default=list)
+    # The survivor's profile before the merge (the merge adds the other record's notes and tags).
+    survivor_before = models.JSONField(default=dict)
+    undone_by = models.ForeignKey(
+        "tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(survivor=models.F("merged")), name="customer_merge_two_records"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Customer {self.merged_id} merged into {self.survivor_id}"
 
 
 class Conversation(models.Model):

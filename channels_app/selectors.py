@@ -88,3 +88,42 @@ def attachments_downloadable() -> QuerySet[Attachment]:
     return Attachment.objects.filter(
         scan_status=Attachment.ScanStatus.CLEAN, refused_reason=""
     ).exclude(file="")
+
+
+def customer_conversation_history(
+    *, customer_id: int, tenant_id: int, limit: int = 50
+) -> list[Conversation]:
+    """A customer's conversations on every channel, newest first, with their message counts and
+    the last message's text: what the customer panel lists."""
+    from django.db.models import OuterRef, Subquery
+
+    last_text = (
+        Message.objects.filter(conversation_id=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("text")[:1]
+    )
+    return list(
+        Conversation.objects.filter(tenant_id=tenant_id, customer_id=customer_id)
+        .select_related("identity")
+        .annotate(message_count=Count("messages"), last_text=Subquery(last_text))
+        .order_by("-opened_at", "-id")[:limit]
+    )
+
+
+def customer_by_address(*, tenant_id: int, address: str, kind: str = ""):
+    """The live customer record holding this exact address in the tenant (None when there is
+    none, or when the address belongs to several customers and no kind says which)."""
+    from channels_app.models import CustomerIdentity
+
+    address = address.strip()
+    # A phone number is found with or without its "+" (WhatsApp ids have none, SMS numbers have).
+    digits = address.lstrip("+").replace(" ", "")
+    wanted = {address, digits, f"+{digits}"} if digits.isdigit() else {address}
+    identities = CustomerIdentity.objects.filter(tenant_id=tenant_id, address__in=wanted)
+    if kind:
+        identities = identities.filter(kind=kind)
+    customers = {i.customer_id: i.customer for i in identities.select_related("customer")}
+    if len(customers) != 1:
+        return None
+    customer = next(iter(customers.values()))
+    return None if customer.merged_into_id else customer

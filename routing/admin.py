@@ -9,6 +9,7 @@ from routing import services
 from routing.models import (
     AgentSkillProfile,
     AgentState,
+    CannedResponse,
     EntryPoint,
     Queue,
     Skill,
@@ -210,3 +211,12 @@ class AgentStateAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     ]
     list_filter = ["state"]
     list_select_related = ["agent", "idle_code"]
+
+
+@admin.register(CannedResponse, site=console_site)
+class CannedResponseAdmin(TenantOnFormMixin, TenantScopedAdmin):
+    object_type = "canned_response"
+    list_display = ("shortcut", "title", "team", "updated_at")
+    list_filter = ("team",)
+    search_fields = ("shortcut", "title", "text")
+    fields = ("shortcut", "title", "team", "text")

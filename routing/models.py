@@ -637,3 +637,65 @@ class ConversationNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note {self.pk} on conversation {self.conversation_id}"
+
+
+class CannedResponse(models.Model):
+    """A prepared reply agents insert with `/shortcut`; for the whole tenant or one team.
+
+    The text may hold `{{customer.name}}`, `{{agent.name}}` and `{{conversation.<variable>}}`,
+    filled by routing.canned.fill (a strict substitution, never a template engine)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_responses")
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        help_text="Empty: every agent of the tenant sees it.",
+    )
+    shortcut = models.SlugField(
+        max_length=40, help_text="Typed after / in the composer: letters, digits, - and _."
+    )
+    title = models.CharField(max_length=120)
+    text = models.TextField(max_length=4096)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "shortcut"],
+                condition=Q(team__isnull=True),
+                name="canned_unique_tenant_shortcut",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "team", "shortcut"], name="canned_unique_team_shortcut"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut} · {self.title}"
+
+    def clean(self) -> None:
+        from routing.canned import placeholders_unknown
+
+        problems: dict[str, str] = {}
+        if self.team_id and self.tenant_id and self.team.tenant_id != self.tenant_id:
+            problems["team"] = "Choose one of this tenant's teams."
+        if self.tenant_id and self.shortcut:
+            same = CannedResponse.objects.filter(
+                tenant_id=self.tenant_id, team_id=self.team_id, shortcut=self.shortcut
+            ).exclude(pk=self.pk)
+            if same.exists():
+                where = "in this team" if self.team_id else "tenant-wide"
+                problems["shortcut"] = f"/{self.shortcut} is taken {where}."
+        unknown = placeholders_unknown(self.text or "")
+        if unknown:
+            problems["text"] = (
+                "Unknown placeholders: "
+                + ", ".join("{{" + u + "}}" for u in unknown)
+                + ". Use {{customer.name}}, {{agent.name}} or {{conversation.<variable>}}."
+            )
+        if problems:
+            raise ValidationError(problems)

@@ -12,6 +12,27 @@ from django.utils import timezone
 from tenants.roles import AdminRole, CareProfile, ConnectRole, TenantKind
 
 
+def validate_time_zone(value: str) -> None:
+    import zoneinfo
+
+    from django.core.exceptions import ValidationError
+
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (like Europe/Berlin).")
+
+
+def validate_locale(value: str) -> None:
+    from babel import Locale, UnknownLocaleError
+    from django.core.exceptions import ValidationError
+
+    if not value:
+        return
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ValidationError(f"{value!r} is not a known locale (like de_DE or en).") from None
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -109,6 +130,18 @@ class TenantPolicy(models.Model):
     )
     transcript_retention_days = models.PositiveIntegerField(
         default=365, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The agents' time zone unless they set their own.",
+    )
+    locale = models.CharField(
+        max_length=16,
+        default="en",
+        validators=[validate_locale],
+        help_text="The agents' locale unless they set their own.",
     )
 
     class Meta:
@@ -356,6 +389,19 @@ class Agent(models.Model):
         MultimediaProfile, on_delete=models.PROTECT, related_name="agents"
     )
     display_name = models.CharField(max_length=120, blank=True)
+    # How the desktop writes dates, times and numbers for this agent; empty: the tenant's.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="An IANA time zone (Europe/Berlin); empty: the tenant's.",
+    )
+    locale = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[validate_locale],
+        help_text="A locale (de_DE, en_GB); empty: the tenant's.",
+    )
 
     class Meta:
         ordering = ["display_name"]

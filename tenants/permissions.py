@@ -31,7 +31,13 @@ CONFIG_TYPES: tuple[str, ...] = (
 )
 WORKSPACE_TYPES: tuple[str, ...] = ("flow",)
 # The care side ("Engage"): transcripts, customers, channel templates. Never for partner admins.
-ENGAGE_TYPES: tuple[str, ...] = ("customer", "conversation", "task", "channel_template")
+ENGAGE_TYPES: tuple[str, ...] = (
+    "customer",
+    "conversation",
+    "task",
+    "channel_template",
+    "canned_response",
+)
 OBJECT_TYPES: tuple[str, ...] = CONFIG_TYPES + WORKSPACE_TYPES + ENGAGE_TYPES
 
 
@@ -97,6 +103,7 @@ MATRIX: dict[str, dict[str, str]] = {
         "conversation": "vc",
         "task": "vc",
         "channel_template": "v",
+        "canned_response": "vacd",
     },
     # Agents reach their own conversations through ownership, not through a tenant-wide grant.
     "care:agent": {

@@ -53,10 +53,12 @@ def customer_identity_find_or_create(
     )
     identity = next((i for i in found if i.kind == kind and i.address == address), None)
     if identity is not None:
-        if display_name and not identity.customer.display_name:
-            Customer.objects.filter(pk=identity.customer_id, display_name="").update(
-                display_name=display_name
-            )
+        customer = identity.customer
+        # A provider's profile name fills a gap; it never replaces a name an agent gave.
+        if display_name and not customer.display_name and not customer.name_set_by_agent:
+            Customer.objects.filter(
+                pk=identity.customer_id, display_name="", name_set_by_agent=False
+            ).update(display_name=display_name)
         return identity, False
     sibling = found[0] if found else None
     try:

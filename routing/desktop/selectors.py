@@ -13,7 +13,13 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from channels_app.models import Conversation, Direction, Message, channel_display_name
+from channels_app.models import (
+    AuthorKind,
+    Conversation,
+    Direction,
+    Message,
+    channel_display_name,
+)
 from channels_app.selectors import channel_template_list, message_list
 from routing.models import AgentStatus, Offer, OfferStatus
 from routing.selectors import agent_pending_offers, agent_state_get
@@ -43,10 +49,16 @@ def desktop_agent(*, user: User, chosen_tenant_id: int | None) -> Agent | None:
 
 
 def owned_conversations(*, agent: Agent) -> QuerySet[Conversation]:
+    # The customer's last words, and whether an agent answered since the customer last wrote.
     last_text = (
-        Message.objects.filter(conversation_id=OuterRef("pk"))
+        Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
         .order_by("-created_at", "-id")
         .values("text")[:1]
+    )
+    answered = Message.objects.filter(
+        conversation_id=OuterRef("pk"),
+        author_kind=AuthorKind.AGENT,
+        created_at__gte=OuterRef("last_inbound_at"),
     )
     return (
         Conversation.objects.filter(owner=agent, status=Conversation.Status.OPEN)
@@ -57,6 +69,7 @@ def owned_conversations(*, agent: Agent) -> QuerySet[Conversation]:
                 filter=Q(messages__direction=Direction.INBOUND, messages__seen_at__isnull=True),
             ),
             preview=Subquery(last_text),
+            answered=Exists(answered),
         )
         .order_by("-last_message_at")
     )
@@ -109,8 +122,12 @@ SELECT
                           WHERE m.conversation_id = c.id AND m.direction = %(inbound)s
                             AND m.seen_at IS NULL),
               'preview', (SELECT m.text FROM channels_app_message m
-                           WHERE m.conversation_id = c.id
+                           WHERE m.conversation_id = c.id AND m.direction = %(inbound)s
                            ORDER BY m.created_at DESC, m.id DESC LIMIT 1),
+              'waiting_since', CASE WHEN c.last_inbound_at IS NOT NULL AND NOT EXISTS (
+                  SELECT 1 FROM channels_app_message m
+                   WHERE m.conversation_id = c.id AND m.author_kind = %(agent_kind)s
+                     AND m.created_at >= c.last_inbound_at) THEN c.last_inbound_at END,
               'last_message_at', c.last_message_at)
             ORDER BY c.last_message_at DESC), '[]')
      FROM channels_app_conversation c JOIN channels_app_customer cu ON cu.id = c.customer_id
@@ -140,6 +157,7 @@ def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
                 "now": now,
                 "pending": OfferStatus.PENDING,
                 "inbound": Direction.INBOUND,
+                "agent_kind": AuthorKind.AGENT,
                 "open": Conversation.Status.OPEN,
             },
         )
@@ -161,6 +179,7 @@ def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
         c["kind_label"] = labels.get(c["kind"]) or channel_display_name(c["kind"])
         c["preview"] = (c["preview"] or "")[:120]
         c["last_message_at"] = _iso(c["last_message_at"])
+        c["waiting_since"] = _iso(c["waiting_since"]) if c["waiting_since"] else None
     return {
         "server_time": now.isoformat(),
         "agent": {"id": agent.pk, "name": str(agent), "tenant": tenant_name},
@@ -178,6 +197,7 @@ def _snapshot_sql(*, agent: Agent) -> dict[str, Any]:
                     "customer_name",
                     "unread",
                     "preview",
+                    "waiting_since",
                     "last_message_at",
                 )
             }
@@ -214,6 +234,9 @@ def _snapshot_portable(*, agent: Agent) -> dict[str, Any]:
                 "customer_name": str(c.customer),
                 "unread": c.unread,
                 "preview": (c.preview or "")[:120],
+                "waiting_since": c.last_inbound_at.isoformat()
+                if c.last_inbound_at and not c.answered
+                else None,
                 "last_message_at": c.last_message_at.isoformat(),
             }
             for c in owned_conversations(agent=agent)

@@ -107,9 +107,12 @@ def desktop_state(request):
     return JsonResponse(desktop_snapshot(agent=agent))
 
 
-def _variables(conversation) -> list[dict]:
+def _variables(conversation, agent) -> list[dict]:
+    """Labels and values as the agent reads them; an editable field keeps the raw value."""
+    from routing.desktop.readable import readable_for_agent
     from routing.flows.selectors import conversation_variables_for_agent
 
+    readable = readable_for_agent(agent=agent)
     variables = conversation_variables_for_agent(conversation=conversation)
     for variable in variables:
         value = variable["value"]
@@ -119,6 +122,7 @@ def _variables(conversation) -> list[dict]:
             variable["display"] = json.dumps(value, ensure_ascii=False)
         else:
             variable["display"] = str(value).lower() if isinstance(value, bool) else str(value)
+        variable["readable"] = readable.value(variable["type"], value)
     return variables
 
 
@@ -162,7 +166,7 @@ def conversation_panel(request, conversation_id: int):
                 [*messages, *notes],
                 key=lambda item: (item.created_at, isinstance(item, ConversationNote)),
             ),
-            "variables": _variables(conversation),
+            "variables": _variables(conversation, agent),
             "wrap_up_codes": desktop_snapshot(agent=agent)["wrap_up_codes"],
             "no_previews": not channel.image_previews,
         },

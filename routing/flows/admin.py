@@ -481,6 +481,7 @@ class GlobalVariableForm(forms.ModelForm):
         model = GlobalVariable
         fields = (
             "name",
+            "label",
             "type",
             "default",
             "description",
@@ -504,7 +505,15 @@ class GlobalVariableForm(forms.ModelForm):
 class GlobalVariableAdmin(TenantScopedAdmin):
     object_type = "global_variable"
     form = GlobalVariableForm
-    list_display = ("name", "type", "default", "agent_visible", "agent_editable", "reportable")
+    list_display = (
+        "name",
+        "label",
+        "type",
+        "default",
+        "agent_visible",
+        "agent_editable",
+        "reportable",
+    )
     list_filter = ("type", "agent_visible", "agent_editable", "reportable")
     search_fields = ("name",)
 

@@ -370,6 +370,7 @@ class GlobalVariableSerializer(TenantScopedSerializer):
             "id",
             "tenant",
             "name",
+            "label",
             "type",
             "default",
             "description",

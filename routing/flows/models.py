@@ -94,6 +94,9 @@ class GlobalVariable(models.Model):
         max_length=10, choices=VariableType.choices, default=VariableType.STRING
     )
     default = models.JSONField(null=True, blank=True)
+    label = models.CharField(
+        max_length=80, blank=True, help_text="How the agent desktop names it; empty: its name."
+    )
     description = models.CharField(max_length=200, blank=True)
     agent_visible = models.BooleanField(default=False)
     agent_editable = models.BooleanField(default=False)

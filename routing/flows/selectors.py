@@ -74,6 +74,7 @@ def _flags(source) -> dict:
     )
     return {
         "type": get("type"),
+        "label": get("label", "") or "",
         "default": get("default"),
         "agent_visible": bool(get("agent_visible", False)),
         "agent_editable": bool(get("agent_editable", False)),
@@ -150,6 +151,7 @@ def conversation_variables_for_agent(*, conversation: Conversation) -> list[dict
     return [
         {
             "name": name,
+            "label": spec["label"] or name,
             "type": spec["type"],
             "value": values.get(name, spec["default"]),
             "editable": spec["agent_editable"],

@@ -925,6 +925,10 @@ def business_calendar_check(*, timezone_name: str, hours: Any, holidays: Any) ->
         raise ValidationError(problems)
 
 
+# The flow variable the shipped inbound flows fill from {{customer.name}}.
+CUSTOMER_NAME_VARIABLE = "customer_name"
+
+
 @transaction.atomic
 def conversation_variable_set(
     *, conversation: Conversation, name: str, value: Any, agent: Agent
@@ -947,6 +951,12 @@ def conversation_variable_set(
     variables[name] = value
     conversation.variables = variables
     conversation.save(update_fields=["variables"])
+    if name == CUSTOMER_NAME_VARIABLE and isinstance(value, str):
+        # The agent names the customer, not this conversation: the profile keeps it, and the
+        # next conversation's flow reads it back through {{customer.name}}.
+        from channels_app.services.customers import customer_profile_update
+
+        customer_profile_update(customer=conversation.customer, display_name=value)
     flow_event_enqueue(
         conversation_id=conversation.pk,
         kind=FlowKind.TASK_MODIFIED,

@@ -220,8 +220,10 @@
       '<li class="conversation-item' + (c.id === desk.openId ? " open" : "") + '" data-conversation="' + c.id + '" tabindex="0">' +
       '<div><strong>' + esc(c.customer_name) + '</strong> <span class="channel channel-' + esc(c.kind) + '">' + esc(c.kind_label) + "</span>" +
       (c.unread ? ' <span class="unread" title="unread">' + c.unread + '<span class="visually-hidden"> unread</span></span>' : "") + "</div>" +
-      '<div class="preview muted">' + esc(c.preview) + "</div></li>"
+      '<div class="preview muted">' + esc(c.preview) + "</div>" +
+      (c.waiting_since ? '<div class="waiting">Waiting <span data-since="' + esc(c.waiting_since) + '"></span></div>' : "") + "</li>"
     ).join("");
+    tick();
   }
 
   function tick() {

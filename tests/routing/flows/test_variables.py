@@ -66,6 +66,7 @@ def test_agents_see_only_agent_visible_variables_with_their_values(main_run, con
     assert set(seen) == {"language", "order_total", "region", "vip"}
     assert seen["order_total"] == {
         "name": "order_total",
+        "label": "order_total",  # no label declared: the name
         "type": "number",
         "value": 99.5,
         "editable": False,
