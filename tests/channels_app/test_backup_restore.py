@@ -36,6 +36,11 @@ setup_test_environment()
 asset, client = ChannelAsset.objects.get(pk={asset}), Client()
 for payload in json.load(open("{path}")):
     print(post_meta(client, asset, payload).status_code)
+# Beat's sweep, its clock moved past the stale delay: an event the backup caught stored but not
+# yet processed is still pending, and a redelivery of it is (rightly) dropped as a duplicate.
+from django.utils import timezone
+from channels_app.services.inbound import STALE_AFTER, inbound_events_requeue_stale
+inbound_events_requeue_stale(now=timezone.now() + STALE_AFTER)
 """
 
 
@@ -180,9 +185,9 @@ def test_a_backup_while_webhooks_arrive_restores_and_replays_without_loss_or_dup
     assert sorted(counts) == [(f"wamid.backup-{n:04d}", 1) for n in range(DELIVERIES)]
     event_counts = in_database(
         restored_name,
-        f"SELECT count(*), count(DISTINCT provider_event_id) FROM {events}",
+        f"SELECT status, count(*), count(DISTINCT provider_event_id) FROM {events} GROUP BY status",
     )
-    assert event_counts == [(DELIVERIES, DELIVERIES)]
+    assert event_counts == [("processed", DELIVERIES, DELIVERIES)]
     # The live database, untouched by the replay, has each message once too.
     assert Message.objects.count() == DELIVERIES
 
