@@ -23,7 +23,7 @@ any violation. Every process started is stopped at the end, also on Ctrl-C or an
 database is dropped (--keep-db keeps it).
 
     .venv/bin/python bench/soak.py --duration 120 --rate 4      # the CI run
-    .venv/bin/python bench/soak.py --duration 900 --rate 8      # the long run (docs/reliability.md)
+    .venv/bin/python bench/soak.py --duration 900 --rate 4 --agents 16   # the long run (docs/reliability.md)
 """
 
 import argparse
