@@ -280,8 +280,8 @@ def main() -> int:
     parser.add_argument(
         "--rona-allowance",
         type=float,
-        default=2.0,
-        help="seconds a sweep may wait for a worker thread beyond its interval",
+        default=3.0,
+        help="seconds a sweep may wait for a worker thread and a CPU beyond its interval",
     )
     parser.add_argument("--concurrency", type=int, default=4, help="threads per Celery worker")
     parser.add_argument(
