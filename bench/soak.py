@@ -240,7 +240,7 @@ def summary(args, results: dict, found: list[checks.Check], stack, elapsed: floa
         for at, code, back in piece.exits:
             lines.append(
                 f"exited unasked: {name} (status {code}) at +{at - results['began']:.0f} s, "
-                f"restarted by the supervisor in {back - at:.1f} s"
+                "restarted by the supervisor"
             )
     if ledger.refused:
         top = sorted(ledger.refused.items(), key=lambda kv: -kv[1])[:4]
