@@ -23,7 +23,7 @@ any violation. Every process started is stopped at the end, also on Ctrl-C or an
 database is dropped (--keep-db keeps it).
 
     .venv/bin/python bench/soak.py --duration 120 --rate 4      # the CI run
-    .venv/bin/python bench/soak.py --duration 900 --rate 8      # the long run (docs/reliability.md)
+    .venv/bin/python bench/soak.py --duration 900 --rate 4 --agents 16   # the long run (docs/reliability.md)
 """
 
 import argparse
@@ -240,7 +240,7 @@ def summary(args, results: dict, found: list[checks.Check], stack, elapsed: floa
         for at, code, back in piece.exits:
             lines.append(
                 f"exited unasked: {name} (status {code}) at +{at - results['began']:.0f} s, "
-                f"restarted by the supervisor in {back - at:.1f} s"
+                "restarted by the supervisor"
             )
     if ledger.refused:
         top = sorted(ledger.refused.items(), key=lambda kv: -kv[1])[:4]
@@ -280,8 +280,8 @@ def main() -> int:
     parser.add_argument(
         "--rona-allowance",
         type=float,
-        default=2.0,
-        help="seconds a sweep may wait for a worker thread beyond its interval",
+        default=3.0,
+        help="seconds a sweep may wait for a worker thread and a CPU beyond its interval",
     )
     parser.add_argument("--concurrency", type=int, default=4, help="threads per Celery worker")
     parser.add_argument(

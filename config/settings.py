@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
+from kombu import Queue as KombuQueue
 
 from config.env import default_public_base_url, env_bool, env_int, env_list, env_str
 from config.keys import field_encryption_keys_from_env, secret_key_from_env
@@ -152,6 +153,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# The sweeps have a queue of their own: behind a backlog of intake work they would wait past their
+# 5 s expiry and be dropped, one after the other, and no RONA, relaxation or flow wait would be
+# decided until the backlog clears. A worker started without -Q consumes both queues (Redis serves
+# them in turn), so a sweep waits for a free thread, not for the backlog.
+CELERY_TIMERS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.timers"
+CELERY_TASK_QUEUES = (
+    KombuQueue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
+    KombuQueue(CELERY_TIMERS_QUEUE, routing_key=CELERY_TIMERS_QUEUE),
+)
+CELERY_TASK_ROUTES = {
+    "routing.tasks.sweep_due_timers": {"queue": CELERY_TIMERS_QUEUE},
+    "routing.flows.tasks.sweep_flow_timers": {"queue": CELERY_TIMERS_QUEUE},
+}
 # Periodic sweeps: Celery beat in production, the in-process ticker (config.ticker) embedded.
 # Beat reconnects to the broker every half second (config/beat.py).
 CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"

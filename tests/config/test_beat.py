@@ -35,3 +35,16 @@ def test_beat_tries_the_broker_again_every_half_second(tmp_path, caplog):
 
     retries = [r.getMessage() for r in caplog.records if r.name == "config.beat"]
     assert retries and all(f"Trying again in {RECONNECT_SECONDS} seconds" in m for m in retries)
+
+
+def test_the_sweeps_have_a_queue_of_their_own_that_every_worker_consumes(settings):
+    """Behind a backlog of intake work a sweep would wait past its expiry and be dropped."""
+    timers = settings.CELERY_TIMERS_QUEUE
+    router = celery_app.amqp.router
+    for name in ("routing.tasks.sweep_due_timers", "routing.flows.tasks.sweep_flow_timers"):
+        assert router.route({}, name)["queue"].name == timers
+    assert router.route({}, "channels_app.tasks.process_inbound_event")["queue"].name == (
+        settings.CELERY_TASK_DEFAULT_QUEUE
+    )
+    # A worker started without -Q (as the README starts it) consumes every queue declared here.
+    assert set(celery_app.amqp.queues) == {settings.CELERY_TASK_DEFAULT_QUEUE, timers}
