@@ -128,13 +128,15 @@ def test_an_agent_sends_a_list_picker_and_the_answer_shows_with_its_variable(
     expect(note).to_have_value("ruft zurück")
     expect(note).to_be_focused()
     assert page.evaluate("window.sameDocument") is True
-    # On a phone the panel sits below the transcript, with the same values.
+    # On a phone the variables are in the details pane, with the same values.
     page.set_viewport_size({"width": 390, "height": 844})
+    page.click("[data-pane-target=details]")
     choice.scroll_into_view_if_needed()
     expect(choice).to_be_in_viewport()
     expect(note).to_have_value("ruft zurück")
 
-    # Still on the phone: the builder (still open) sends a rich link too.
+    # Still on the phone: the builder (still open, in the conversation pane) sends a rich link.
+    page.click("[data-pane-target=conversation]")
     expect(builder).to_be_visible()
     builder.locator('[name="rich-kind"]').select_option("rich_link")
     expect(builder.locator('[name="list-item"]').first).to_be_hidden()
