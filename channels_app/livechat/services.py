@@ -217,6 +217,26 @@ def _accept(*, widget: ChatWidget, piece, client_id: str, text: str) -> dict:
     return message_frame(message)
 
 
+def _text_checked(text: str) -> None:
+    if not text:
+        raise VisitorRefused("a message needs text")
+    if len(text) > MAX_TEXT:
+        raise VisitorRefused(f"a message is at most {MAX_TEXT} characters", status=413)
+
+
+def _resent_or_admitted(
+    *, widget: ChatWidget, visitor: str, client_id: str, ip: str
+) -> dict | None:
+    """The frame of a message already stored under this client id (a resend costs nothing), or
+    None once the visitor's and the address's limits let a new one in (else 429)."""
+    stored = _already_stored(widget=widget, visitor=visitor, client_id=client_id)
+    if stored is not None:
+        return message_frame(stored)
+    if limit_hit(what="message_visitor", key=visitor) or limit_hit(what="message_ip", key=ip):
+        raise VisitorRefused("you are sending too fast: wait a moment", status=429)
+    return None
+
+
 def visitor_message_post(
     *,
     widget: ChatWidget,
@@ -232,15 +252,10 @@ def visitor_message_post(
     opens a conversation carries the pre-chat answers, which become its flow variables."""
     text = (text or "").strip()
     client_id = _client_id_clean(client_id)
-    if not text:
-        raise VisitorRefused("a message needs text")
-    if len(text) > MAX_TEXT:
-        raise VisitorRefused(f"a message is at most {MAX_TEXT} characters", status=413)
-    stored = _already_stored(widget=widget, visitor=visitor, client_id=client_id)
+    _text_checked(text)
+    stored = _resent_or_admitted(widget=widget, visitor=visitor, client_id=client_id, ip=ip)
     if stored is not None:
-        return message_frame(stored)
-    if limit_hit(what="message_visitor", key=visitor) or limit_hit(what="message_ip", key=ip):
-        raise VisitorRefused("you are sending too fast: wait a moment", status=429)
+        return stored
     variables = _opening_checked(widget=widget, visitor=visitor, ip=ip, fields=fields)
     piece = event_body(
         visitor=visitor, client_id=client_id, text=text, name=name, variables=variables
@@ -274,15 +289,10 @@ def visitor_offline_message(
         validate_email(email)
     except ValidationError as exc:
         raise VisitorRefused("that is not an email address") from exc
-    if not text:
-        raise VisitorRefused("a message needs text")
-    if len(text) > MAX_TEXT:
-        raise VisitorRefused(f"a message is at most {MAX_TEXT} characters", status=413)
-    stored = _already_stored(widget=widget, visitor=visitor, client_id=client_id)
+    _text_checked(text)
+    stored = _resent_or_admitted(widget=widget, visitor=visitor, client_id=client_id, ip=ip)
     if stored is not None:
-        return message_frame(stored)
-    if limit_hit(what="message_visitor", key=visitor) or limit_hit(what="message_ip", key=ip):
-        raise VisitorRefused("you are sending too fast: wait a moment", status=429)
+        return stored
     variables = _opening_checked(widget=widget, visitor=visitor, ip=ip, fields=fields)
     if variables or _open_conversation(widget=widget, visitor=visitor) is None:
         variables = {**variables, "livechat_offline": True, "visitor_email": email}
