@@ -78,6 +78,7 @@ def environment(*, db: str, redis_port: int, ports: list[int]) -> dict[str, str]
         # Every customer here comes from 127.0.0.1: the per-address abuse limits would refuse them.
         "LIVECHAT_MESSAGES_PER_IP": "1000000",
         "LIVECHAT_NEW_VISITORS_PER_IP": "1000000",
+        "LIVECHAT_CONVERSATIONS_PER_IP": "1000000",
         "EMAIL_FLOOD_MAX_PER_ADDRESS": "1000",
         "CLAMD_SOCKET": clamd_socket(),
     }
