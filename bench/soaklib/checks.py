@@ -260,7 +260,9 @@ def rona_in_time(
     for o in rows:
         due = o["expires_at"]
         for start, resumed in windows:
-            if start <= due <= resumed:
+            # The sweep that decides an offer runs within one interval after it is due: an offer
+            # due less than an interval before the fault began lost that sweep to the fault too.
+            if start - timedelta(seconds=sweep_seconds) <= due <= resumed:
                 due = resumed
         late = (o["decided_at"] - due).total_seconds()
         late_max = max(late_max, late)

@@ -5,11 +5,14 @@ who spreads requests over several processes or nodes meets one limit; the embedd
 setup counts in Django's cache.
 """
 
+import logging
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "livechat:limit:"
 # (limit, window in seconds); settings.LIVECHAT_RATE_LIMITS overrides them.
@@ -43,7 +46,13 @@ def limit_hit(*, what: str, key: str) -> bool:
         # The window starts with the first request: the key is created with its expiry.
         pipe.set(name, 0, ex=window, nx=True)
         pipe.incr(name)
-        count = pipe.execute()[1]
+        try:
+            count = pipe.execute()[1]
+        except redis.RedisError:
+            # Redis restarting must not turn a visitor's message into a server error: the
+            # message is stored in PostgreSQL all the same, uncounted for that moment.
+            logger.warning("live-chat limit %s not counted: Redis did not answer", what)
+            return False
         return count > limit
     cache.add(name, 0, timeout=window)
     try:

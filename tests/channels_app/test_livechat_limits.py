@@ -3,6 +3,7 @@
 one count: per visitor and per IP, on new conversations, messages and uploads."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -114,3 +115,22 @@ def test_messages_in_an_open_conversation_do_not_count_as_new_ones(client, widge
 
     assert codes == [200, 200, 200]
     assert Conversation.objects.count() == 1
+
+
+def test_a_limit_store_that_does_not_answer_refuses_nothing(widget, settings):
+    """Redis restarting is no reason to answer a visitor with a server error: the message is
+    stored in PostgreSQL all the same, uncounted for that moment."""
+    visitor = Client(REMOTE_ADDR="203.0.113.9")
+    token = session(visitor, widget)["token"]
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    shared = settings.REDIS_URL
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed}/0"
+    try:
+        answer = say(visitor, widget, token, "while-redis-restarts", text="Still there?")
+    finally:
+        settings.REDIS_URL = shared  # the fixtures reset the counters there afterwards
+
+    assert answer.status_code == 200
+    assert Message.objects.filter(text="Still there?").count() == 1
