@@ -37,7 +37,7 @@ from routing.flows.templates import template_load, template_versions
 from routing.flows.variables import RESERVED_NAMES, coerce
 from tenants.access import user_can
 from tenants.models import Agent, Tenant, User
-from tenants.realtime import send_event_on_commit, watcher_groups
+from tenants.realtime import agent_group, send_event_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -576,13 +576,14 @@ def _store(
 
 
 def _push_variables_changed(*, conversation: Conversation, names: set[str]) -> None:
-    """The owner's desktop (and the care console) re-read the variables an agent sees, so an
-    answer that sets one shows without a reload. Only agent-visible names are given."""
+    """The owner's desktop re-reads the variables an agent sees, so an answer that sets one shows
+    without a reload. Only agent-visible names are given. A conversation nobody owns yet (a new
+    one, in its first flow run) has no desktop to tell: nothing is pushed."""
     shown = sorted(names)
-    if not shown:
+    if not shown or not conversation.owner_id:
         return
     send_event_on_commit(
-        groups=watcher_groups(tenant_id=conversation.tenant_id, agent_id=conversation.owner_id),
+        groups=[agent_group(conversation.owner_id)],
         event="conversation.variables",
         payload={"conversation_id": conversation.pk, "names": shown},
     )
